@@ -1,0 +1,172 @@
+"""The ``kubelite`` command: one entry point for every process and tool (DESIGN.md, "Processes").
+
+Errors a user can cause end in one plain line on stderr and a non-zero exit, never a traceback
+(set ``KUBELITE_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from kubelite import __version__
+
+DEFAULT_DATA_DIR = "/var/lib/kubelite"
+DEFAULT_KUBECONFIG = "/etc/kubelite/kubeconfig.yaml"
+
+EXIT_NOT_BUILT = 3
+
+
+class CLIError(Exception):
+    """A user-facing failure: printed as one line, exit code ``code``."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="everything this node writes lives here")
+    p.add_argument("--node-name", help="name of this node (default: hostname)")
+    p.add_argument("--node-ip", help="IP address to advertise for this node")
+    p.add_argument("--token", help="shared secret agents use to join")
+    p.add_argument("--token-file", help="file holding --token")
+
+
+def _add_server_flags(p: argparse.ArgumentParser) -> None:
+    _add_common(p)
+    p.add_argument("--write-kubeconfig", default=DEFAULT_KUBECONFIG, help="admin kubeconfig (mode 0600)")
+    p.add_argument("--datastore-endpoint", default="sqlite",
+                   help="'sqlite' (embedded) or etcd://host:2379,host:2379")
+    p.add_argument("--bind-address", default="0.0.0.0")
+    p.add_argument("--secure-port", type=int, default=6443)
+    p.add_argument("--cluster-cidr", default="10.42.0.0/16")
+    p.add_argument("--service-cidr", default="10.43.0.0/16")
+    p.add_argument("--tls-san", action="append", default=[])
+    p.add_argument("--disable-agent", action="store_true")
+
+
+def _add_agent_flags(p: argparse.ArgumentParser) -> None:
+    _add_common(p)
+    p.add_argument("--server", required=True, help="https://HOST:6443 of a kubelite server")
+    p.add_argument("--container-runtime-endpoint", help="use this containerd socket instead of our own")
+
+
+def _not_built(area: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        raise CLIError(f"kubelite {args.command}: not built yet (work area: {area})", EXIT_NOT_BUILT)
+
+    return run
+
+
+def cmd_version(args: argparse.Namespace) -> int:
+    from kubelite.native import scoring
+
+    print(f"kubelite v{__version__} (python {sys.version.split()[0]}, native kernels: "
+          f"{scoring.IMPLEMENTATION})")
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from kubelite.check_config import all_checks, report
+
+    return report(all_checks())
+
+
+def find_kubeconfig(environ: dict[str, str] | None = None) -> str:
+    """The kubeconfig `kubelite kubectl` uses: $KUBECONFIG, else the one the server wrote."""
+    env = os.environ if environ is None else environ
+    if env.get("KUBECONFIG"):
+        return env["KUBECONFIG"]
+    candidates = [DEFAULT_KUBECONFIG, str(Path(env.get("KUBELITE_DATA_DIR", DEFAULT_DATA_DIR))
+                                          / "server" / "cred" / "admin.kubeconfig")]
+    for path in candidates:
+        if Path(path).is_file():
+            return path
+    raise CLIError(f"no kubeconfig found (looked at $KUBECONFIG, {', '.join(candidates)}); "
+                   "start `kubelite server` first")
+
+
+def run_kubectl(argv: Sequence[str]) -> int:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        raise CLIError("kubectl not found on PATH; the installer puts one there (deploy/install.sh)")
+    env = dict(os.environ, KUBECONFIG=find_kubeconfig())
+    os.execve(kubectl, [kubectl, *argv], env)
+    return 0  # not reached
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kubelite", description="a small, complete Kubernetes")
+    parser.add_argument("--version", action="version", version=f"kubelite v{__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("server", help="API server, scheduler, controllers and an embedded agent")
+    _add_server_flags(p)
+    p.set_defaults(func=_not_built("API server and storage"))
+
+    p = sub.add_parser("agent", help="node agent: kubelet, service proxy, CNI, containerd")
+    _add_agent_flags(p)
+    p.set_defaults(func=_not_built("node agent kubelet"))
+
+    for name, area in (("apiserver", "API server and storage"), ("scheduler", "scheduler"),
+                       ("controller-manager", "controller manager")):
+        p = sub.add_parser(name, help=f"run only the {name} (for a second core)")
+        _add_server_flags(p)
+        p.set_defaults(func=_not_built(area))
+
+    p = sub.add_parser("kubectl", help="the system kubectl with this cluster's kubeconfig",
+                       add_help=False)
+    p.add_argument("args", nargs=argparse.REMAINDER)
+
+    p = sub.add_parser("check-config", help="can this host run kubelite? one verdict per check")
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("version", help="print version information")
+    p.set_defaults(func=cmd_version)
+
+    p = sub.add_parser("images", help="import, pack and list images in this node's containerd")
+    p.add_argument("action", choices=["import", "pack", "list"])
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_not_built("node agent kubelet"))
+
+    p = sub.add_parser("token", help="create, list and delete join tokens")
+    p.add_argument("action", choices=["create", "list", "delete"])
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_not_built("security"))
+
+    p = sub.add_parser("certificate", help="rotate the cluster's certificates")
+    p.add_argument("action", choices=["rotate"])
+    p.set_defaults(func=_not_built("security"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if args_list[:1] == ["kubectl"]:
+            # everything after `kubectl` belongs to kubectl, including -h and -n
+            return run_kubectl(args_list[1:])
+        args = build_parser().parse_args(args_list)
+        code: int = args.func(args)
+        return code
+    except CLIError as exc:
+        print(f"kubelite: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if os.environ.get("KUBELITE_DEBUG"):
+            raise
+        print(f"kubelite: internal error: {type(exc).__name__}: {exc} (KUBELITE_DEBUG=1 shows more)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""The kubelite command line: every subcommand parses; unbuilt ones fail with one plain line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kubelite import cli
+
+
+@pytest.mark.parametrize(
+    ("argv", "area"),
+    [
+        pytest.param(["server"], "API server and storage", id="server"),
+        pytest.param(["agent", "--server", "https://127.0.0.1:6443"], "node agent kubelet", id="agent"),
+        pytest.param(["apiserver"], "API server and storage", id="apiserver"),
+        pytest.param(["scheduler"], "scheduler", id="scheduler"),
+        pytest.param(["controller-manager"], "controller manager", id="controller-manager"),
+        pytest.param(["images", "list"], "node agent kubelet", id="images"),
+        pytest.param(["token", "create"], "security", id="token"),
+        pytest.param(["certificate", "rotate"], "security", id="certificate"),
+    ],
+)
+def test_unbuilt_subcommands_exit_nonzero_with_one_line(argv: list[str], area: str,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(argv)
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_NOT_BUILT
+    assert err.count("\n") == 1
+    assert f"work area: {area}" in err
+    assert "Traceback" not in err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["version"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("kubelite v")
+    assert "native kernels: cython" in out
+
+
+def test_server_flags_parse_with_k3s_names() -> None:
+    args = cli.build_parser().parse_args(
+        ["server", "--data-dir", "/tmp/x", "--node-name", "n1", "--cluster-cidr", "10.1.0.0/16",
+         "--service-cidr", "10.2.0.0/16", "--datastore-endpoint", "etcd://127.0.0.1:2379",
+         "--tls-san", "a.example", "--tls-san", "b.example", "--disable-agent"])
+    assert (args.data_dir, args.node_name, args.cluster_cidr, args.service_cidr) == (
+        "/tmp/x", "n1", "10.1.0.0/16", "10.2.0.0/16")
+    assert args.tls_san == ["a.example", "b.example"]
+    assert args.disable_agent is True
+    assert args.secure_port == 6443
+
+
+def test_agent_requires_server(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.build_parser().parse_args(["agent"])
+    assert exc.value.code == 2
+    assert "--server" in capsys.readouterr().err
+
+
+def test_kubectl_without_kubeconfig_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(cli, "DEFAULT_KUBECONFIG", str(tmp_path / "absent.yaml"))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.setenv("KUBELITE_DATA_DIR", str(tmp_path))
+    assert cli.main(["kubectl", "get", "pods"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("kubelite: no kubeconfig found")
+    assert err.count("\n") == 1
+
+
+def test_kubeconfig_env_wins(tmp_path: Path) -> None:
+    path = tmp_path / "kc.yaml"
+    assert cli.find_kubeconfig({"KUBECONFIG": str(path)}) == str(path)
+
+
+def test_kubeconfig_from_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "DEFAULT_KUBECONFIG", str(tmp_path / "absent.yaml"))
+    written = tmp_path / "server" / "cred" / "admin.kubeconfig"
+    written.parent.mkdir(parents=True)
+    written.write_text("apiVersion: v1\n")
+    assert cli.find_kubeconfig({"KUBELITE_DATA_DIR": str(tmp_path)}) == str(written)
+
+
+def test_kubectl_passthrough_execs_kubectl_with_kubeconfig(tmp_path: Path) -> None:
+    # a fake kubectl on PATH records its argv and KUBECONFIG: the real exec path, end to end
+    fake = tmp_path / "bin" / "kubectl"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\necho "KUBECONFIG=$KUBECONFIG ARGS=$*"\n')
+    fake.chmod(0o755)
+    kc = tmp_path / "kc.yaml"
+    env = {"PATH": f"{fake.parent}:/usr/bin:/bin", "KUBECONFIG": str(kc)}
+    done = subprocess.run([sys.executable, "-m", "kubelite", "kubectl", "get", "pods", "-n", "x", "-h"],
+                          capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"KUBECONFIG={kc} ARGS=get pods -n x -h"
+
+
+def test_unknown_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["frobnicate"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'frobnicate'" in capsys.readouterr().err
