@@ -105,7 +105,8 @@ packages, package_dir = discover_packages()
 setup(
     packages=packages,
     package_dir=package_dir,
-    package_data={"kubelite.native": ["pause", "*.pyi", "*.pxd", "*.pyx", "pause.c"]},
+    package_data={"kubelite.native": ["pause", "*.pyi", "*.pxd", "*.pyx", "pause.c"],
+                  "kubelite.api.openapi": ["definitions.json.gz"]},
     ext_modules=cython_extensions(),
     cmdclass={"build_ext": BuildNative},
     zip_safe=False,

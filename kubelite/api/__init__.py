@@ -1,0 +1,1 @@
+"""Kubernetes API kinds, meta types, validation, defaulting, selectors, patch and codecs."""
