@@ -1,0 +1,1 @@
+"""The kubelite API server: HTTP edge, registry, watch cache, discovery and Table printing."""
