@@ -48,11 +48,13 @@ $deps_only && exit 0
 venv="$prefix/venv"
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 stamp="$prefix/installed-source"
+reinstalled=false
 source_id=$(cd "$repo" && { git ls-files -z -co --exclude-standard 2>/dev/null | xargs -0 sha256sum 2>/dev/null; } | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$source_id" ] || ! "$venv/bin/kubelite" version >/dev/null 2>&1; then
   "$venv/bin/pip" install -q --upgrade pip
   "$venv/bin/pip" install -q "$repo[etcd]"
   echo "$source_id" > "$stamp"
+  reinstalled=true
 fi
 ln -sf "$venv/bin/kubelite" /usr/local/bin/kubelite
 
@@ -65,6 +67,47 @@ fi
 echo "install.sh: kubelite $("$venv/bin/kubelite" version)"
 echo "install.sh: checking this host (kubelite check-config):"
 kubelite check-config || { echo "install.sh: fix the FAIL lines above, then re-run" >&2; exit 1; }
-echo
-echo "install.sh: kubelite is installed. The cluster server is not built yet (see README.md, Status):"
-echo "install.sh: once it is, this script starts it and \`kubelite kubectl get nodes\` talks to it."
+
+# Start (or restart after an upgrade) the single-node server on the embedded SQLite datastore.
+data_dir=${KUBELITE_DATA_DIR:-/var/lib/kubelite}
+kubeconfig=${KUBELITE_KUBECONFIG:-/etc/kubelite/kubeconfig.yaml}
+server_args="--data-dir $data_dir --write-kubeconfig $kubeconfig ${KUBELITE_SERVER_ARGS:-}"
+mkdir -p "$data_dir" /var/log/kubelite
+if [ -d /run/systemd/system ]; then
+  printf 'KUBELITE_SERVER_ARGS=%s\n' "$server_args" > /etc/default/kubelite
+  install -m 0644 "$repo/deploy/kubelite.service" /etc/systemd/system/kubelite.service
+  systemctl daemon-reload
+  systemctl enable kubelite.service >/dev/null
+  if [ "$reinstalled" = true ]; then systemctl restart kubelite.service; else systemctl start kubelite.service; fi
+else
+  # no systemd as PID 1 (containers, some CI machines): a background process with a pid file
+  pidfile="$data_dir/server.pid"
+  running=false
+  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null \
+      && grep -q kubelite "/proc/$(cat "$pidfile")/cmdline" 2>/dev/null; then
+    running=true
+  fi
+  if $running && [ "$reinstalled" = true ]; then
+    kill "$(cat "$pidfile")"; for _ in $(seq 100); do kill -0 "$(cat "$pidfile")" 2>/dev/null || break; sleep 0.1; done
+    running=false
+  fi
+  if ! $running; then
+    # shellcheck disable=SC2086
+    nohup /usr/local/bin/kubelite server $server_args >>/var/log/kubelite/server.log 2>&1 &
+    echo $! > "$pidfile"
+  fi
+fi
+
+for _ in $(seq 300); do
+  if [ -f "$kubeconfig" ] && KUBECONFIG="$kubeconfig" kubectl get --raw /readyz >/dev/null 2>&1; then
+    echo
+    echo "install.sh: kubelite is running (datastore: SQLite in $data_dir)."
+    echo "install.sh: use it with:  kubelite kubectl get namespaces"
+    echo "install.sh:          or:  export KUBECONFIG=$kubeconfig; kubectl get namespaces"
+    echo "install.sh: no node agent yet (pods stay Pending until the agent is built; see README Status)."
+    exit 0
+  fi
+  sleep 0.2
+done
+echo "install.sh: the server did not become ready; see /var/log/kubelite/server.log" >&2
+exit 1

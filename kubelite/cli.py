@@ -77,6 +77,21 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return report(all_checks())
 
 
+def cmd_server(args: argparse.Namespace) -> int:
+    from kubelite.controlplane.server import ServerConfig, run_server
+
+    if not args.disable_agent:
+        print("kubelite server: the embedded agent is not built yet (work area: node agent kubelet); "
+              "serving the control plane only", file=sys.stderr)
+    config = ServerConfig(
+        data_dir=Path(args.data_dir), write_kubeconfig=Path(args.write_kubeconfig) if args.write_kubeconfig
+        else None, datastore_endpoint=args.datastore_endpoint, bind_address=args.bind_address,
+        secure_port=args.secure_port, service_cidr=args.service_cidr, cluster_cidr=args.cluster_cidr,
+        node_name=args.node_name or "", node_ip=args.node_ip or "", tls_san=list(args.tls_san))
+    run_server(config)
+    return 0
+
+
 def find_kubeconfig(environ: dict[str, str] | None = None) -> str:
     """The kubeconfig `kubelite kubectl` uses: $KUBECONFIG, else the one the server wrote."""
     env = os.environ if environ is None else environ
@@ -108,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("server", help="API server, scheduler, controllers and an embedded agent")
     _add_server_flags(p)
-    p.set_defaults(func=_not_built("API server and storage"))
+    p.set_defaults(func=cmd_server)
 
     p = sub.add_parser("agent", help="node agent: kubelet, service proxy, CNI, containerd")
     _add_agent_flags(p)

@@ -101,6 +101,7 @@ def not_acceptable(message: str) -> APIError:
 def unsupported_media_type(content_type: str) -> APIError:
     return APIError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
                     f"accepted media types include: application/json, application/yaml, "
+                    f"application/vnd.kubernetes.protobuf, "
                     f"application/json-patch+json, application/merge-patch+json, "
                     f"application/strategic-merge-patch+json (got {content_type!r})")
 

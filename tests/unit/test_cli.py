@@ -14,7 +14,6 @@ from kubelite import cli
 @pytest.mark.parametrize(
     ("argv", "area"),
     [
-        pytest.param(["server"], "API server and storage", id="server"),
         pytest.param(["agent", "--server", "https://127.0.0.1:6443"], "node agent kubelet", id="agent"),
         pytest.param(["apiserver"], "API server and storage", id="apiserver"),
         pytest.param(["scheduler"], "scheduler", id="scheduler"),

@@ -34,6 +34,8 @@ def test_wheel_contains_the_compiled_parts_and_every_part(wheel: Path) -> None:
     for part in ("controlplane", "agent", "cri", "cni", "native"):
         assert f"kubelite/{part}/__init__.py" in names
     assert "kubelite/cli.py" in names
+    assert "kubelite/api/openapi/definitions.json.gz" in names
+    assert "kubelite/api/protobuf/schema.json.gz" in names
 
 
 def test_installed_wheel_imports_compiled_modules(wheel: Path, tmp_path: Path) -> None:

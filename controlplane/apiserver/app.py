@@ -1,0 +1,760 @@
+"""The HTTP edge of the API server (aiohttp): parse, authenticate, call the registry, encode.
+
+Handlers stay thin: they turn a request into plain values (``Target``, options, body dict), call the
+typed core (``Registry``) and encode what it returns as JSON, a ``Table`` or a watch stream. Every
+failure leaves as an upstream ``Status`` object; no traceback ever reaches a client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import yaml
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+from kubelite import __version__
+from kubelite.api import fields as field_selectors
+from kubelite.api import labels as label_selectors
+from kubelite.api import patch as patching
+from kubelite.api import protobuf
+from kubelite.controlplane.apiserver import discovery, errors, tables
+from kubelite.controlplane.apiserver.registry import Registry, WriteOptions, WriteResult
+from kubelite.controlplane.apiserver.request import Target, parse_path, query_bool, query_int
+from kubelite.controlplane.apiserver.resources import ResourceInfo, ResourceTable
+from kubelite.controlplane.apiserver.watchcache import Filter, TooNew, TooOld, WatchClosed
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+MAX_BODY_BYTES = 3 * 1024 * 1024  # upstream's default request body limit
+KUBERNETES_VERSION = (1, 32, 0)
+PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
+BOOKMARK_INTERVAL = 30.0
+
+JSON_TYPES = ("application/json", "")
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
+PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
+               "application/strategic-merge-patch+json", "application/apply-patch+yaml")
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    groups: tuple[str, ...]
+
+
+Authenticator = Callable[[web.Request], User | None]
+
+
+def client_certificate_user(request: web.Request) -> User | None:
+    """x509 client certificates verified by the TLS layer: CN is the user, O the groups."""
+    transport = request.transport
+    cert = transport.get_extra_info("peercert") if transport is not None else None
+    if not cert:
+        return None
+    name, groups = "", []
+    for rdn in cert.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                name = value
+            elif key == "organizationName":
+                groups.append(value)
+    if not name:
+        return None
+    return User(name, (*groups, "system:authenticated"))
+
+
+def warning_header(warnings: list[str]) -> str:
+    """RFC 7234 warn-values as upstream sends them: code 299, agent '-', quoted text."""
+    return ", ".join('299 - "' + w.replace("\\", "\\\\").replace('"', '\\"') + '"' for w in warnings)
+
+
+def json_response(body: Obj, status: int = 200, *, content_type: str = "application/json",
+                  warnings: list[str] | None = None) -> web.Response:
+    headers = {"Content-Type": content_type}
+    if warnings:
+        headers["Warning"] = warning_header(warnings)
+    return web.Response(body=orjson.dumps(body), status=status, headers=headers)
+
+
+def status_response(error: errors.APIError) -> web.Response:
+    return json_response(error.status(), error.code)
+
+
+def wants_table(accept: str) -> bool:
+    for part in accept.split(","):
+        params = {k.strip(): v.strip() for k, _, v in (p.partition("=") for p in part.split(";")[1:])}
+        if params.get("as") == "Table" and params.get("g") == "meta.k8s.io":
+            return True
+        if part.strip().split(";")[0] in ("application/json", "*/*", "application/*"):
+            return False
+    return False
+
+
+def wants_partial_metadata(accept: str) -> bool:
+    return "as=PartialObjectMetadata" in accept
+
+
+class APIServer:
+    def __init__(self, *, registry: Registry, table: ResourceTable, advertise_address: str,
+                 authenticators: list[Authenticator] | None = None,
+                 openapi: Any = None) -> None:
+        self.registry = registry
+        self.table = table
+        self.advertise_address = advertise_address
+        self.authenticators = authenticators if authenticators is not None else [client_certificate_user]
+        self.openapi = openapi
+        self.metrics = CollectorRegistry()
+        self.requests = Counter("apiserver_request", "Requests by verb, resource and code",
+                                ["verb", "resource", "code"], registry=self.metrics)
+        self.latency = Histogram("apiserver_request_duration_seconds", "Request latency",
+                                 ["verb", "resource"], registry=self.metrics,
+                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+        self._closing = asyncio.Event()
+
+    # ---- application -------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._edge], client_max_size=MAX_BODY_BYTES)
+        app.router.add_get("/version", self.version)
+        for path in ("/healthz", "/livez", "/readyz"):
+            app.router.add_get(path, self.health)
+        app.router.add_get("/metrics", self.prometheus)
+        app.router.add_get("/api", self.api_versions)
+        app.router.add_get("/api/", self.api_versions)
+        app.router.add_get("/apis", self.api_groups)
+        app.router.add_get("/apis/", self.api_groups)
+        app.router.add_get("/openapi/v2", self.openapi_v2)
+        app.router.add_get("/openapi/v3", self.openapi_v3_index)
+        app.router.add_get("/openapi/v3/{gv:.+}", self.openapi_v3)
+        app.router.add_route("*", "/api/{tail:.+}", self.resource)
+        app.router.add_route("*", "/apis/{tail:.+}", self.resource)
+        app.on_shutdown.append(self._on_shutdown)
+        return app
+
+    async def _on_shutdown(self, app: web.Application) -> None:
+        self._closing.set()
+
+    @web.middleware
+    async def _edge(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.monotonic()
+        resource = "-"
+        try:
+            if request.path not in PUBLIC_PATHS:
+                user = self.authenticate(request)
+                if user is None:
+                    raise errors.unauthorized()
+                request["user"] = user
+            response = await handler(request)
+        except errors.APIError as exc:
+            response = status_response(exc)
+        except web.HTTPRequestEntityTooLarge:
+            response = status_response(errors.too_large(MAX_BODY_BYTES))
+        except web.HTTPException as exc:
+            if exc.status == 404:
+                response = status_response(errors.path_not_found(request.path))
+            elif exc.status == 405:
+                response = status_response(errors.method_not_allowed(
+                    f"the server does not allow this method on the requested resource ({request.method})"))
+            else:
+                raise
+        except (ConnectionResetError, asyncio.CancelledError):
+            raise
+        except Exception:
+            log.exception("internal error serving %s %s", request.method, request.path)
+            response = status_response(errors.internal("an unexpected error; see the server log"))
+        resource = request.get("resource", resource)
+        verb = request.get("verb", request.method.lower())
+        self.requests.labels(verb, resource, str(response.status)).inc()
+        self.latency.labels(verb, resource).observe(time.monotonic() - started)
+        return response
+
+    def authenticate(self, request: web.Request) -> User | None:
+        for authenticator in self.authenticators:
+            user = authenticator(request)
+            if user is not None:
+                return user
+        return None
+
+    # ---- non-resource endpoints --------------------------------------------------------------
+
+    async def version(self, request: web.Request) -> web.Response:
+        major, minor, patch = KUBERNETES_VERSION
+        return json_response({
+            "major": str(major), "minor": str(minor),
+            "gitVersion": f"v{major}.{minor}.{patch}+kubelite.{__version__}",
+            "gitCommit": "", "gitTreeState": "clean", "buildDate": "1970-01-01T00:00:00Z",
+            "goVersion": "python3", "compiler": "cpython", "platform": "linux/amd64"})
+
+    async def health(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def prometheus(self, request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(self.metrics),
+                            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+    def _aggregated_media(self, request: web.Request) -> str | None:
+        accept = request.headers.get("Accept", "")
+        for part in accept.split(","):
+            media = part.strip().replace(" ", "")
+            if "as=APIGroupDiscoveryList" in media and "g=apidiscovery.k8s.io" in media:
+                if "v=v2beta1" in media:
+                    return "v2beta1"
+                if "v=v2" in media:
+                    return "v2"
+            elif media.split(";")[0] in ("application/json", "*/*"):
+                return None
+        return None
+
+    async def api_versions(self, request: web.Request) -> web.Response:
+        media = self._aggregated_media(request)
+        if media:
+            return json_response(discovery.aggregated(self.table, legacy=True, media_version=media),
+                                 content_type=f"application/json;g=apidiscovery.k8s.io;v={media};"
+                                              "as=APIGroupDiscoveryList")
+        return json_response(discovery.api_versions(self.advertise_address))
+
+    async def api_groups(self, request: web.Request) -> web.Response:
+        media = self._aggregated_media(request)
+        if media:
+            return json_response(discovery.aggregated(self.table, legacy=False, media_version=media),
+                                 content_type=f"application/json;g=apidiscovery.k8s.io;v={media};"
+                                              "as=APIGroupDiscoveryList")
+        return json_response(discovery.api_group_list(self.table))
+
+    async def openapi_v2(self, request: web.Request) -> web.Response:
+        if self.openapi is None:
+            raise errors.path_not_found(request.path)
+        return json_response(self.openapi.v2())
+
+    async def openapi_v3_index(self, request: web.Request) -> web.Response:
+        if self.openapi is None:
+            raise errors.path_not_found(request.path)
+        return json_response(self.openapi.v3_index())
+
+    async def openapi_v3(self, request: web.Request) -> web.Response:
+        if self.openapi is None:
+            raise errors.path_not_found(request.path)
+        document = self.openapi.v3(request.match_info["gv"])
+        if document is None:
+            raise errors.path_not_found(request.path)
+        return json_response(document)
+
+    # ---- resources ---------------------------------------------------------------------------
+
+    async def resource(self, request: web.Request) -> web.StreamResponse:
+        parts = [p for p in request.path.split("/") if p]
+        # group and version documents
+        if parts[0] == "api" and len(parts) == 2:
+            body = discovery.api_resource_list(self.table, "", parts[1])
+            if body is None:
+                raise errors.path_not_found(request.path)
+            return json_response(body)
+        if parts[0] == "apis" and len(parts) == 2:
+            group_doc = discovery.api_group(self.table, parts[1])
+            if group_doc is None:
+                raise errors.path_not_found(request.path)
+            return json_response(group_doc)
+        if parts[0] == "apis" and len(parts) == 3:
+            body = discovery.api_resource_list(self.table, parts[1], parts[2])
+            if body is None:
+                raise errors.path_not_found(request.path)
+            return json_response(body)
+
+        target = parse_path(self.table, request.path)
+        request["resource"] = target.info.plural
+        method = request.method
+        q = request.query
+        if method == "GET":
+            if target.legacy_watch or ("watch" in q and query_bool(q["watch"])):
+                request["verb"] = "watch"
+                return await self.watch(request, target)
+            if target.name:
+                request["verb"] = "get"
+                return await self.get(request, target)
+            request["verb"] = "list"
+            return await self.list(request, target)
+        if target.legacy_watch:
+            raise errors.method_not_allowed("watch paths only support GET")
+        if method == "POST":
+            request["verb"] = "create"
+            return await self.create(request, target)
+        if method == "PUT" and target.name:
+            request["verb"] = "update"
+            return await self.replace(request, target)
+        if method == "PATCH" and target.name:
+            request["verb"] = "patch"
+            return await self.patch(request, target)
+        if method == "DELETE":
+            request["verb"] = "delete" if target.name else "deletecollection"
+            return await (self.delete(request, target) if target.name else self.delete_collection(request, target))
+        raise errors.method_not_allowed(f"the server does not allow this method on the requested resource "
+                                        f"({method} {target.info.group_resource})")
+
+    # -- helpers --
+
+    async def read_body(self, request: web.Request, *, allow_patch: bool = False) -> Any:
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            raise errors.too_large(MAX_BODY_BYTES)
+        raw = await request.read()
+        if len(raw) > MAX_BODY_BYTES:
+            raise errors.too_large(MAX_BODY_BYTES)
+        ctype = request.content_type
+        if allow_patch and ctype in PATCH_TYPES:
+            if ctype == "application/apply-patch+yaml":
+                return _load_yaml(raw)
+            return _load_json(raw)
+        if ctype in JSON_TYPES or (ctype == "application/octet-stream" and raw[:1] in (b"{", b"[")):
+            return _load_json(raw)
+        if ctype in YAML_TYPES:
+            return _load_yaml(raw)
+        if ctype == protobuf.CONTENT_TYPE:
+            # kubectl's typed clients (create namespace|configmap|deployment ...) send protobuf
+            try:
+                return protobuf.decode(raw)
+            except (protobuf.ProtobufError, ValueError) as exc:
+                raise errors.bad_request(f"the body of the request could not be decoded as protobuf: {exc}")
+        raise errors.unsupported_media_type(ctype)
+
+    def write_options(self, request: web.Request) -> WriteOptions:
+        q = request.query
+        dry_run = q.getall("dryRun", [])
+        for value in dry_run:
+            if value != "All":
+                raise errors.bad_request(f'dryRun: Unsupported value: "{value}": supported values: "All"')
+        return WriteOptions(dry_run=bool(dry_run), field_validation=q.get("fieldValidation", "Warn") or "Warn",
+                            field_manager=q.get("fieldManager", ""))
+
+    def predicate(self, request: web.Request, info: ResourceInfo) -> Filter | None:
+        label_text = request.query.get("labelSelector", "")
+        field_text = request.query.get("fieldSelector", "")
+        checks: list[Filter] = []
+        if label_text:
+            try:
+                selector = label_selectors.parse(label_text)
+            except label_selectors.LabelSelectorError as exc:
+                raise errors.bad_request(str(exc))
+            checks.append(lambda obj: selector.matches((obj.get("metadata") or {}).get("labels") or {}))
+        if field_text:
+            strategy = self.registry.strategies.for_resource(info)
+            try:
+                fsel = field_selectors.parse(field_text)
+            except field_selectors.FieldSelectorError as exc:
+                raise errors.bad_request(str(exc))
+            sample = strategy.field_values({"metadata": {}})
+            for fieldname in fsel.fields():
+                if fieldname not in sample:
+                    raise errors.bad_request(f'field label not supported: {fieldname}')
+            checks.append(lambda obj: fsel.matches(strategy.field_values(obj)))
+        if not checks:
+            return None
+        if len(checks) == 1:
+            return checks[0]
+        return lambda obj: all(check(obj) for check in checks)
+
+    def render(self, request: web.Request, target: Target, obj: Obj, status: int = 200,
+               warnings: list[str] | None = None) -> web.Response:
+        accept = request.headers.get("Accept", "")
+        if wants_table(accept):
+            table = self.table_for(target.info, [obj], request.query.get("includeObject", "Metadata"),
+                                   str(obj.get("metadata", {}).get("resourceVersion", "")))
+            return json_response(table, status, warnings=warnings)
+        if wants_partial_metadata(accept):
+            return json_response(_partial(obj), status, warnings=warnings)
+        return json_response(obj, status, warnings=warnings)
+
+    def table_for(self, info: ResourceInfo, objects: list[Obj], include_object: str, resource_version: str,
+                  continue_token: str | None = None, remaining: int | None = None, no_headers: bool = False) -> Obj:
+        return tables.to_table(group=info.group, resource=info.plural, objects=objects, include_object=include_object,
+                               resource_version=resource_version, continue_token=continue_token,
+                               remaining=remaining, now=datetime.now(UTC), no_headers=no_headers,
+                               additional_printer_columns=list(info.printer_columns) if info.custom else None)
+
+    # -- verbs --
+
+    async def get(self, request: web.Request, target: Target) -> web.Response:
+        obj = await self.registry.get(target.info, target.namespace, target.name)
+        if target.subresource == "scale":
+            return json_response(to_scale(target.info, obj))
+        return self.render(request, target, obj)
+
+    async def list(self, request: web.Request, target: Target) -> web.Response:
+        q = request.query
+        page = await self.registry.list(
+            target.info, target.namespace, predicate=self.predicate(request, target.info),
+            limit=query_int("limit", q.get("limit")) or 0, continue_token=q.get("continue", ""),
+            resource_version=q.get("resourceVersion", ""),
+            resource_version_match=q.get("resourceVersionMatch", ""))
+        accept = request.headers.get("Accept", "")
+        if wants_table(accept):
+            return json_response(self.table_for(target.info, page.items, q.get("includeObject", "Metadata"),
+                                                page.resource_version, page.continue_token or None, page.remaining))
+        list_meta: Obj = {"resourceVersion": page.resource_version}
+        if page.continue_token:
+            list_meta["continue"] = page.continue_token
+            if page.remaining is not None:
+                list_meta["remainingItemCount"] = page.remaining
+        if wants_partial_metadata(accept):
+            return json_response({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+                                  "metadata": list_meta, "items": [_partial(o) for o in page.items]})
+        return json_response({"kind": target.info.list_kind, "apiVersion": target.info.api_version,
+                              "metadata": list_meta, "items": page.items})
+
+    async def create(self, request: web.Request, target: Target) -> web.Response:
+        info = target.info
+        if target.name:
+            if target.subresource == "binding" and info.plural == "pods":
+                return await self.bind(request, target)
+            raise errors.method_not_allowed(f"POST is not supported on {info.group_resource} by name")
+        if info.namespaced and target.namespace is None:
+            raise errors.method_not_allowed(f"POST requires a namespace for {info.group_resource}")
+        body = await self.read_body(request)
+        if not isinstance(body, dict):
+            raise errors.bad_request("the body must be a JSON object")
+        result = await self.registry.create(info, target.namespace, body, self.write_options(request))
+        return self.render(request, target, result.obj, 201, result.warnings)
+
+    async def replace(self, request: web.Request, target: Target) -> web.Response:
+        body = await self.read_body(request)
+        if not isinstance(body, dict):
+            raise errors.bad_request("the body must be a JSON object")
+        opts = self.write_options(request)
+        info = target.info
+        if target.subresource == "scale":
+            return await self.update_scale(request, target, lambda _scale: copy.deepcopy(body), opts)
+        if target.subresource == "finalize":
+            return await self.finalize_namespace(request, target, body, opts)
+        # a fresh copy per attempt: the registry fills server fields into what it is given
+        result = await self.registry.update(info, target.namespace, target.name, lambda _old: copy.deepcopy(body),
+                                            opts, subresource=target.subresource)
+        return self.render(request, target, result.obj, 200, result.warnings)
+
+    async def patch(self, request: web.Request, target: Target) -> web.Response:
+        ctype = request.content_type
+        if ctype not in PATCH_TYPES:
+            raise errors.unsupported_media_type(ctype)
+        if ctype == "application/apply-patch+yaml":
+            raise errors.unsupported_media_type(f"{ctype} (server-side apply is not supported by this server "
+                                                "yet; use client-side kubectl apply)")
+        body = await self.read_body(request, allow_patch=True)
+        opts = self.write_options(request)
+        info = target.info
+        merge_schema: Any = None
+        if ctype == "application/strategic-merge-patch+json":
+            merge_schema = self.openapi.merge_schema(info) if self.openapi is not None else None
+            if merge_schema is None:
+                # upstream answers the same for custom resources: they have no patch metadata
+                raise errors.unsupported_media_type(f"{ctype} is not supported for {info.group_resource}")
+
+        def apply(current: Obj) -> Obj:
+            try:
+                if ctype == "application/json-patch+json":
+                    if not isinstance(body, list):
+                        raise errors.bad_request("json patch must be a JSON array of operations")
+                    patched = patching.apply_json_patch(current, body)
+                elif ctype == "application/merge-patch+json":
+                    patched = patching.apply_merge_patch(current, body)
+                else:
+                    if not isinstance(body, dict):
+                        raise errors.bad_request("strategic merge patch must be a JSON object")
+                    patched = patching.apply_strategic_merge_patch(current, body, merge_schema)
+            except patching.PatchError as exc:
+                raise errors.APIError(exc.status, "Invalid" if exc.status == 422 else
+                                      ("Conflict" if exc.status == 409 else "BadRequest"), str(exc))
+            if not isinstance(patched, dict):
+                raise errors.bad_request("the patch did not produce an object")
+            return patched
+
+        if target.subresource == "scale":
+            return await self.update_scale(request, target, apply, opts)
+        result = await self.registry.update(info, target.namespace, target.name, apply, opts,
+                                            subresource=target.subresource)
+        return self.render(request, target, result.obj, 200, result.warnings)
+
+    async def delete(self, request: web.Request, target: Target) -> web.Response:
+        options = await self.delete_options(request)
+        result = await self.registry.delete(target.info, target.namespace, target.name, options)
+        return self.render(request, target, result.obj, 200 if result.gone else 202)
+
+    async def delete_options(self, request: web.Request) -> Obj:
+        options: Obj = {}
+        if request.can_read_body:
+            raw = await request.read()
+            if raw.strip():
+                body = _load_json(raw) if request.content_type != "application/yaml" else _load_yaml(raw)
+                if not isinstance(body, dict):
+                    raise errors.bad_request("DeleteOptions must be a JSON object")
+                options.update(body)
+        q = request.query
+        if "gracePeriodSeconds" in q:
+            options["gracePeriodSeconds"] = query_int("gracePeriodSeconds", q["gracePeriodSeconds"])
+        if "propagationPolicy" in q:
+            options["propagationPolicy"] = q["propagationPolicy"]
+        if "orphanDependents" in q:
+            options["orphanDependents"] = query_bool(q["orphanDependents"])
+        if q.getall("dryRun", []):
+            options["dryRun"] = q.getall("dryRun")
+        return options
+
+    async def delete_collection(self, request: web.Request, target: Target) -> web.Response:
+        options = await self.delete_options(request)
+        page = await self.registry.list(target.info, target.namespace, predicate=self.predicate(request, target.info))
+        deleted = []
+        for obj in page.items:
+            md = obj["metadata"]
+            try:
+                result = await self.registry.delete(target.info, md.get("namespace"), md["name"], options)
+            except errors.APIError as exc:
+                if exc.code == 404:
+                    continue
+                raise
+            deleted.append(result.obj)
+        return json_response({"kind": target.info.list_kind, "apiVersion": target.info.api_version,
+                              "metadata": {"resourceVersion": page.resource_version}, "items": deleted})
+
+    # -- subresources --
+
+    async def bind(self, request: web.Request, target: Target) -> web.Response:
+        body = await self.read_body(request)
+        if not isinstance(body, dict) or not isinstance(body.get("target"), dict):
+            raise errors.bad_request("a Binding needs target.name")
+        node = str(body["target"].get("name") or "")
+        if not node:
+            raise errors.APIError(422, "Invalid", f'Binding "{target.name}" is invalid: target.name: '
+                                  "Required value")
+
+        def assign(pod: Obj) -> Obj:
+            spec = pod.setdefault("spec", {})
+            if pod["metadata"].get("deletionTimestamp"):
+                raise errors.conflict("pods", target.name, "pod is being deleted, cannot be assigned to a host")
+            if spec.get("nodeName"):
+                raise errors.conflict("pods", target.name,
+                                      f"pod {target.name} is already assigned to node \"{spec['nodeName']}\"")
+            spec["nodeName"] = node
+            conditions = [c for c in (pod.setdefault("status", {}).get("conditions") or [])
+                          if c.get("type") != "PodScheduled"]
+            conditions.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                               "lastTransitionTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
+            pod["status"]["conditions"] = conditions
+            return pod
+
+        await self.registry.update(target.info, target.namespace, target.name, assign, self.write_options(request),
+                                   subresource="binding", precondition_from_body=False)
+        return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                              "code": 201}, 201)
+
+    async def update_scale(self, request: web.Request, target: Target, change: Callable[[Obj], Any],
+                           opts: WriteOptions) -> web.Response:
+        info = target.info
+
+        def apply(obj: Obj) -> Obj:
+            scale = change(to_scale(info, obj))
+            if not isinstance(scale, dict):
+                raise errors.bad_request("the body must be a Scale object")
+            replicas = (scale.get("spec") or {}).get("replicas")
+            if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+                raise errors.APIError(422, "Invalid", f'Scale.autoscaling "{target.name}" is invalid: '
+                                      f"spec.replicas: Invalid value: {replicas}: must be greater than or "
+                                      "equal to 0")
+            rv = (scale.get("metadata") or {}).get("resourceVersion")
+            if rv and rv != obj["metadata"].get("resourceVersion"):
+                raise errors.conflict(info.group_resource, target.name, errors.MODIFIED)
+            _path_set(obj, scale_paths(info)["specReplicasPath"], replicas)
+            return obj
+
+        result: WriteResult = await self.registry.update(info, target.namespace, target.name, apply, opts,
+                                                         precondition_from_body=False)
+        return json_response(to_scale(info, result.obj))
+
+    async def finalize_namespace(self, request: web.Request, target: Target, body: Obj,
+                                 opts: WriteOptions) -> web.Response:
+        finalizers = (body.get("spec") or {}).get("finalizers") or []
+
+        def apply(ns: Obj) -> Obj:
+            ns.setdefault("spec", {})["finalizers"] = list(finalizers)
+            return ns
+
+        result = await self.registry.update(target.info, None, target.name, apply, opts,
+                                            subresource="finalize", precondition_from_body=False)
+        return json_response(result.obj)
+
+    # -- watch --
+
+    async def watch(self, request: web.Request, target: Target) -> web.StreamResponse:
+        q = request.query
+        info = target.info
+        rv_text = q.get("resourceVersion", "")
+        send_initial = query_bool(q.get("sendInitialEvents")) if "sendInitialEvents" in q else None
+        after: int | None
+        if rv_text in ("", "0") or send_initial:
+            after = None
+        else:
+            try:
+                after = int(rv_text)
+            except ValueError:
+                raise errors.bad_request(f'resourceVersion: Invalid value: "{rv_text}": must be an integer')
+        predicate = self.predicate(request, info)
+        if target.name:
+            predicate = _named(target.name, predicate)
+        timeout = query_int("timeoutSeconds", q.get("timeoutSeconds"))
+        bookmarks = query_bool(q.get("allowWatchBookmarks")) if "allowWatchBookmarks" in q else False
+        table = wants_table(request.headers.get("Accept", ""))
+        prefix, key_prefix = info.storage_prefix(), info.namespace_prefix(target.namespace)
+
+        response = web.StreamResponse(headers={"Content-Type": "application/json",
+                                               "Transfer-Encoding": "chunked"})
+        try:
+            initial, watcher, revision = await self.registry.cache.watch(prefix, key_prefix, after_revision=after,
+                                                                          predicate=predicate)
+        except TooOld as exc:
+            await response.prepare(request)
+            await response.write(orjson.dumps({"type": "ERROR", "object": errors.resource_gone(
+                exc.requested, exc.oldest).status()}) + b"\n")
+            return response
+        except TooNew as exc:
+            raise errors.APIError(504, "Timeout", str(exc))
+        await response.prepare(request)
+        include = q.get("includeObject", "Metadata")
+        present = self.registry.strategies.for_resource(info).present
+        sent_headers = [False]
+        last_rv = revision
+
+        async def send(kind: str, obj: Obj) -> None:
+            if kind not in ("BOOKMARK", "ERROR"):
+                obj = present(obj)
+                if table:
+                    # upstream sends the column definitions with the first event only
+                    obj = self.table_for(info, [obj], include, str(obj["metadata"].get("resourceVersion", "")),
+                                         no_headers=sent_headers[0])
+                    sent_headers[0] = True
+            await response.write(orjson.dumps({"type": kind, "object": obj}) + b"\n")
+
+        def bookmark(rv: int, *, initial_end: bool = False) -> Obj:
+            md: Obj = {"resourceVersion": str(rv)}
+            if initial_end:
+                md["annotations"] = {"k8s.io/initial-events-end": "true"}
+            return {"kind": info.kind, "apiVersion": info.api_version, "metadata": md}
+
+        deadline = asyncio.get_running_loop().time() + timeout if timeout else None
+        try:
+            for event in initial:
+                await send(event.type, event.obj)
+            if send_initial and bookmarks:
+                await send("BOOKMARK", bookmark(revision, initial_end=True))
+            async for item in self.registry.cache.events(watcher, timeout=_tick(deadline)):
+                if self._closing.is_set():
+                    break
+                if deadline is not None and asyncio.get_running_loop().time() >= deadline:
+                    break
+                if item is None:
+                    if bookmarks:
+                        await send("BOOKMARK", bookmark(max(last_rv, self.registry.cache.revision)))
+                    continue
+                last_rv = item.revision
+                await send(item.type, item.obj)
+        except WatchClosed:
+            pass
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self.registry.cache.unwatch(prefix, watcher)
+        return response
+
+
+def _named(name: str, also: Filter | None) -> Filter:
+    """A watch on one object: kubectl get NAME -w watches the collection with this filter."""
+
+    def matches(obj: Obj) -> bool:
+        return bool(obj["metadata"].get("name") == name and (also is None or also(obj)))
+
+    return matches
+
+
+def _tick(deadline: float | None) -> float:
+    if deadline is None:
+        return BOOKMARK_INTERVAL
+    remaining = deadline - asyncio.get_event_loop().time()
+    return max(0.05, min(BOOKMARK_INTERVAL, remaining))
+
+
+def _partial(obj: Obj) -> Obj:
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata", {})}
+
+
+DEFAULT_SCALE_PATHS = {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas"}
+
+
+def _path_get(obj: Obj, path: str) -> Any:
+    value: Any = obj
+    for part in path.strip(".").split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _path_set(obj: Obj, path: str, value: Any) -> None:
+    parts = path.strip(".").split(".")
+    target = obj
+    for part in parts[:-1]:
+        target = target.setdefault(part, {})
+    target[parts[-1]] = value
+
+
+def scale_paths(info: ResourceInfo) -> dict[str, str]:
+    return {**DEFAULT_SCALE_PATHS, **(info.scale_paths or {})}
+
+
+def to_scale(info: ResourceInfo, obj: Obj) -> Obj:
+    """The autoscaling/v1 Scale view of an object (built-ins: spec/status replicas; CRDs: their paths)."""
+    md = obj.get("metadata") or {}
+    paths = scale_paths(info)
+    if info.custom:
+        selector_text = str(_path_get(obj, paths["labelSelectorPath"]) or "") if "labelSelectorPath" in paths else ""
+        replicas = _path_get(obj, paths["specReplicasPath"])
+    else:
+        match = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        selector_text = ",".join(f"{k}={v}" for k, v in sorted(match.items()))
+        replicas = (obj.get("spec") or {}).get("replicas", 1)
+    return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {k: md[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                         if k in md},
+            "spec": {"replicas": replicas if isinstance(replicas, int) else 0},
+            "status": {"replicas": _path_get(obj, paths["statusReplicasPath"]) or 0, "selector": selector_text}}
+
+
+def _load_json(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise errors.bad_request(f"the body of the request could not be decoded as JSON: {exc}")
+
+
+def _load_yaml(raw: bytes) -> Any:
+    try:
+        return yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        raise errors.bad_request(f"the body of the request could not be decoded as YAML: {exc}")
+
+
+def make_ssl_context(*, cert_file: str, key_file: str, client_ca_file: str) -> ssl.SSLContext:
+    """TLS 1.2+ serving context; client certificates are optional but verified against the client CA."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert_file, key_file)
+    context.load_verify_locations(client_ca_file)
+    context.verify_mode = ssl.CERT_OPTIONAL
+    return context
+

@@ -1,0 +1,394 @@
+"""Generic verbs for every resource: the typed core behind the HTTP handlers.
+
+One ``Registry`` serves every kind, built-in or custom; per-kind behaviour comes from its
+``Strategy`` (defaulting, validation, status/spec split, field selectors). Reads of single objects
+go to the store (read-your-writes); lists and watches come from the watch cache. Updates follow
+upstream's GuaranteedUpdate: read, compute, write with a revision precondition, retry on a conflict
+the caller did not ask for. Nothing is written unless the whole object validated.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from kubelite.api.meta import meta, name_of, new_uid, rfc3339, spec_part
+from kubelite.controlplane.apiserver import errors
+from kubelite.controlplane.apiserver.resources import ResourceInfo
+from kubelite.controlplane.apiserver.strategy import Strategy, StrategySet
+from kubelite.controlplane.apiserver.watchcache import Filter, WatchCache, decode
+from kubelite.controlplane.storage import (
+    CompactedError,
+    ConflictError,
+    KeyExistsError,
+    KeyNotFoundError,
+    Store,
+    ValueTooLargeError,
+)
+
+Obj = dict[str, Any]
+
+UPDATE_RETRIES = 16
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    dry_run: bool = False
+    field_validation: str = "Warn"  # Strict | Warn | Ignore
+    field_manager: str = ""
+
+
+@dataclass
+class WriteResult:
+    obj: Obj
+    warnings: list[str] = field(default_factory=list)
+    created: bool = False
+
+
+@dataclass
+class ListPage:
+    items: list[Obj]
+    resource_version: str
+    continue_token: str = ""
+    remaining: int | None = None
+
+
+@dataclass
+class DeleteResult:
+    obj: Obj
+    gone: bool  # False: the object still exists, marked for deletion (grace period or finalizers)
+
+
+def encode(obj: Obj) -> bytes:
+    """Stored form: the object without resourceVersion (the store revision is the version)."""
+    md = obj.get("metadata") or {}
+    if "resourceVersion" in md:
+        obj = {**obj, "metadata": {k: v for k, v in md.items() if k != "resourceVersion"}}
+    return orjson.dumps(obj)
+
+
+def encode_continue(revision: int, start_key: str) -> str:
+    raw = orjson.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": start_key})
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def decode_continue(token: str) -> tuple[int, str]:
+    try:
+        data = orjson.loads(base64.urlsafe_b64decode(token.encode()))
+        revision, start = int(data["rv"]), str(data["start"])
+        if data.get("v") != "meta.k8s.io/v1" or revision <= 0:
+            raise ValueError(token)
+    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+        raise errors.bad_request("continue key is not valid: the continue token is malformed")
+    return revision, start
+
+
+def _parse_rv(value: str, what: str = "resourceVersion") -> int:
+    try:
+        revision = int(value)
+    except ValueError:
+        raise errors.bad_request(f'{what}: Invalid value: "{value}": must be a non-negative integer')
+    if revision < 0:
+        raise errors.bad_request(f'{what}: Invalid value: "{value}": must be a non-negative integer')
+    return revision
+
+
+class Registry:
+    def __init__(self, *, store: Store, cache: WatchCache, strategies: StrategySet) -> None:
+        self.store = store
+        self.cache = cache
+        self.strategies = strategies
+
+    # ---- reads ---------------------------------------------------------------------------------
+
+    async def get(self, info: ResourceInfo, namespace: str | None, name: str) -> Obj:
+        kv = await self.store.get(info.storage_key(namespace, name))
+        if kv is None:
+            raise errors.not_found(info.group_resource, name)
+        return self.strategies.for_resource(info).present(decode(kv))
+
+    async def list(self, info: ResourceInfo, namespace: str | None, *, predicate: Filter | None = None,
+                   limit: int = 0, continue_token: str = "", resource_version: str = "",
+                   resource_version_match: str = "") -> ListPage:
+        page = await self._list(info, namespace, predicate, limit, continue_token, resource_version,
+                                resource_version_match)
+        if info.custom:
+            present = self.strategies.for_resource(info).present
+            page.items = [present(o) for o in page.items]
+        return page
+
+    async def _list(self, info: ResourceInfo, namespace: str | None, predicate: Filter | None, limit: int,
+                    continue_token: str, resource_version: str, resource_version_match: str) -> ListPage:
+        prefix = info.storage_prefix()
+        key_prefix = info.namespace_prefix(namespace)
+        if continue_token:
+            if resource_version not in ("", "0") and not resource_version_match:
+                raise errors.bad_request("specifying resource version is not allowed when using continue")
+            revision, start = decode_continue(continue_token)
+            return await self._list_from_store(key_prefix, predicate, limit, revision, start)
+        if resource_version_match == "Exact":
+            revision = _parse_rv(resource_version)
+            return await self._list_from_store(key_prefix, predicate, limit, revision, key_prefix)
+        if resource_version_match not in ("", "NotOlderThan"):
+            raise errors.bad_request(f'resourceVersionMatch: Unsupported value: "{resource_version_match}": '
+                                     'supported values: "Exact", "NotOlderThan"')
+        if resource_version == "" or resource_version_match == "NotOlderThan":
+            minimum = _parse_rv(resource_version) if resource_version else 0
+            objects, revision = await self.cache.consistent_list(prefix, key_prefix)
+            if minimum > revision and not await self.cache.wait_for(minimum):
+                raise errors.APIError(504, "Timeout", f"Too large resource version: {minimum}, "
+                                      f"current: {revision}")
+        else:
+            _parse_rv(resource_version)
+            objects, revision = self.cache.snapshot(prefix, key_prefix)
+        if predicate is not None:
+            objects = [o for o in objects if predicate(o)]
+        if limit and len(objects) > limit:
+            page = objects[:limit]
+            last_key = info.storage_key(page[-1]["metadata"].get("namespace"), name_of(page[-1]))
+            return ListPage(page, str(revision), encode_continue(revision, last_key + "\x00"),
+                            len(objects) - limit if predicate is None else None)
+        return ListPage(objects, str(revision))
+
+    async def _list_from_store(self, key_prefix: str, predicate: Filter | None, limit: int, revision: int,
+                               start: str) -> ListPage:
+        if not start.startswith(key_prefix):
+            raise errors.bad_request("continue key is not valid: it does not belong to this list")
+        items: list[Obj] = []
+        cursor = start
+        while True:
+            try:
+                result = await self.store.list(key_prefix, start_key=cursor, limit=limit or 0,
+                                               revision=revision)
+            except CompactedError:
+                raise errors.expired("The provided continue parameter is too old to display a consistent "
+                                     "list result. You can start a new list without the continue "
+                                     "parameter, or use the continue token in this response to retrieve "
+                                     "the remainder of the results. Continuing with the provided token "
+                                     "results in an inconsistent list - objects that were created, "
+                                     "modified, or deleted between the time the first chunk was returned "
+                                     "and now may show up in the list.")
+            for kv in result.items:
+                obj = decode(kv)
+                if predicate is None or predicate(obj):
+                    items.append(obj)
+                cursor = kv.key + "\x00"
+                if limit and len(items) == limit:
+                    break
+            if not result.more or (limit and len(items) == limit):
+                break
+        more = bool(limit) and len(items) == limit and (
+            await self.store.list(key_prefix, start_key=cursor, limit=1, revision=revision)).items != []
+        return ListPage(items, str(revision), encode_continue(revision, cursor) if more else "")
+
+    # ---- writes --------------------------------------------------------------------------------
+
+    async def create(self, info: ResourceInfo, namespace: str | None, body: Obj,
+                     opts: WriteOptions) -> WriteResult:
+        strategy = self.strategies.for_resource(info)
+        obj = copy.deepcopy(body)
+        warnings = strategy.check_unknown_fields(obj, opts.field_validation)
+        self._check_type_meta(info, obj)
+        md = meta(obj)
+        if info.namespaced:
+            if md.get("namespace") not in (None, "", namespace):
+                raise errors.bad_request("the namespace of the provided object does not match the namespace "
+                                         "sent on the request")
+            md["namespace"] = namespace
+        else:
+            md.pop("namespace", None)
+        if not md.get("name") and md.get("generateName"):
+            md["name"] = strategy.generate_name(str(md["generateName"]))
+        for server_owned in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp",
+                             "deletionGracePeriodSeconds", "selfLink"):
+            md.pop(server_owned, None)
+        md["uid"] = new_uid()
+        md["creationTimestamp"] = rfc3339()
+        if info.generation:
+            md["generation"] = 1
+        else:
+            md.pop("generation", None)
+        strategy.prepare_for_create(obj)
+        strategy.default(obj)
+        problems = strategy.validate(obj)
+        if problems:
+            raise errors.invalid(info.kind, info.group, name_of(obj), problems)
+        if info.namespaced:
+            await self._check_namespace_accepts(str(namespace), info)
+        if opts.dry_run:
+            return WriteResult(obj, warnings, created=True)
+        try:
+            kv = await self.store.create(info.storage_key(namespace, name_of(obj)), encode(obj),
+                                         ttl_seconds=strategy.ttl_seconds(obj))
+        except ValueTooLargeError as exc:
+            raise errors.too_large(exc.limit)
+        except KeyExistsError:
+            if body.get("metadata", {}).get("generateName") and not body["metadata"].get("name"):
+                # upstream retries generateName collisions as a server timeout the client retries
+                raise errors.APIError(500, "AlreadyExists", f'{info.group_resource} "{name_of(obj)}" already '
+                                      "exists, the server was not able to generate a unique name for the "
+                                      "object")
+            raise errors.already_exists(info.group_resource, name_of(obj))
+        return WriteResult(decode(kv), warnings, created=True)
+
+    async def _check_namespace_accepts(self, namespace: str, info: ResourceInfo) -> None:
+        kv = await self.store.get(f"/core/namespaces/{namespace}")
+        if kv is None:
+            raise errors.not_found("namespaces", namespace)
+        ns = decode(kv)
+        if ns.get("metadata", {}).get("deletionTimestamp"):
+            raise errors.forbidden(info.group_resource, "", f"unable to create new content in namespace "
+                                   f"{namespace} because it is being terminated")
+
+    def _check_type_meta(self, info: ResourceInfo, obj: Obj) -> None:
+        api_version, kind = obj.get("apiVersion"), obj.get("kind")
+        if api_version and api_version != info.api_version:
+            raise errors.bad_request(f"the API version in the data ({api_version}) does not match the "
+                                     f"expected API version ({info.api_version})")
+        if kind and kind != info.kind:
+            raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected kind "
+                                     f"({info.kind})")
+        obj["apiVersion"], obj["kind"] = info.api_version, info.kind
+
+    async def update(self, info: ResourceInfo, namespace: str | None, name: str,
+                     mutate: Callable[[Obj], Obj], opts: WriteOptions, *, subresource: str = "",
+                     precondition_from_body: bool = True) -> WriteResult:
+        """Read-modify-write with retries. ``mutate`` maps the current object to the wanted one."""
+        strategy = self.strategies.for_resource(info)
+        key = info.storage_key(namespace, name)
+        for _ in range(UPDATE_RETRIES):
+            kv = await self.store.get(key)
+            if kv is None:
+                raise errors.not_found(info.group_resource, name)
+            old = decode(kv)
+            wanted = mutate(copy.deepcopy(old))
+            warnings = strategy.check_unknown_fields(wanted, opts.field_validation)
+            asked_rv = str(wanted.get("metadata", {}).get("resourceVersion") or "")
+            if precondition_from_body and asked_rv and asked_rv != str(kv.mod_revision):
+                raise errors.conflict(info.group_resource, name, errors.MODIFIED)
+            new = self._prepare_update(info, strategy, wanted, old, namespace, name, subresource)
+            if new == old:
+                return WriteResult(old, warnings)
+            if opts.dry_run:
+                return WriteResult(new, warnings)
+            md = new["metadata"]
+            if md.get("deletionTimestamp") and not md.get("finalizers") and strategy.finalize_on_empty(new):
+                try:
+                    deleted = await self.store.delete(key, expected_revision=kv.mod_revision)
+                except (ConflictError, KeyNotFoundError):
+                    continue
+                return WriteResult(decode(deleted), warnings)
+            try:
+                kv = await self.store.update(key, encode(new), expected_revision=kv.mod_revision,
+                                             ttl_seconds=strategy.ttl_seconds(new))
+            except ConflictError:
+                if asked_rv and precondition_from_body:
+                    raise errors.conflict(info.group_resource, name, errors.MODIFIED)
+                continue
+            except KeyNotFoundError:
+                raise errors.not_found(info.group_resource, name)
+            except ValueTooLargeError as exc:
+                raise errors.too_large(exc.limit)
+            return WriteResult(decode(kv), warnings)
+        raise errors.conflict(info.group_resource, name, errors.MODIFIED)
+
+    def _prepare_update(self, info: ResourceInfo, strategy: Strategy, wanted: Obj, old: Obj,
+                        namespace: str | None, name: str, subresource: str) -> Obj:
+        self._check_type_meta(info, wanted)
+        md = meta(wanted)
+        if md.get("name") not in (None, name):
+            raise errors.bad_request(f"the name of the object ({md.get('name')}) does not match the name on "
+                                     f"the URL ({name})")
+        if info.namespaced and md.get("namespace") not in (None, "", namespace):
+            raise errors.bad_request("the namespace of the provided object does not match the namespace sent "
+                                     "on the request")
+        old_md = old["metadata"]
+        md["name"] = name
+        if info.namespaced:
+            md["namespace"] = namespace
+        # server-owned metadata cannot be changed by a client
+        for owned in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+                      "generation"):
+            if owned in old_md:
+                md[owned] = old_md[owned]
+            else:
+                md.pop(owned, None)
+        # unconditional updates carry the current version from here on (upstream fills it in too)
+        md["resourceVersion"] = old_md.get("resourceVersion", "")
+        if subresource == "status":
+            new = strategy.prepare_for_status_update(wanted, old)
+        else:
+            new = strategy.prepare_for_update(wanted, old)
+            strategy.default(new)
+        if info.generation and subresource != "status" and spec_part(new) != spec_part(old):
+            new["metadata"]["generation"] = int(old_md.get("generation", 1)) + 1
+        if new == old:
+            return old
+        problems = strategy.validate(new) + strategy.validate_update(new, old)
+        if problems:
+            raise errors.invalid(info.kind, info.group, name, problems)
+        return new
+
+    async def delete(self, info: ResourceInfo, namespace: str | None, name: str, options: Obj) -> DeleteResult:
+        strategy = self.strategies.for_resource(info)
+        key = info.storage_key(namespace, name)
+        dry_run = options.get("dryRun") == ["All"]
+        for _ in range(UPDATE_RETRIES):
+            kv = await self.store.get(key)
+            if kv is None:
+                raise errors.not_found(info.group_resource, name)
+            obj = decode(kv)
+            md = obj["metadata"]
+            pre = options.get("preconditions") or {}
+            if pre.get("uid") and pre["uid"] != md.get("uid"):
+                raise errors.conflict(info.group_resource, name, f"Precondition failed: UID in precondition: "
+                                      f"{pre['uid']}, UID in object meta: {md.get('uid')}")
+            if pre.get("resourceVersion") and pre["resourceVersion"] != md.get("resourceVersion"):
+                raise errors.conflict(info.group_resource, name, f"Precondition failed: ResourceVersion in "
+                                      f"precondition: {pre['resourceVersion']}, ResourceVersion in object "
+                                      f"meta: {md.get('resourceVersion')}")
+            finalizers = list(md.get("finalizers") or [])
+            policy = options.get("propagationPolicy") or ("Orphan" if options.get("orphanDependents")
+                                                          else strategy.default_propagation)
+            if policy not in ("Orphan", "Foreground", "Background"):
+                raise errors.APIError(422, "Invalid", f'DeleteOptions.meta.k8s.io "" is invalid: '
+                                      f'propagationPolicy: Unsupported value: "{policy}": supported values: '
+                                      '"Foreground", "Background", "Orphan"')
+            if policy == "Orphan" and "orphan" not in finalizers:
+                finalizers.append("orphan")
+            elif policy == "Foreground" and "foregroundDeletion" not in finalizers:
+                finalizers.append("foregroundDeletion")
+            grace = strategy.grace_period(obj, options.get("gracePeriodSeconds"))
+            if not finalizers and not grace and strategy.finalize_on_empty(obj):
+                if dry_run:
+                    return DeleteResult(obj, gone=True)
+                try:
+                    deleted = await self.store.delete(key, expected_revision=kv.mod_revision)
+                except (ConflictError, KeyNotFoundError):
+                    continue
+                return DeleteResult(decode(deleted), gone=True)
+            # graceful: mark for deletion; finalizers' owners (or the kubelet) finish it
+            if md.get("deletionTimestamp") and finalizers == list(md.get("finalizers") or []) and (
+                    grace is None or grace >= int(md.get("deletionGracePeriodSeconds") or 0)):
+                return DeleteResult(obj, gone=False)
+            md["finalizers"] = finalizers
+            if grace is None:
+                grace = 0
+            if not md.get("deletionTimestamp") or grace < int(md.get("deletionGracePeriodSeconds") or 0):
+                md["deletionTimestamp"] = rfc3339(datetime.now(UTC) + timedelta(seconds=grace))
+            md["deletionGracePeriodSeconds"] = grace
+            strategy.prepare_for_delete(obj)
+            if dry_run:
+                return DeleteResult(obj, gone=False)
+            try:
+                kv = await self.store.update(key, encode(obj), expected_revision=kv.mod_revision)
+            except (ConflictError, KeyNotFoundError):
+                continue
+            return DeleteResult(decode(kv), gone=False)
+        raise errors.conflict(info.group_resource, name, errors.MODIFIED)

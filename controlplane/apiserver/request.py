@@ -1,0 +1,81 @@
+"""Parsing of API request paths and query parameters into plain values the handlers pass on.
+
+Paths as upstream routes them:
+  /api/v1/<plural>[/<name>[/<sub>]]                      cluster-scoped, or all namespaces for a list
+  /api/v1/namespaces/<ns>/<plural>[/<name>[/<sub>]]      namespaced
+  /apis/<group>/<version>/...                            the same below a named group
+  .../watch/...                                          legacy watch paths (watch=true implied)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kubelite.controlplane.apiserver import errors
+from kubelite.controlplane.apiserver.resources import ResourceInfo, ResourceTable
+
+
+@dataclass(frozen=True)
+class Target:
+    info: ResourceInfo
+    namespace: str | None  # None: cluster-scoped resource, or a list across all namespaces
+    name: str
+    subresource: str
+    legacy_watch: bool
+
+
+def parse_path(table: ResourceTable, path: str) -> Target:
+    parts = [p for p in path.split("/") if p]
+    if not parts:
+        raise errors.path_not_found(path)
+    if parts[0] == "api":
+        group, rest = "", parts[1:]
+    elif parts[0] == "apis" and len(parts) >= 2:
+        group, rest = parts[1], parts[2:]
+    else:
+        raise errors.path_not_found(path)
+    if not rest:
+        raise errors.path_not_found(path)
+    version, rest = rest[0], rest[1:]
+    legacy_watch = bool(rest) and rest[0] == "watch"
+    if legacy_watch:
+        rest = rest[1:]
+    if not rest:
+        raise errors.path_not_found(path)
+    namespace: str | None = None
+    # /namespaces/<ns>/<resource>...: but /namespaces/<name>[/status|finalize] is the namespace itself
+    if rest[0] == "namespaces" and len(rest) >= 3 and not (group == "" and rest[2] in ("status", "finalize")
+                                                          and len(rest) == 3):
+        namespace, rest = rest[1], rest[2:]
+    plural = rest[0]
+    name = rest[1] if len(rest) > 1 else ""
+    subresource = rest[2] if len(rest) > 2 else ""
+    if len(rest) > 3:
+        raise errors.path_not_found(path)
+    info = table.get(group, version, plural)
+    if info is None:
+        raise errors.path_not_found(path)
+    if namespace is not None and not info.namespaced:
+        raise errors.path_not_found(path)
+    if info.namespaced and name and namespace is None:
+        raise errors.path_not_found(path)
+    if subresource and info.subresource(subresource) is None and not (
+            info.plural == "namespaces" and subresource == "finalize"):
+        raise errors.path_not_found(path)
+    return Target(info, namespace, name, subresource, legacy_watch)
+
+
+def query_bool(value: str | None) -> bool:
+    return value is not None and value.lower() in ("true", "1", "")
+
+
+def query_int(name: str, value: str | None) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise errors.bad_request(f'{name}: Invalid value: "{value}": must be an integer')
+    if number < 0:
+        raise errors.bad_request(f'{name}: Invalid value: {number}: must be greater than or equal to 0')
+    return number

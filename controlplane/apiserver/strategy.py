@@ -1,0 +1,515 @@
+"""Per-kind behaviour for the generic registry: the only place kinds differ.
+
+A ``Strategy`` answers what upstream's REST strategies answer: how an object is prepared on create
+and update (status/spec split, server-set fields), defaulted, validated, which fields a field
+selector may use, how it is deleted (grace period, finalizers) and whether it expires (Events).
+``StrategySet`` maps each resource to its strategy; resources without a special one get the base.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from kubelite.api import crd_schema, validation
+from kubelite.api.meta import meta
+from kubelite.controlplane.apiserver import errors
+from kubelite.controlplane.apiserver.resources import ResourceInfo
+
+Obj = dict[str, Any]
+
+
+class Strategy:
+    """Defaults shared by every kind; subclasses override the hooks they need."""
+
+    default_propagation: ClassVar[str] = "Background"
+    # upstream PrepareForCreate drops a client-sent status for kinds with a status subresource
+    reset_status_on_create: ClassVar[bool] = True
+    extra_field_labels: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, info: ResourceInfo, *, unknown_fields: Callable[[str, Obj], list[str]] | None) -> None:
+        self.info = info
+        self._unknown_fields = unknown_fields
+
+    def name_validator(self, name: str, prefix: bool) -> list[str]:
+        """The kind's rule for metadata.name (upstream ValidateNameFunc); most kinds: DNS subdomain."""
+        return validation.name_is_dns_subdomain(name, prefix)
+
+    # -- create / update -------------------------------------------------------------------------
+
+    def generate_name(self, prefix: str) -> str:
+        return validation.generate_name(prefix)
+
+    def check_unknown_fields(self, obj: Obj, mode: str) -> list[str]:
+        """Apply fieldValidation: Strict -> 400; Warn -> warnings; Ignore -> silent. Drops them always."""
+        if mode not in ("Strict", "Warn", "Ignore"):
+            raise errors.bad_request(f'fieldValidation: Unsupported value: "{mode}": supported values: '
+                                     '"Ignore", "Strict", "Warn"')
+        if self._unknown_fields is None or not self.info.definition:
+            return []
+        unknown = self._unknown_fields(self.info.definition, obj)
+        if not unknown:
+            return []
+        if mode == "Strict":
+            raise errors.bad_request("strict decoding error: " + ", ".join(f'unknown field "{p}"' for p in unknown))
+        for path in unknown:
+            drop_path(obj, path)
+        return [] if mode == "Ignore" else [f'unknown field "{p}"' for p in unknown]
+
+    def prepare_for_create(self, obj: Obj) -> None:
+        if self.info.has_status and self.reset_status_on_create:
+            obj.pop("status", None)
+            status = self.initial_status(obj)
+            if status is not None:
+                obj["status"] = status
+
+    def initial_status(self, obj: Obj) -> Obj | None:
+        return None
+
+    def prepare_for_update(self, new: Obj, old: Obj) -> Obj:
+        """A main-resource update cannot change status when status is a subresource."""
+        if self.info.has_status:
+            if "status" in old:
+                new["status"] = copy.deepcopy(old["status"])
+            else:
+                new.pop("status", None)
+        return new
+
+    def prepare_for_status_update(self, new: Obj, old: Obj) -> Obj:
+        """A status update changes only status (upstream ResetObjectMetaForStatus and spec reset)."""
+        result = copy.deepcopy(old)
+        if "status" in new:
+            result["status"] = new["status"]
+        else:
+            result.pop("status", None)
+        return result
+
+    def default(self, obj: Obj) -> None:
+        """Kind-specific defaulting (upstream SetDefaults_*)."""
+
+    # -- validation ------------------------------------------------------------------------------
+
+    def validate(self, obj: Obj) -> list[validation.FieldError]:
+        return validation.validate_object_meta(meta(obj), namespaced=self.info.namespaced,
+                                               name_validator=self.name_validator)
+
+    def validate_update(self, new: Obj, old: Obj) -> list[validation.FieldError]:
+        return validation.validate_object_meta_update(meta(new), meta(old))
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    def present(self, obj: Obj) -> Obj:
+        """The stored object as this version shows it (never mutates ``obj``: it may be cached)."""
+        return obj
+
+    def field_values(self, obj: Obj) -> dict[str, str]:
+        md = obj.get("metadata") or {}
+        values = {"metadata.name": str(md.get("name", ""))}
+        if self.info.namespaced:
+            values["metadata.namespace"] = str(md.get("namespace", ""))
+        for path in self.extra_field_labels:
+            values[path] = _lookup(obj, path)
+        return values
+
+    # -- delete ----------------------------------------------------------------------------------
+
+    def grace_period(self, obj: Obj, requested: int | None) -> int | None:
+        """Seconds the object lingers before removal; None or 0 = remove at once."""
+        return None
+
+    def prepare_for_delete(self, obj: Obj) -> None:
+        """Changes made when an object is marked for deletion."""
+
+    def finalize_on_empty(self, obj: Obj) -> bool:
+        """Whether a marked object whose finalizers emptied may now be removed."""
+        return True
+
+    def ttl_seconds(self, obj: Obj) -> int | None:
+        return None
+
+
+def _lookup(obj: Obj, path: str) -> str:
+    value: Any = obj
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return ""
+        value = value.get(part)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+_PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[([^\]]*)\]")
+
+
+def drop_path(obj: Obj, path: str) -> None:
+    """Remove the field at an upstream-style path ('spec.containers[0].foo') if present."""
+    parts: list[str | int] = []
+    for name, index in _PATH_TOKEN.findall(path):
+        if name:
+            parts.append(name)
+        else:
+            parts.append(int(index) if index.isdigit() else index)
+    target: Any = obj
+    for part in parts[:-1]:
+        try:
+            target = target[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    last = parts[-1] if parts else None
+    if isinstance(target, dict) and last in target:
+        del target[last]
+
+
+class NamespaceStrategy(Strategy):
+    extra_field_labels = ("status.phase",)
+
+    def name_validator(self, name: str, prefix: bool) -> list[str]:
+        return validation.name_is_dns_label(name, prefix)
+
+    def initial_status(self, obj: Obj) -> Obj | None:
+        return {"phase": "Active"}
+
+    def default(self, obj: Obj) -> None:
+        spec = obj.setdefault("spec", {})
+        if not spec.get("finalizers"):
+            spec["finalizers"] = ["kubernetes"]
+        labels = meta(obj).setdefault("labels", {})
+        labels["kubernetes.io/metadata.name"] = meta(obj).get("name", "")
+
+    def prepare_for_update(self, new: Obj, old: Obj) -> Obj:
+        new = super().prepare_for_update(new, old)
+        # spec.finalizers change only through the finalize subresource
+        new["spec"] = copy.deepcopy(old.get("spec", {}))
+        return new
+
+    def grace_period(self, obj: Obj, requested: int | None) -> int | None:
+        return None
+
+    def prepare_for_delete(self, obj: Obj) -> None:
+        obj.setdefault("status", {})["phase"] = "Terminating"
+
+    def finalize_on_empty(self, obj: Obj) -> bool:
+        return not (obj.get("spec") or {}).get("finalizers")
+
+
+class NodeStrategy(Strategy):
+    reset_status_on_create = False  # the kubelet registers its node with status
+    extra_field_labels = ("spec.unschedulable",)
+
+
+class PodStrategy(Strategy):
+    extra_field_labels = ("spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
+                          "spec.serviceAccountName", "spec.hostNetwork", "status.phase", "status.podIP",
+                          "status.nominatedNodeName")
+
+    def initial_status(self, obj: Obj) -> Obj | None:
+        return {"phase": "Pending", "qosClass": qos_class(obj)}
+
+    def default(self, obj: Obj) -> None:
+        spec = obj.setdefault("spec", {})
+        spec.setdefault("restartPolicy", "Always")
+        spec.setdefault("terminationGracePeriodSeconds", 30)
+        spec.setdefault("dnsPolicy", "ClusterFirst")
+        spec.setdefault("schedulerName", "default-scheduler")
+        spec.setdefault("securityContext", {})
+        spec.setdefault("enableServiceLinks", True)
+        spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+        spec.setdefault("priority", 0)
+        spec.setdefault("serviceAccountName", spec.get("serviceAccount", "default"))
+        spec.setdefault("serviceAccount", spec["serviceAccountName"])
+        spec.setdefault("tolerations", [
+            {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
+             "tolerationSeconds": 300},
+            {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
+             "tolerationSeconds": 300},
+        ])
+        for group in ("initContainers", "containers"):
+            for container in spec.get(group) or []:
+                if not isinstance(container, dict):
+                    continue
+                container.setdefault("terminationMessagePath", "/dev/termination-log")
+                container.setdefault("terminationMessagePolicy", "File")
+                image = str(container.get("image", ""))
+                latest = ":" not in image.rsplit("/", 1)[-1] or image.endswith(":latest")
+                container.setdefault("imagePullPolicy", "Always" if latest and "@" not in image
+                                     else "IfNotPresent")
+                container.setdefault("resources", {})
+                for port in container.get("ports") or []:
+                    if isinstance(port, dict):
+                        port.setdefault("protocol", "TCP")
+
+    def validate(self, obj: Obj) -> list[validation.FieldError]:
+        problems = super().validate(obj)
+        spec = obj.get("spec")
+        path = validation.Path("spec")
+        if not isinstance(spec, dict):
+            return [*problems, validation.FieldError.required(path, "")]
+        containers = spec.get("containers")
+        if not containers:
+            problems.append(validation.FieldError.required(path.child("containers"), ""))
+        seen: set[str] = set()
+        for group in ("initContainers", "containers"):
+            for i, container in enumerate(spec.get(group) or []):
+                cpath = path.child(group).index(i)
+                if not isinstance(container, dict):
+                    problems.append(validation.FieldError.invalid(cpath, container, "must be an object"))
+                    continue
+                name = container.get("name")
+                if not name:
+                    problems.append(validation.FieldError.required(cpath.child("name"), ""))
+                else:
+                    for msg in validation.is_dns1123_label(str(name)):
+                        problems.append(validation.FieldError.invalid(cpath.child("name"), name, msg))
+                    if name in seen:
+                        problems.append(validation.FieldError.duplicate(cpath.child("name"), name))
+                    seen.add(str(name))
+                if not container.get("image"):
+                    problems.append(validation.FieldError.required(cpath.child("image"), ""))
+        policy = spec.get("restartPolicy")
+        if policy not in ("Always", "OnFailure", "Never"):
+            problems.append(validation.FieldError.not_supported(path.child("restartPolicy"), policy,
+                                                                ["Always", "OnFailure", "Never"]))
+        return problems
+
+    def validate_update(self, new: Obj, old: Obj) -> list[validation.FieldError]:
+        problems = super().validate_update(new, old)
+        old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+        mutable = ("activeDeadlineSeconds", "tolerations", "schedulingGates")
+        def frozen(spec: Obj) -> Obj:
+            clean = {k: v for k, v in spec.items() if k not in mutable}
+            clean["containers"] = [{k: v for k, v in c.items() if k != "image"}
+                                   for c in spec.get("containers") or [] if isinstance(c, dict)]
+            clean["initContainers"] = [{k: v for k, v in c.items() if k != "image"}
+                                       for c in spec.get("initContainers") or [] if isinstance(c, dict)]
+            return clean
+        if frozen(new_spec) != frozen(old_spec):
+            problems.append(validation.FieldError.forbidden(
+                validation.Path("spec"), "pod updates may not change fields other than `spec.containers[*].image`,"
+                "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions "
+                "to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it "
+                "was previously negative)"))
+        return problems
+
+    def grace_period(self, obj: Obj, requested: int | None) -> int | None:
+        spec = obj.get("spec") or {}
+        status = obj.get("status") or {}
+        # a pod that never reached a node, or already finished, goes at once (upstream CheckGracefulDelete)
+        if not spec.get("nodeName") or status.get("phase") in ("Succeeded", "Failed"):
+            return 0
+        if requested is not None:
+            return max(int(requested), 0)
+        return int(spec.get("terminationGracePeriodSeconds", 30))
+
+
+def qos_class(pod: Obj) -> str:
+    """Guaranteed, Burstable or BestEffort, from container requests and limits (upstream GetPodQOS)."""
+    containers = [c for group in ("initContainers", "containers")
+                  for c in (pod.get("spec") or {}).get(group) or [] if isinstance(c, dict)]
+    any_set = False
+    guaranteed = True
+    for container in containers:
+        resources = container.get("resources") or {}
+        requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+        if requests or limits:
+            any_set = True
+        for resource in ("cpu", "memory"):
+            limit = limits.get(resource)
+            request = requests.get(resource, limit)
+            if limit is None or str(request) != str(limit):
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+class ServiceStrategy(Strategy):
+    def name_validator(self, name: str, prefix: bool) -> list[str]:
+        return validation.name_is_dns1035_label(name, prefix)
+
+
+class SecretStrategy(Strategy):
+    extra_field_labels = ("type",)
+
+    def default(self, obj: Obj) -> None:
+        obj.setdefault("type", "Opaque")
+
+
+class EventStrategy(Strategy):
+    extra_field_labels = ("involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
+                          "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion",
+                          "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type")
+
+    def ttl_seconds(self, obj: Obj) -> int | None:
+        return 3600  # upstream --event-ttl default
+
+
+class RBACStrategy(Strategy):
+    def name_validator(self, name: str, prefix: bool) -> list[str]:
+        return validation.validate_path_segment_name(name, prefix)
+
+
+CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
+
+
+class CustomResourceStrategy(Strategy):
+    """Custom resources: schema-driven pruning, defaulting and validation."""
+
+    def present(self, obj: Obj) -> Obj:
+        # upstream's "None" conversion between versions of a CRD: only apiVersion changes
+        if obj.get("apiVersion") == self.info.api_version:
+            return obj
+        return {**obj, "apiVersion": self.info.api_version}
+
+    def check_unknown_fields(self, obj: Obj, mode: str) -> list[str]:
+        if mode not in ("Strict", "Warn", "Ignore"):
+            return super().check_unknown_fields(obj, mode)
+        if self.info.schema is None:
+            return []
+        pruned = crd_schema.prune(obj, self.info.schema)
+        if not pruned:
+            return []
+        if mode == "Strict":
+            raise errors.bad_request("strict decoding error: " + ", ".join(f'unknown field "{p}"' for p in pruned))
+        return [] if mode == "Ignore" else [f'unknown field "{p}"' for p in pruned]
+
+    def default(self, obj: Obj) -> None:
+        if self.info.schema is not None:
+            crd_schema.default(obj, self.info.schema)
+
+    def validate(self, obj: Obj) -> list[validation.FieldError]:
+        problems = super().validate(obj)
+        if self.info.schema is not None:
+            # the whole object: the schema may constrain metadata.name/generateName
+            problems.extend(crd_schema.validate(obj, self.info.schema))
+        return problems
+
+
+class CRDStrategy(Strategy):
+    """CustomResourceDefinition objects themselves (upstream apiextensions validation, in short)."""
+
+    def prepare_for_create(self, obj: Obj) -> None:
+        super().prepare_for_create(obj)
+        finalizers = meta(obj).setdefault("finalizers", [])
+        if CLEANUP_FINALIZER not in finalizers:
+            finalizers.append(CLEANUP_FINALIZER)
+
+    def initial_status(self, obj: Obj) -> Obj | None:
+        return self._status(obj, {})
+
+    def prepare_for_update(self, new: Obj, old: Obj) -> Obj:
+        new = super().prepare_for_update(new, old)
+        new["status"] = self._status(new, old.get("status") or {})
+        return new
+
+    @staticmethod
+    def _status(crd: Obj, old: Obj) -> Obj:
+        spec = crd.get("spec") or {}
+        stored = list(old.get("storedVersions") or [])
+        for version in spec.get("versions") or []:
+            if version.get("storage") and version.get("name") not in stored:
+                stored.append(version["name"])
+        now = meta(crd).get("creationTimestamp")
+        conditions = [
+            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
+             "message": "no conflicts found", "lastTransitionTime": now},
+            {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
+             "message": "the initial names have been accepted", "lastTransitionTime": now},
+        ]
+        return {"conditions": old.get("conditions") or conditions, "acceptedNames": spec.get("names") or {},
+                "storedVersions": stored}
+
+    def validate(self, obj: Obj) -> list[validation.FieldError]:
+        problems = super().validate(obj)
+        spec = obj.get("spec") or {}
+        path = validation.Path("spec")
+        names = spec.get("names") or {}
+        group, plural, kind = spec.get("group", ""), names.get("plural", ""), names.get("kind", "")
+        if not group:
+            problems.append(validation.FieldError.required(path.child("group"), ""))
+        elif "." not in group:
+            problems.append(validation.FieldError.invalid(path.child("group"), group,
+                                                          "should be a domain with at least one dot"))
+        if not plural:
+            problems.append(validation.FieldError.required(path.child("names", "plural"), ""))
+        else:
+            for msg in validation.is_dns1035_label(plural):
+                problems.append(validation.FieldError.invalid(path.child("names", "plural"), plural, msg))
+        if not kind:
+            problems.append(validation.FieldError.required(path.child("names", "kind"), ""))
+        name = meta(obj).get("name", "")
+        if plural and group and name != f"{plural}.{group}":
+            problems.append(validation.FieldError.invalid(validation.Path("metadata", "name"), name,
+                                                          'must be spec.names.plural+"."+spec.group'))
+        if spec.get("scope") not in ("Namespaced", "Cluster"):
+            problems.append(validation.FieldError.not_supported(path.child("scope"), spec.get("scope"),
+                                                                ["Cluster", "Namespaced"]))
+        versions = spec.get("versions") or []
+        if not versions:
+            problems.append(validation.FieldError.required(path.child("versions"), "must have exactly one version "
+                                                           "marked as storage version"))
+        elif sum(1 for v in versions if v.get("storage")) != 1:
+            problems.append(validation.FieldError.invalid(path.child("versions"), versions,
+                                                          "must have exactly one version marked as storage version"))
+        seen: set[str] = set()
+        for i, version in enumerate(versions):
+            vpath = path.child("versions").index(i)
+            vname = version.get("name", "")
+            if vname in seen:
+                problems.append(validation.FieldError.duplicate(vpath.child("name"), vname))
+            seen.add(vname)
+            for msg in validation.is_dns1035_label(vname):
+                problems.append(validation.FieldError.invalid(vpath.child("name"), vname, msg))
+            schema = (version.get("schema") or {}).get("openAPIV3Schema")
+            spath = vpath.child("schema", "openAPIV3Schema")
+            if schema is None:
+                problems.append(validation.FieldError.required(spath, "schemas are required"))
+                continue
+            problems.extend(crd_schema.check_structural_errors(
+                schema, path=spath, status_subresource="status" in (version.get("subresources") or {})))
+        return problems
+
+    def validate_update(self, new: Obj, old: Obj) -> list[validation.FieldError]:
+        problems = super().validate_update(new, old)
+        for field in ("group", "scope"):
+            old_value, new_value = (old.get("spec") or {}).get(field), (new.get("spec") or {}).get(field)
+            if old_value != new_value:
+                problems.append(validation.FieldError.invalid(validation.Path("spec", field), new_value,
+                                                              "field is immutable"))
+        return problems
+
+
+
+SPECIAL: dict[tuple[str, str], type[Strategy]] = {
+    ("", "namespaces"): NamespaceStrategy,
+    ("", "nodes"): NodeStrategy,
+    ("", "pods"): PodStrategy,
+    ("", "services"): ServiceStrategy,
+    ("", "secrets"): SecretStrategy,
+    ("", "events"): EventStrategy,
+    ("events.k8s.io", "events"): EventStrategy,
+    ("rbac.authorization.k8s.io", "roles"): RBACStrategy,
+    ("rbac.authorization.k8s.io", "clusterroles"): RBACStrategy,
+    ("rbac.authorization.k8s.io", "rolebindings"): RBACStrategy,
+    ("rbac.authorization.k8s.io", "clusterrolebindings"): RBACStrategy,
+    ("apiextensions.k8s.io", "customresourcedefinitions"): CRDStrategy,
+}
+
+
+class StrategySet:
+    def __init__(self, *, unknown_fields: Callable[[str, Obj], list[str]] | None = None) -> None:
+        self._unknown_fields = unknown_fields
+        self._cache: dict[tuple[str, str, str], Strategy] = {}
+
+    def for_resource(self, info: ResourceInfo) -> Strategy:
+        key = (info.group, info.version, info.plural)
+        strategy = self._cache.get(key)
+        if strategy is None or strategy.info is not info:
+            cls = CustomResourceStrategy if info.custom else SPECIAL.get((info.group, info.plural), Strategy)
+            strategy = cls(info, unknown_fields=self._unknown_fields)
+            self._cache[key] = strategy
+        return strategy

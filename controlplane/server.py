@@ -1,0 +1,173 @@
+"""``kubelite server``: the control-plane process (today: the API server over its datastore).
+
+Start-up order: PKI (created or renewed), datastore, watch cache, bootstrap objects (the four
+system namespaces), HTTPS listener, then the admin kubeconfig is written: a kubeconfig on disk means
+the server answers. SIGINT/SIGTERM stop it cleanly: listener first, then the cache, then the store,
+so no acknowledged write is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import os
+import signal
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from kubelite.controlplane.apiserver.app import APIServer, make_ssl_context
+from kubelite.controlplane.apiserver.crds import CRDRegistrar
+from kubelite.controlplane.apiserver.errors import APIError
+from kubelite.controlplane.apiserver.openapi_service import OpenAPIService
+from kubelite.controlplane.apiserver.registry import Registry, WriteOptions
+from kubelite.controlplane.apiserver.resources import ResourceTable
+from kubelite.controlplane.apiserver.strategy import StrategySet
+from kubelite.controlplane.apiserver.watchcache import WatchCache
+from kubelite.controlplane.auth.kubeconfig import kubeconfig_yaml, write_kubeconfig
+from kubelite.controlplane.auth.pki import ClusterPKI, ensure_pki
+from kubelite.controlplane.storage import Store, open_store
+
+log = logging.getLogger("kubelite.server")
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+@dataclass
+class ServerConfig:
+    data_dir: Path
+    write_kubeconfig: Path | None
+    datastore_endpoint: str = "sqlite"
+    bind_address: str = "0.0.0.0"
+    secure_port: int = 6443
+    service_cidr: str = "10.43.0.0/16"
+    cluster_cidr: str = "10.42.0.0/16"
+    node_name: str = ""
+    node_ip: str = ""
+    tls_san: list[str] = field(default_factory=list)
+
+    @property
+    def kubernetes_service_ip(self) -> str:
+        """The first address of the service range: the `kubernetes` Service's ClusterIP."""
+        network = ipaddress.ip_network(self.service_cidr, strict=False)
+        return str(network.network_address + 1)
+
+
+def _sans(config: ServerConfig) -> tuple[list[str], list[str]]:
+    names = {socket.gethostname(), *(n for n in config.tls_san if not _is_ip(n))}
+    if config.node_name:
+        names.add(config.node_name)
+    ips = {config.kubernetes_service_ip, *(n for n in config.tls_san if _is_ip(n))}
+    if config.node_ip:
+        ips.add(config.node_ip)
+    if config.bind_address not in ("0.0.0.0", "::"):
+        ips.add(config.bind_address)
+    return sorted(names), sorted(ips)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+class ControlPlane:
+    """The running server; ``start()`` then ``stop()``, or ``run()`` until a signal."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.store: Store | None = None
+        self.cache: WatchCache | None = None
+        self.runner: web.AppRunner | None = None
+        self.pki: ClusterPKI | None = None
+        self.crds: CRDRegistrar | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        config = self.config
+        config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        dns_names, ips = _sans(config)
+        self.pki = ensure_pki(tls_dir=config.data_dir / "server" / "tls", dns_names=dns_names, ip_addresses=ips)
+        self.store = open_store(config.datastore_endpoint, data_dir=config.data_dir)
+        await self.store.start()
+        self.cache = WatchCache(self.store)
+        await self.cache.start()
+        table = ResourceTable()
+        openapi = OpenAPIService(table)
+        registry = Registry(store=self.store, cache=self.cache,
+                            strategies=StrategySet(unknown_fields=openapi.unknown_fields))
+        await self._bootstrap(registry, table)
+        self.crds = CRDRegistrar(registry=registry, table=table, openapi=openapi)
+        await self.crds.start()
+        host = "127.0.0.1" if config.bind_address in ("0.0.0.0", "::") else config.bind_address
+        advertise = config.node_ip or host
+        server = APIServer(registry=registry, table=table, advertise_address=f"{advertise}:{config.secure_port}",
+                           openapi=openapi)
+        ssl_context = make_ssl_context(cert_file=str(self.pki.serving_cert), key_file=str(self.pki.serving_key),
+                                       client_ca_file=str(self.pki.client_ca_cert))
+        self.runner = web.AppRunner(server.app(), access_log=None, handle_signals=False,
+                                    shutdown_timeout=2.0)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, config.bind_address, config.secure_port, ssl_context=ssl_context,
+                           reuse_address=True, backlog=1024)
+        await site.start()
+        self.url = f"https://{host}:{config.secure_port}"
+        self._write_kubeconfigs()
+        log.info("kubelite API server listening on %s (datastore %s)", self.url, config.datastore_endpoint)
+
+    async def _bootstrap(self, registry: Registry, table: ResourceTable) -> None:
+        namespaces = table.get("", "v1", "namespaces")
+        assert namespaces is not None
+        for name in SYSTEM_NAMESPACES:
+            try:
+                await registry.create(namespaces, None, {"metadata": {"name": name}}, WriteOptions())
+            except APIError as exc:
+                if exc.code != 409:
+                    raise
+
+    def _write_kubeconfigs(self) -> None:
+        assert self.pki is not None
+        content = kubeconfig_yaml(server_url=self.url, ca_pem=self.pki.server_ca_cert.read_bytes(),
+                                  client_cert_pem=self.pki.admin_cert.read_bytes(),
+                                  client_key_pem=self.pki.admin_key.read_bytes())
+        write_kubeconfig(self.config.data_dir / "server" / "cred" / "admin.kubeconfig", content)
+        if self.config.write_kubeconfig is not None:
+            write_kubeconfig(self.config.write_kubeconfig, content)
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+        if self.crds is not None:
+            await self.crds.close()
+        if self.cache is not None:
+            await self.cache.close()
+        if self.store is not None:
+            await self.store.close()
+
+    async def run(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signo in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signo, stop.set)
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            log.info("stopping")
+            await self.stop()
+
+
+def run_server(config: ServerConfig) -> None:
+    logging.basicConfig(level=os.environ.get("KUBELITE_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install()
+    asyncio.run(ControlPlane(config).run())

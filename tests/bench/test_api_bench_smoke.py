@@ -1,0 +1,23 @@
+"""Keeps tests/bench/api_bench.py working: a small run per backend (real figures: run the script)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from api_bench import main
+
+pytestmark = [pytest.mark.bench, pytest.mark.slow]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("etcd", marks=pytest.mark.skipif(
+    shutil.which("etcd") is None, reason="etcd not installed"))])
+def test_api_bench_runs_and_reports(backend: str) -> None:
+    figures = main(["--backend", backend, "--clients", "10", "--objects", "100"])
+    names = [f.name for f in figures]
+    assert names[0].startswith("floor:")
+    assert any(n.startswith("api create") for n in names)
+    create = next(f for f in figures if f.name.startswith("api create"))
+    assert create.count == 100 and len(create.latencies) == 100
+    watch = next(f for f in figures if f.name.startswith("watch delivery"))
+    assert watch.count == 100, "every created object was delivered to the watcher"

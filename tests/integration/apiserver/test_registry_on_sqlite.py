@@ -1,0 +1,186 @@
+"""The generic registry and watch cache over a real SQLite store: semantics below the HTTP edge."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubelite.controlplane.apiserver import errors
+from kubelite.controlplane.apiserver.openapi_service import OpenAPIService
+from kubelite.controlplane.apiserver.registry import Registry, WriteOptions
+from kubelite.controlplane.apiserver.resources import ResourceInfo, ResourceTable
+from kubelite.controlplane.apiserver.strategy import StrategySet
+from kubelite.controlplane.apiserver.watchcache import WatchCache
+from kubelite.controlplane.storage import open_store
+
+pytestmark = [pytest.mark.integration]
+
+TABLE = ResourceTable()
+
+
+def res(group: str, version: str, plural: str) -> ResourceInfo:
+    info = TABLE.get(group, version, plural)
+    assert info is not None
+    return info
+
+
+NS, CM, PODS, DEPLOY = (res("", "v1", "namespaces"), res("", "v1", "configmaps"), res("", "v1", "pods"),
+                        res("apps", "v1", "deployments"))
+OPTS = WriteOptions()
+
+
+@pytest.fixture
+async def registry(tmp_path: Path) -> AsyncIterator[Registry]:
+    store = open_store("sqlite", data_dir=tmp_path, compaction=None)
+    await store.start()
+    cache = WatchCache(store, capacity=50)
+    await cache.start()
+    reg = Registry(store=store, cache=cache,
+                   strategies=StrategySet(unknown_fields=OpenAPIService(TABLE).unknown_fields))
+    await reg.create(NS, None, {"metadata": {"name": "default"}}, OPTS)
+    try:
+        yield reg
+    finally:
+        await cache.close()
+        await store.close()
+
+
+def cm(name: str, **data: str) -> dict[str, Any]:
+    return {"metadata": {"name": name}, "data": dict(data)}
+
+
+async def test_create_sets_server_fields_and_get_reads_back(registry: Registry) -> None:
+    created = (await registry.create(CM, "default", cm("a", k="v"), OPTS)).obj
+    md = created["metadata"]
+    assert md["namespace"] == "default" and md["uid"] and md["creationTimestamp"]
+    assert created["apiVersion"] == "v1" and created["kind"] == "ConfigMap"
+    assert int(md["resourceVersion"]) > 0
+    assert await registry.get(CM, "default", "a") == created
+
+
+async def test_list_is_consistent_right_after_a_write(registry: Registry) -> None:
+    for i in range(20):
+        await registry.create(CM, "default", cm(f"c{i:02d}"), OPTS)
+        page = await registry.list(CM, "default")
+        assert len(page.items) == i + 1, "a list after a write must include it (read-your-writes)"
+
+
+async def test_update_conflict_and_noop(registry: Registry) -> None:
+    first = (await registry.create(CM, "default", cm("a", k="1"), OPTS)).obj
+    second = (await registry.update(CM, "default", "a", lambda o: {**o, "data": {"k": "2"}}, OPTS)).obj
+    assert int(second["metadata"]["resourceVersion"]) > int(first["metadata"]["resourceVersion"])
+    with pytest.raises(errors.APIError) as exc:
+        await registry.update(CM, "default", "a", lambda o: {**first, "data": {"k": "3"}}, OPTS)
+    assert exc.value.code == 409 and "the object has been modified" in exc.value.message
+    same = (await registry.update(CM, "default", "a", lambda o: o, OPTS)).obj
+    assert same["metadata"]["resourceVersion"] == second["metadata"]["resourceVersion"], "no-op writes nothing"
+
+
+async def test_generation_counts_spec_changes_only(registry: Registry) -> None:
+    deploy = {"metadata": {"name": "d"}, "spec": {"replicas": 1, "selector": {"matchLabels": {"a": "b"}},
+              "template": {"metadata": {"labels": {"a": "b"}},
+                           "spec": {"containers": [{"name": "c", "image": "i"}]}}}}
+    obj = (await registry.create(DEPLOY, "default", deploy, OPTS)).obj
+    assert obj["metadata"]["generation"] == 1
+    labelled = (await registry.update(DEPLOY, "default", "d", lambda o: {
+        **o, "metadata": {**o["metadata"], "labels": {"x": "y"}}}, OPTS)).obj
+    assert labelled["metadata"]["generation"] == 1
+    scaled = (await registry.update(DEPLOY, "default", "d", lambda o: {
+        **o, "spec": {**o["spec"], "replicas": 3}}, OPTS)).obj
+    assert scaled["metadata"]["generation"] == 2
+    status = (await registry.update(DEPLOY, "default", "d", lambda o: {**o, "status": {"replicas": 3}}, OPTS,
+                                    subresource="status")).obj
+    assert status["metadata"]["generation"] == 2 and status["status"] == {"replicas": 3}
+    ignored = (await registry.update(DEPLOY, "default", "d", lambda o: {**o, "status": {"replicas": 9}},
+                                     OPTS)).obj
+    assert ignored["status"] == {"replicas": 3}, "main resource updates cannot change status"
+
+
+async def test_pod_is_defaulted_validated_and_gracefully_deleted(registry: Registry) -> None:
+    pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    created = (await registry.create(PODS, "default", pod, OPTS)).obj
+    assert created["status"] == {"phase": "Pending", "qosClass": "BestEffort"}
+    assert created["spec"]["containers"][0]["imagePullPolicy"] == "Always"
+    with pytest.raises(errors.APIError) as exc:
+        await registry.create(PODS, "default", {"metadata": {"name": "q"}, "spec": {"containers": [{}]}}, OPTS)
+    assert exc.value.code == 422
+    fields = {c["field"] for c in exc.value.details["causes"]}  # type: ignore[index]
+    assert fields == {"spec.containers[0].name", "spec.containers[0].image"}
+    # an unscheduled pod is deleted at once; a scheduled one lingers for its grace period
+    assert (await registry.delete(PODS, "default", "p", {})).gone
+    await registry.create(PODS, "default", {**pod, "spec": {**pod["spec"], "nodeName": "n1"}}, OPTS)
+    marked = await registry.delete(PODS, "default", "p", {})
+    assert not marked.gone
+    assert marked.obj["metadata"]["deletionGracePeriodSeconds"] == 30
+    assert (await registry.delete(PODS, "default", "p", {"gracePeriodSeconds": 0})).gone
+
+
+async def test_finalizers_hold_deletion_until_removed(registry: Registry) -> None:
+    await registry.create(CM, "default", {**cm("f"), "metadata": {"name": "f", "finalizers": ["x.io/hold"]}}, OPTS)
+    result = await registry.delete(CM, "default", "f", {})
+    assert not result.gone and result.obj["metadata"]["deletionTimestamp"]
+    def drop(o: dict[str, Any]) -> dict[str, Any]:
+        o["metadata"]["finalizers"] = []
+        return o
+    await registry.update(CM, "default", "f", drop, OPTS)
+    with pytest.raises(errors.APIError) as exc:
+        await registry.get(CM, "default", "f")
+    assert exc.value.code == 404
+
+
+async def test_watch_resume_and_too_old(registry: Registry) -> None:
+    base = (await registry.list(CM, "default")).resource_version
+    for i in range(3):
+        await registry.create(CM, "default", cm(f"w{i}"), OPTS)
+    initial, watcher, _ = await registry.cache.watch(CM.storage_prefix(), CM.namespace_prefix("default"),
+                                                     after_revision=int(base), predicate=None)
+    assert [(e.type, e.obj["metadata"]["name"]) for e in initial] == [("ADDED", "w0"), ("ADDED", "w1"),
+                                                                       ("ADDED", "w2")]
+    await registry.delete(CM, "default", "w1", {})
+    event = await asyncio.wait_for(watcher.queue.get(), 5)
+    assert event is not None and (event.type, event.obj["metadata"]["name"]) == ("DELETED", "w1")
+    registry.cache.unwatch(CM.storage_prefix(), watcher)
+    for i in range(60):  # overflow the 50-event window
+        await registry.create(CM, "default", cm(f"x{i}"), OPTS)
+    await registry.list(CM, "default")
+    from kubelite.controlplane.apiserver.watchcache import TooOld
+
+    with pytest.raises(TooOld):
+        await registry.cache.watch(CM.storage_prefix(), CM.namespace_prefix("default"),
+                                   after_revision=int(base), predicate=None)
+
+
+async def test_paginated_list_is_consistent_across_pages(registry: Registry) -> None:
+    for i in range(10):
+        await registry.create(CM, "default", cm(f"p{i}"), OPTS)
+    first = await registry.list(CM, "default", limit=4)
+    assert [o["metadata"]["name"] for o in first.items] == ["p0", "p1", "p2", "p3"]
+    assert first.remaining == 6
+    await registry.create(CM, "default", cm("p35"), OPTS)  # after the first page: not in this list
+    second = await registry.list(CM, "default", limit=4, continue_token=first.continue_token)
+    third = await registry.list(CM, "default", limit=4, continue_token=second.continue_token)
+    names = [o["metadata"]["name"] for o in first.items + second.items + third.items]
+    assert names == [f"p{i}" for i in range(10)]
+    assert third.continue_token == ""
+    assert second.resource_version == first.resource_version
+
+
+async def test_namespace_must_exist_and_not_terminate(registry: Registry) -> None:
+    with pytest.raises(errors.APIError) as exc:
+        await registry.create(CM, "nope", cm("a"), OPTS)
+    assert (exc.value.code, exc.value.message) == (404, 'namespaces "nope" not found')
+    await registry.create(NS, None, {"metadata": {"name": "going"}}, OPTS)
+    await registry.delete(NS, None, "going", {})
+    with pytest.raises(errors.APIError) as exc:
+        await registry.create(CM, "going", cm("a"), OPTS)
+    assert exc.value.code == 403 and "being terminated" in exc.value.message
+
+
+async def test_dry_run_writes_nothing(registry: Registry) -> None:
+    await registry.create(CM, "default", cm("dry"), WriteOptions(dry_run=True))
+    with pytest.raises(errors.APIError):
+        await registry.get(CM, "default", "dry")
