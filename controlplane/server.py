@@ -20,13 +20,14 @@ from pathlib import Path
 
 from aiohttp import web
 
+from kubelite.controlplane.apiserver.allocators import NodePortAllocator, ServiceIPAllocator, repair
 from kubelite.controlplane.apiserver.app import APIServer, make_ssl_context
 from kubelite.controlplane.apiserver.crds import CRDRegistrar
 from kubelite.controlplane.apiserver.errors import APIError
 from kubelite.controlplane.apiserver.openapi_service import OpenAPIService
 from kubelite.controlplane.apiserver.registry import Registry, WriteOptions
 from kubelite.controlplane.apiserver.resources import ResourceTable
-from kubelite.controlplane.apiserver.strategy import StrategySet
+from kubelite.controlplane.apiserver.strategy import StrategyContext, StrategySet
 from kubelite.controlplane.apiserver.watchcache import WatchCache
 from kubelite.controlplane.auth.kubeconfig import kubeconfig_yaml, write_kubeconfig
 from kubelite.controlplane.auth.pki import ClusterPKI, ensure_pki
@@ -100,13 +101,21 @@ class ControlPlane:
         await self.cache.start()
         table = ResourceTable()
         openapi = OpenAPIService(table)
+        service_ips = ServiceIPAllocator(self.store, config.service_cidr)
+        context = StrategyContext(service_ips=service_ips, node_ports=NodePortAllocator(self.store))
         registry = Registry(store=self.store, cache=self.cache,
-                            strategies=StrategySet(unknown_fields=openapi.unknown_fields))
+                            strategies=StrategySet(unknown_fields=openapi.unknown_fields, context=context))
+        services = table.get("", "v1", "services")
+        assert services is not None
+        released = await repair(self.store, (await registry.list(services, None)).items)
+        if released:
+            log.info("released %d service IP/port claims no Service referenced", released)
         await self._bootstrap(registry, table)
         self.crds = CRDRegistrar(registry=registry, table=table, openapi=openapi)
         await self.crds.start()
         host = "127.0.0.1" if config.bind_address in ("0.0.0.0", "::") else config.bind_address
         advertise = config.node_ip or host
+        await self._kubernetes_service(registry, table, service_ips.kubernetes_ip, advertise)
         server = APIServer(registry=registry, table=table, advertise_address=f"{advertise}:{config.secure_port}",
                            openapi=openapi)
         ssl_context = make_ssl_context(cert_file=str(self.pki.serving_cert), key_file=str(self.pki.serving_key),
@@ -130,6 +139,36 @@ class ControlPlane:
             except APIError as exc:
                 if exc.code != 409:
                     raise
+
+    async def _kubernetes_service(self, registry: Registry, table: ResourceTable, cluster_ip: str,
+                                  advertise: str) -> None:
+        """The `kubernetes` Service in `default` and its Endpoints: how pods reach the API server."""
+        services, endpoints = table.get("", "v1", "services"), table.get("", "v1", "endpoints")
+        assert services is not None and endpoints is not None
+        service = {"metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+                   "spec": {"clusterIP": cluster_ip, "clusterIPs": [cluster_ip], "type": "ClusterIP",
+                            "ports": [{"name": "https", "port": 443, "protocol": "TCP",
+                                       "targetPort": self.config.secure_port}]}}
+        try:
+            await registry.create(services, "default", service, WriteOptions())
+        except APIError as exc:
+            if exc.code != 409:
+                raise
+        subsets = [{"addresses": [{"ip": advertise}],
+                    "ports": [{"name": "https", "port": self.config.secure_port, "protocol": "TCP"}]}]
+        try:
+            await registry.create(endpoints, "default", {"metadata": {"name": "kubernetes"}, "subsets": subsets},
+                                  WriteOptions())
+        except APIError as exc:
+            if exc.code != 409:
+                raise
+
+            def point(current: dict[str, object]) -> dict[str, object]:
+                current["subsets"] = subsets
+                return current
+
+            await registry.update(endpoints, "default", "kubernetes", point, WriteOptions(),
+                                  precondition_from_body=False)
 
     def _write_kubeconfigs(self) -> None:
         assert self.pki is not None

@@ -28,6 +28,7 @@ from kubelite.controlplane.storage import (
     ConflictError,
     KeyExistsError,
     KeyNotFoundError,
+    KeyValue,
     Store,
     ValueTooLargeError,
 )
@@ -221,21 +222,24 @@ class Registry:
             raise errors.invalid(info.kind, info.group, name_of(obj), problems)
         if info.namespaced:
             await self._check_namespace_accepts(str(namespace), info)
+        await strategy.before_create(obj, dry_run=opts.dry_run)
         if opts.dry_run:
             return WriteResult(obj, warnings, created=True)
         try:
-            kv = await self.store.create(info.storage_key(namespace, name_of(obj)), encode(obj),
-                                         ttl_seconds=strategy.ttl_seconds(obj))
+            kv = await self._create(info, strategy, namespace, obj)
+        except BaseException:
+            await strategy.undo_create(obj)
+            raise
+        return WriteResult(decode(kv), warnings, created=True)
+
+    async def _create(self, info: ResourceInfo, strategy: Strategy, namespace: str | None, obj: Obj) -> KeyValue:
+        try:
+            return await self.store.create(info.storage_key(namespace, name_of(obj)), encode(obj),
+                                           ttl_seconds=strategy.ttl_seconds(obj))
         except ValueTooLargeError as exc:
             raise errors.too_large(exc.limit)
         except KeyExistsError:
-            if body.get("metadata", {}).get("generateName") and not body["metadata"].get("name"):
-                # upstream retries generateName collisions as a server timeout the client retries
-                raise errors.APIError(500, "AlreadyExists", f'{info.group_resource} "{name_of(obj)}" already '
-                                      "exists, the server was not able to generate a unique name for the "
-                                      "object")
             raise errors.already_exists(info.group_resource, name_of(obj))
-        return WriteResult(decode(kv), warnings, created=True)
 
     async def _check_namespace_accepts(self, namespace: str, info: ResourceInfo) -> None:
         kv = await self.store.get(f"/core/namespaces/{namespace}")
@@ -275,18 +279,24 @@ class Registry:
             new = self._prepare_update(info, strategy, wanted, old, namespace, name, subresource)
             if new == old:
                 return WriteResult(old, warnings)
-            if opts.dry_run:
-                return WriteResult(new, warnings)
             md = new["metadata"]
             if md.get("deletionTimestamp") and not md.get("finalizers") and strategy.finalize_on_empty(new):
+                if opts.dry_run:
+                    return WriteResult(new, warnings)
                 try:
                     deleted = await self.store.delete(key, expected_revision=kv.mod_revision)
                 except (ConflictError, KeyNotFoundError):
                     continue
+                await strategy.after_delete(old)
                 return WriteResult(decode(deleted), warnings)
+            await strategy.before_update(new, old, dry_run=opts.dry_run)
+            if opts.dry_run:
+                return WriteResult(new, warnings)
+            written = False
             try:
                 kv = await self.store.update(key, encode(new), expected_revision=kv.mod_revision,
                                              ttl_seconds=strategy.ttl_seconds(new))
+                written = True
             except ConflictError:
                 if asked_rv and precondition_from_body:
                     raise errors.conflict(info.group_resource, name, errors.MODIFIED)
@@ -295,6 +305,8 @@ class Registry:
                 raise errors.not_found(info.group_resource, name)
             except ValueTooLargeError as exc:
                 raise errors.too_large(exc.limit)
+            finally:
+                await strategy.after_update(new, old, written=written)
             return WriteResult(decode(kv), warnings)
         raise errors.conflict(info.group_resource, name, errors.MODIFIED)
 
@@ -372,6 +384,7 @@ class Registry:
                     deleted = await self.store.delete(key, expected_revision=kv.mod_revision)
                 except (ConflictError, KeyNotFoundError):
                     continue
+                await strategy.after_delete(obj)
                 return DeleteResult(decode(deleted), gone=True)
             # graceful: mark for deletion; finalizers' owners (or the kubelet) finish it
             if md.get("deletionTimestamp") and finalizers == list(md.get("finalizers") or []) and (

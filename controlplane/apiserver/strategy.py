@@ -11,14 +11,30 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from kubelite.api import crd_schema, validation
 from kubelite.api.meta import meta
 from kubelite.controlplane.apiserver import errors
+from kubelite.controlplane.apiserver.allocators import (
+    AllocationError,
+    NodePortAllocator,
+    ServiceIPAllocator,
+    node_ports,
+    service_ips,
+)
 from kubelite.controlplane.apiserver.resources import ResourceInfo
 
 Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StrategyContext:
+    """Shared services some strategies need (allocators live in the API server process)."""
+
+    service_ips: ServiceIPAllocator | None = None
+    node_ports: NodePortAllocator | None = None
 
 
 class Strategy:
@@ -29,9 +45,11 @@ class Strategy:
     reset_status_on_create: ClassVar[bool] = True
     extra_field_labels: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, info: ResourceInfo, *, unknown_fields: Callable[[str, Obj], list[str]] | None) -> None:
+    def __init__(self, info: ResourceInfo, *, unknown_fields: Callable[[str, Obj], list[str]] | None,
+                 context: StrategyContext | None = None) -> None:
         self.info = info
         self._unknown_fields = unknown_fields
+        self.context = context or StrategyContext()
 
     def name_validator(self, name: str, prefix: bool) -> list[str]:
         """The kind's rule for metadata.name (upstream ValidateNameFunc); most kinds: DNS subdomain."""
@@ -128,6 +146,23 @@ class Strategy:
 
     def ttl_seconds(self, obj: Obj) -> int | None:
         return None
+
+    # -- side effects around writes (allocations); the registry undoes them if the write fails -----
+
+    async def before_create(self, obj: Obj, *, dry_run: bool) -> None:
+        """Claim what the object needs (IPs, ports) before it is written."""
+
+    async def undo_create(self, obj: Obj) -> None:
+        """Release what ``before_create`` claimed when the write did not happen."""
+
+    async def before_update(self, new: Obj, old: Obj, *, dry_run: bool) -> None:
+        """Claim what an update newly needs."""
+
+    async def after_update(self, new: Obj, old: Obj, *, written: bool) -> None:
+        """Release what the old object held and the new does not (or, unwritten, what the new claimed)."""
+
+    async def after_delete(self, obj: Obj) -> None:
+        """Release what a removed object held."""
 
 
 def _lookup(obj: Obj, path: str) -> str:
@@ -327,9 +362,204 @@ def qos_class(pod: Obj) -> str:
     return "Guaranteed" if guaranteed else "Burstable"
 
 
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
+SERVICE_PROTOCOLS = ("TCP", "UDP", "SCTP")
+
+
 class ServiceStrategy(Strategy):
+    """Services: upstream defaulting, the essential validation, ClusterIP and NodePort allocation."""
+
     def name_validator(self, name: str, prefix: bool) -> list[str]:
         return validation.name_is_dns1035_label(name, prefix)
+
+    def initial_status(self, obj: Obj) -> Obj | None:
+        return {"loadBalancer": {}}
+
+    def default(self, obj: Obj) -> None:
+        spec = obj.setdefault("spec", {})
+        kind = spec.setdefault("type", "ClusterIP")
+        spec.setdefault("sessionAffinity", "None")
+        if spec["sessionAffinity"] == "ClientIP":
+            client_ip = spec.setdefault("sessionAffinityConfig", {}).setdefault("clientIP", {})
+            client_ip.setdefault("timeoutSeconds", 10800)
+        for port in spec.get("ports") or []:
+            if isinstance(port, dict):
+                port.setdefault("protocol", "TCP")
+                if "targetPort" not in port and "port" in port:
+                    port["targetPort"] = port["port"]
+        if kind == "ExternalName":
+            return
+        spec.setdefault("internalTrafficPolicy", "Cluster")
+        if kind in ("NodePort", "LoadBalancer"):
+            spec.setdefault("externalTrafficPolicy", "Cluster")
+        if kind == "LoadBalancer":
+            spec.setdefault("allocateLoadBalancerNodePorts", True)
+        if spec.get("clusterIP") and not spec.get("clusterIPs"):
+            spec["clusterIPs"] = [spec["clusterIP"]]
+        if spec.get("clusterIP") != "None" or spec.get("selector"):
+            spec.setdefault("ipFamilies", ["IPv4"])
+            spec.setdefault("ipFamilyPolicy", "SingleStack")
+
+    def validate(self, obj: Obj) -> list[validation.FieldError]:
+        problems = super().validate(obj)
+        spec = obj.get("spec") or {}
+        path = validation.Path("spec")
+        kind = spec.get("type")
+        if kind not in SERVICE_TYPES:
+            problems.append(validation.FieldError.not_supported(path.child("type"), kind, list(SERVICE_TYPES)))
+            return problems
+        if kind == "ExternalName":
+            external = spec.get("externalName")
+            if not external:
+                problems.append(validation.FieldError.required(path.child("externalName"), ""))
+            else:
+                for msg in validation.is_dns1123_subdomain(str(external)):
+                    problems.append(validation.FieldError.invalid(path.child("externalName"), external, msg))
+        ports = spec.get("ports") or []
+        headless = spec.get("clusterIP") == "None"
+        if not ports and kind != "ExternalName" and not headless:
+            problems.append(validation.FieldError.required(path.child("ports"), ""))
+        names: set[str] = set()
+        for i, port in enumerate(ports):
+            ppath = path.child("ports").index(i)
+            if not isinstance(port, dict):
+                problems.append(validation.FieldError.invalid(ppath, port, "must be an object"))
+                continue
+            name = port.get("name")
+            if len(ports) > 1 and not name:
+                problems.append(validation.FieldError.required(ppath.child("name"), ""))
+            elif name:
+                for msg in validation.is_dns1123_label(str(name)):
+                    problems.append(validation.FieldError.invalid(ppath.child("name"), name, msg))
+                if name in names:
+                    problems.append(validation.FieldError.duplicate(ppath.child("name"), name))
+                names.add(str(name))
+            number = port.get("port")
+            if not isinstance(number, int) or isinstance(number, bool):
+                problems.append(validation.FieldError.required(ppath.child("port"), ""))
+            else:
+                for msg in validation.is_valid_port_num(number):
+                    problems.append(validation.FieldError.invalid(ppath.child("port"), number, msg))
+            if port.get("protocol") not in SERVICE_PROTOCOLS:
+                problems.append(validation.FieldError.not_supported(ppath.child("protocol"), port.get("protocol"),
+                                                                    list(SERVICE_PROTOCOLS)))
+            if port.get("nodePort") and kind not in ("NodePort", "LoadBalancer"):
+                problems.append(validation.FieldError.forbidden(
+                    ppath.child("nodePort"), f"may not be used when `type` is '{kind}'"))
+        policy = spec.get("sessionAffinity")
+        if policy not in ("None", "ClientIP"):
+            problems.append(validation.FieldError.not_supported(path.child("sessionAffinity"), policy,
+                                                                ["ClientIP", "None"]))
+        return problems
+
+    def prepare_for_update(self, new: Obj, old: Obj) -> Obj:
+        new = super().prepare_for_update(new, old)
+        # upstream patchAllocatedValues: an update that omits the allocated IP or node ports keeps them
+        spec, old_spec = new.setdefault("spec", {}), old.get("spec") or {}
+        if spec.get("type") != "ExternalName" and old_spec.get("type") != "ExternalName":
+            if not spec.get("clusterIP") and old_spec.get("clusterIP"):
+                spec["clusterIP"] = old_spec["clusterIP"]
+                spec["clusterIPs"] = list(old_spec.get("clusterIPs") or [old_spec["clusterIP"]])
+        if spec.get("type") in ("NodePort", "LoadBalancer"):
+            previous = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
+                        for p in old_spec.get("ports") or [] if isinstance(p, dict)}
+            for port in spec.get("ports") or []:
+                if isinstance(port, dict) and not port.get("nodePort"):
+                    kept = previous.get((port.get("port"), port.get("protocol", "TCP")))
+                    if kept:
+                        port["nodePort"] = kept
+        return new
+
+    def validate_update(self, new: Obj, old: Obj) -> list[validation.FieldError]:
+        problems = super().validate_update(new, old)
+        spec, old_spec = new.get("spec") or {}, old.get("spec") or {}
+        if "ExternalName" not in (spec.get("type"), old_spec.get("type")) and old_spec.get("clusterIP") and \
+                spec.get("clusterIP") != old_spec.get("clusterIP"):
+            problems.append(validation.FieldError.invalid(validation.Path("spec", "clusterIPs").index(0),
+                                                          spec.get("clusterIPs") or [], "may not change once set"))
+        return problems
+
+    def _owner(self, obj: Obj) -> str:
+        md = obj.get("metadata") or {}
+        return f"{md.get('namespace')}/{md.get('name')}"
+
+    async def _allocate(self, obj: Obj, held_ips: list[str], held_ports: list[int], *, dry_run: bool) -> None:
+        spec = obj.setdefault("spec", {})
+        ips, ports = self.context.service_ips, self.context.node_ports
+        kind = spec.get("type", "ClusterIP")
+        claimed_ips: list[str] = []
+        claimed_ports: list[int] = []
+        try:
+            if kind != "ExternalName" and spec.get("clusterIP") != "None" and ips is not None:
+                wanted = spec.get("clusterIP") or ""
+                if not wanted:
+                    wanted = await ips.allocate(self._owner(obj), dry_run=dry_run)
+                    if not dry_run:
+                        claimed_ips.append(wanted)
+                elif wanted not in held_ips and not dry_run:
+                    await ips.claim(wanted, self._owner(obj))
+                    claimed_ips.append(wanted)
+                spec["clusterIP"] = wanted
+                spec["clusterIPs"] = [wanted]
+            elif kind == "ExternalName":
+                spec.pop("clusterIP", None)
+                spec.pop("clusterIPs", None)
+            if kind in ("NodePort", "LoadBalancer") and ports is not None and \
+                    spec.get("allocateLoadBalancerNodePorts", True) is not False:
+                for i, port in enumerate(spec.get("ports") or []):
+                    if not isinstance(port, dict):
+                        continue
+                    number = port.get("nodePort")
+                    if not number:
+                        number = await ports.allocate(self._owner(obj), dry_run=dry_run)
+                        if not dry_run:
+                            claimed_ports.append(number)
+                    elif number not in held_ports and number not in claimed_ports and not dry_run:
+                        try:
+                            await ports.claim(int(number), self._owner(obj))
+                        except AllocationError as exc:
+                            raise errors.invalid("Service", "", str((obj.get("metadata") or {}).get("name")), [
+                                validation.FieldError.invalid(validation.Path("spec", "ports").index(i).child(
+                                    "nodePort"), number, str(exc))])
+                        claimed_ports.append(int(number))
+                    port["nodePort"] = number
+        except AllocationError as exc:
+            await self._release(claimed_ips, claimed_ports)
+            raise errors.invalid("Service", "", str((obj.get("metadata") or {}).get("name")), [
+                validation.FieldError.invalid(validation.Path("spec", "clusterIPs"), spec.get("clusterIPs") or [],
+                                              str(exc))])
+        except errors.APIError:
+            await self._release(claimed_ips, claimed_ports)
+            raise
+
+    async def _release(self, ips: list[str], ports: list[int]) -> None:
+        if self.context.service_ips is not None:
+            for ip in ips:
+                await self.context.service_ips.release(ip)
+        if self.context.node_ports is not None:
+            for port in ports:
+                await self.context.node_ports.release(port)
+
+    async def before_create(self, obj: Obj, *, dry_run: bool) -> None:
+        await self._allocate(obj, [], [], dry_run=dry_run)
+
+    async def undo_create(self, obj: Obj) -> None:
+        await self._release(service_ips(obj), node_ports(obj))
+
+    async def before_update(self, new: Obj, old: Obj, *, dry_run: bool) -> None:
+        await self._allocate(new, service_ips(old), node_ports(old), dry_run=dry_run)
+
+    async def after_update(self, new: Obj, old: Obj, *, written: bool) -> None:
+        if written:
+            gone_ips = [ip for ip in service_ips(old) if ip not in service_ips(new)]
+            gone_ports = [p for p in node_ports(old) if p not in node_ports(new)]
+        else:
+            gone_ips = [ip for ip in service_ips(new) if ip not in service_ips(old)]
+            gone_ports = [p for p in node_ports(new) if p not in node_ports(old)]
+        await self._release(gone_ips, gone_ports)
+
+    async def after_delete(self, obj: Obj) -> None:
+        await self._release(service_ips(obj), node_ports(obj))
 
 
 class SecretStrategy(Strategy):
@@ -501,8 +731,10 @@ SPECIAL: dict[tuple[str, str], type[Strategy]] = {
 
 
 class StrategySet:
-    def __init__(self, *, unknown_fields: Callable[[str, Obj], list[str]] | None = None) -> None:
+    def __init__(self, *, unknown_fields: Callable[[str, Obj], list[str]] | None = None,
+                 context: StrategyContext | None = None) -> None:
         self._unknown_fields = unknown_fields
+        self._context = context or StrategyContext()
         self._cache: dict[tuple[str, str, str], Strategy] = {}
 
     def for_resource(self, info: ResourceInfo) -> Strategy:
@@ -510,6 +742,6 @@ class StrategySet:
         strategy = self._cache.get(key)
         if strategy is None or strategy.info is not info:
             cls = CustomResourceStrategy if info.custom else SPECIAL.get((info.group, info.plural), Strategy)
-            strategy = cls(info, unknown_fields=self._unknown_fields)
+            strategy = cls(info, unknown_fields=self._unknown_fields, context=self._context)
             self._cache[key] = strategy
         return strategy

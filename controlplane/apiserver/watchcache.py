@@ -41,6 +41,10 @@ def decode(kv: KeyValue, revision: int | None = None) -> Obj:
     return obj
 
 
+# keys under this prefix are kubelite's own bookkeeping (allocation claims), not API objects
+INTERNAL_PREFIX = "/kubelite/"
+
+
 def resource_prefix(key: str) -> str:
     """'/apps/deployments/ns/name' -> '/apps/deployments/'."""
     parts = key.split("/", 3)
@@ -137,9 +141,7 @@ class WatchCache:
     async def start(self) -> None:
         initial = await self._store.list("/")
         self.revision = initial.revision
-        for kv in initial.items:
-            cache = self._cache_for(resource_prefix(kv.key))
-            cache.objects[kv.key] = decode(kv)
+        self._load(initial.items)
         self._task = asyncio.create_task(self._run(), name="watch-cache")
 
     async def close(self) -> None:
@@ -187,10 +189,32 @@ class WatchCache:
                 with contextlib.suppress(asyncio.QueueFull):
                     watcher.queue.put_nowait(None)
         self.revision = fresh.revision
-        for kv in fresh.items:
-            self._cache_for(resource_prefix(kv.key)).objects[kv.key] = decode(kv)
+        self._load(fresh.items)
+
+    def _load(self, items: list[KeyValue]) -> None:
+        for kv in items:
+            if kv.key.startswith(INTERNAL_PREFIX):
+                continue
+            try:
+                obj = decode(kv)
+            except orjson.JSONDecodeError:
+                log.error("watch cache: %s does not hold a JSON object; skipped", kv.key)
+                continue
+            self._cache_for(resource_prefix(kv.key)).objects[kv.key] = obj
 
     def _dispatch(self, event: WatchEvent) -> None:
+        kv = event.kv
+        self.revision = kv.mod_revision
+        if kv.key.startswith(INTERNAL_PREFIX):
+            return
+        try:
+            self._apply(event)
+        except orjson.JSONDecodeError:
+            # one bad value must not stall every list and watch behind it
+            log.error("watch cache: %s does not hold a JSON object; event at revision %d skipped",
+                      kv.key, kv.mod_revision)
+
+    def _apply(self, event: WatchEvent) -> None:
         kv = event.kv
         cache = self._cache_for(resource_prefix(kv.key))
         prev = decode(event.prev_kv) if event.prev_kv is not None else cache.objects.get(kv.key)
@@ -200,7 +224,6 @@ class WatchCache:
         else:
             kind = ADDED if event.created or kv.key not in cache.objects else MODIFIED
             cache.apply(CacheEvent(kind, kv.key, decode(kv), prev, kv.mod_revision))
-        self.revision = kv.mod_revision
 
     async def wait_for(self, revision: int, *, timeout: float = 3.0) -> bool:
         """Wait until the cache has applied ``revision``; False on timeout."""

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 
 def free_port() -> int:
@@ -65,3 +72,29 @@ def stop_server(server: Server) -> None:
         except subprocess.TimeoutExpired:
             server.process.kill()
             server.process.wait()
+
+
+def admin_ssl_context(server: Server) -> ssl.SSLContext:
+    """An SSL context that authenticates as the kubeconfig's admin user (files under the data dir)."""
+    cfg = yaml.safe_load(server.kubeconfig.read_text())
+    cluster, user = cfg["clusters"][0]["cluster"], cfg["users"][0]["user"]
+    creds = server.data_dir / "raw-client"
+    creds.mkdir(exist_ok=True)
+    (creds / "ca.crt").write_bytes(base64.b64decode(cluster["certificate-authority-data"]))
+    (creds / "c.crt").write_bytes(base64.b64decode(user["client-certificate-data"]))
+    (creds / "c.key").write_bytes(base64.b64decode(user["client-key-data"]))
+    context = ssl.create_default_context(cafile=str(creds / "ca.crt"))
+    context.load_cert_chain(str(creds / "c.crt"), str(creds / "c.key"))
+    return context
+
+
+def raw_request(server: Server, method: str, path: str, body: bytes | None = None,
+                content_type: str = "application/json") -> tuple[int, dict[str, object]]:
+    """One HTTPS request as the admin; returns (status, decoded JSON body)."""
+    request = urllib.request.Request(f"https://127.0.0.1:{server.port}{path}", data=body, method=method,
+                                     headers={"Content-Type": content_type, "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, context=admin_ssl_context(server), timeout=30) as resp:
+            return resp.status, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")

@@ -184,3 +184,13 @@ async def test_dry_run_writes_nothing(registry: Registry) -> None:
     await registry.create(CM, "default", cm("dry"), WriteOptions(dry_run=True))
     with pytest.raises(errors.APIError):
         await registry.get(CM, "default", "dry")
+
+
+async def test_cache_keeps_going_past_non_object_values(registry: Registry) -> None:
+    # allocation claims (internal) and any stray non-JSON value must not stall lists and watches
+    await registry.store.create("/kubelite/serviceips/10.43.0.9", b"default/svc")
+    await registry.store.create("/core/configmaps/default/garbage", b"\x00not json")
+    created = (await registry.create(CM, "default", cm("after"), OPTS)).obj
+    page = await asyncio.wait_for(registry.list(CM, "default"), 2)
+    assert "after" in [o["metadata"]["name"] for o in page.items]
+    assert int(page.resource_version) >= int(created["metadata"]["resourceVersion"])
