@@ -128,7 +128,7 @@ async def bench_api(url: str, context: ssl.SSLContext, clients: int, objects: in
 def sqlite_floor(workdir: Path, count: int) -> Figures:
     db = sqlite3.connect(workdir / "floor.db", isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA synchronous=FULL")  # the durability the store runs with
     db.execute("CREATE TABLE kv (key TEXT PRIMARY KEY, value BLOB)")
     latencies = []
     started = time.perf_counter()
