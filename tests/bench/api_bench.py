@@ -13,10 +13,8 @@ import asyncio
 import base64
 import os
 import shutil
-import socket
 import sqlite3
 import ssl
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +27,7 @@ import orjson
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from e2e_harness import free_port, start_server, stop_server
+from e2e_harness import start_etcd, start_server, stop_process, stop_server
 
 
 @dataclass
@@ -152,25 +150,6 @@ async def etcd_floor(endpoint: str, clients: int, count: int) -> Figures:
         return await run_phase(f"floor: direct etcd put ({clients} clients)", clients, max(1, count // clients), put)
 
 
-def start_etcd(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    client_port, peer_port = free_port(), free_port()
-    url = f"http://127.0.0.1:{client_port}"
-    proc = subprocess.Popen(
-        ["etcd", "--data-dir", str(workdir / "etcd"), "--listen-client-urls", url, "--advertise-client-urls", url,
-         "--listen-peer-urls", f"http://127.0.0.1:{peer_port}",
-         "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer_port}",
-         "--initial-cluster", f"default=http://127.0.0.1:{peer_port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", client_port)) == 0:
-                return proc, f"127.0.0.1:{client_port}"
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("etcd did not start")
-
-
 async def main_async(args: argparse.Namespace) -> list[Figures]:
     workdir = Path(tempfile.mkdtemp(prefix="kubelite-bench-"))
     etcd = None
@@ -193,8 +172,7 @@ async def main_async(args: argparse.Namespace) -> list[Figures]:
         if server is not None:
             stop_server(server)
         if etcd is not None:
-            etcd.terminate()
-            etcd.wait(10)
+            stop_process(etcd)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

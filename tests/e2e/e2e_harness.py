@@ -98,3 +98,35 @@ def raw_request(server: Server, method: str, path: str, body: bytes | None = Non
             return resp.status, json.loads(resp.read() or b"{}")
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}")
+
+
+def start_etcd(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A single-member etcd on free loopback ports; returns (process, "127.0.0.1:port")."""
+    client_port, peer_port = free_port(), free_port()
+    url = f"http://127.0.0.1:{client_port}"
+    peer = f"http://127.0.0.1:{peer_port}"
+    proc = subprocess.Popen(
+        ["etcd", "--data-dir", str(workdir / "etcd"), "--listen-client-urls", url, "--advertise-client-urls", url,
+         "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", f"default={peer}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", client_port)) == 0:
+                return proc, f"127.0.0.1:{client_port}"
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    proc.kill()
+    proc.wait()
+    raise AssertionError("etcd did not start")
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
