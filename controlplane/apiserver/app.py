@@ -218,21 +218,20 @@ class APIServer:
                 return None
         return None
 
-    async def api_versions(self, request: web.Request) -> web.Response:
+    def _discovery(self, request: web.Request, *, legacy: bool, plain: Obj) -> web.Response:
+        """The aggregated document when the client asks for it (kubectl 1.32 does), else ``plain``."""
         media = self._aggregated_media(request)
         if media:
-            return json_response(discovery.aggregated(self.table, legacy=True, media_version=media),
+            return json_response(discovery.aggregated(self.table, legacy=legacy, media_version=media),
                                  content_type=f"application/json;g=apidiscovery.k8s.io;v={media};"
                                               "as=APIGroupDiscoveryList")
-        return json_response(discovery.api_versions(self.advertise_address))
+        return json_response(plain)
+
+    async def api_versions(self, request: web.Request) -> web.Response:
+        return self._discovery(request, legacy=True, plain=discovery.api_versions(self.advertise_address))
 
     async def api_groups(self, request: web.Request) -> web.Response:
-        media = self._aggregated_media(request)
-        if media:
-            return json_response(discovery.aggregated(self.table, legacy=False, media_version=media),
-                                 content_type=f"application/json;g=apidiscovery.k8s.io;v={media};"
-                                              "as=APIGroupDiscoveryList")
-        return json_response(discovery.api_group_list(self.table))
+        return self._discovery(request, legacy=False, plain=discovery.api_group_list(self.table))
 
     async def openapi_v2(self, request: web.Request) -> web.Response:
         if self.openapi is None:

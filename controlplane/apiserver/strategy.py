@@ -294,15 +294,8 @@ class PodStrategy(Strategy):
                 if not isinstance(container, dict):
                     problems.append(validation.FieldError.invalid(cpath, container, "must be an object"))
                     continue
-                name = container.get("name")
-                if not name:
-                    problems.append(validation.FieldError.required(cpath.child("name"), ""))
-                else:
-                    for msg in validation.is_dns1123_label(str(name)):
-                        problems.append(validation.FieldError.invalid(cpath.child("name"), name, msg))
-                    if name in seen:
-                        problems.append(validation.FieldError.duplicate(cpath.child("name"), name))
-                    seen.add(str(name))
+                problems.extend(check_list_item_name(container.get("name"), cpath.child("name"), seen,
+                                                     required=True))
                 if not container.get("image"):
                     problems.append(validation.FieldError.required(cpath.child("image"), ""))
         policy = spec.get("restartPolicy")
@@ -339,6 +332,18 @@ class PodStrategy(Strategy):
         if requested is not None:
             return max(int(requested), 0)
         return int(spec.get("terminationGracePeriodSeconds", 30))
+
+
+def check_list_item_name(name: Any, path: validation.Path, seen: set[str], *,
+                         required: bool) -> list[validation.FieldError]:
+    """A list item's name (container, port): present if required, a DNS label, unique in the list."""
+    if not name:
+        return [validation.FieldError.required(path, "")] if required else []
+    problems = [validation.FieldError.invalid(path, name, msg) for msg in validation.is_dns1123_label(str(name))]
+    if str(name) in seen:
+        problems.append(validation.FieldError.duplicate(path, name))
+    seen.add(str(name))
+    return problems
 
 
 def qos_class(pod: Obj) -> str:
@@ -425,15 +430,8 @@ class ServiceStrategy(Strategy):
             if not isinstance(port, dict):
                 problems.append(validation.FieldError.invalid(ppath, port, "must be an object"))
                 continue
-            name = port.get("name")
-            if len(ports) > 1 and not name:
-                problems.append(validation.FieldError.required(ppath.child("name"), ""))
-            elif name:
-                for msg in validation.is_dns1123_label(str(name)):
-                    problems.append(validation.FieldError.invalid(ppath.child("name"), name, msg))
-                if name in names:
-                    problems.append(validation.FieldError.duplicate(ppath.child("name"), name))
-                names.add(str(name))
+            problems.extend(check_list_item_name(port.get("name"), ppath.child("name"), names,
+                                                 required=len(ports) > 1))
             number = port.get("port")
             if not isinstance(number, int) or isinstance(number, bool):
                 problems.append(validation.FieldError.required(ppath.child("port"), ""))
