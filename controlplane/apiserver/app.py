@@ -416,6 +416,8 @@ class APIServer:
         if target.name:
             if target.subresource == "binding" and info.plural == "pods":
                 return await self.bind(request, target)
+            if target.subresource == "eviction" and info.plural == "pods":
+                return await self.evict(request, target)
             raise errors.method_not_allowed(f"POST is not supported on {info.group_resource} by name")
         if info.namespaced and target.namespace is None:
             raise errors.method_not_allowed(f"POST requires a namespace for {info.group_resource}")
@@ -553,6 +555,59 @@ class APIServer:
                                    subresource="binding", precondition_from_body=False)
         return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                               "code": 201}, 201)
+
+    async def evict(self, request: web.Request, target: Target) -> web.Response:
+        """policy/v1 Eviction: delete the pod unless a PodDisruptionBudget forbids it (upstream's rules)."""
+        body = await self.read_body(request)
+        if not isinstance(body, dict) or body.get("kind") not in (None, "Eviction"):
+            raise errors.bad_request("the body must be a policy/v1 Eviction")
+        pod = await self.registry.get(target.info, target.namespace, target.name)
+        options = body.get("deleteOptions") or {}
+        phase = (pod.get("status") or {}).get("phase")
+        if phase not in ("Succeeded", "Failed", "Pending") and not pod["metadata"].get("deletionTimestamp"):
+            await self._charge_disruption_budget(pod, options)
+        await self.registry.delete(target.info, target.namespace, target.name, options)
+        return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                              "code": 201}, 201)
+
+    async def _charge_disruption_budget(self, pod: Obj, options: Obj) -> None:
+        pdbs = self.table.get("policy", "v1", "poddisruptionbudgets")
+        if pdbs is None:
+            return
+        labels = pod["metadata"].get("labels") or {}
+        namespace = pod["metadata"].get("namespace")
+        matching = [pdb for pdb in (await self.registry.list(pdbs, namespace)).items
+                    if label_selectors.from_label_selector((pdb.get("spec") or {}).get("selector")).matches(labels)]
+        if not matching:
+            return
+        if len(matching) > 1:
+            raise errors.APIError(500, "InternalError", "This pod has more than one PodDisruptionBudget, which the "
+                                  "eviction subresource does not support.")
+        pdb = matching[0]
+        name = pdb["metadata"]["name"]
+        status = pdb.get("status") or {}
+        if status.get("observedGeneration", 0) < pdb["metadata"].get("generation", 1) or \
+                int(status.get("disruptionsAllowed", 0)) <= 0:
+            raise errors.APIError(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's "
+                                  "disruption budget.", {"causes": [{"reason": "DisruptionBudget", "message":
+                                  f"The disruption budget {name} needs {status.get('desiredHealthy', 0)} healthy "
+                                  f"pods and has {status.get('currentHealthy', 0)} currently"}]})
+
+        def charge(current: Obj) -> Obj:
+            st = current.setdefault("status", {})
+            if int(st.get("disruptionsAllowed", 0)) <= 0:
+                raise errors.APIError(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's "
+                                      "disruption budget.")
+            st["disruptionsAllowed"] = int(st["disruptionsAllowed"]) - 1
+            st.setdefault("disruptedPods", {})[pod["metadata"]["name"]] = datetime.now(UTC).strftime(
+                "%Y-%m-%dT%H:%M:%SZ")
+            return current
+
+        # the budget is charged first, read-check-write at one revision, so concurrent evictions cannot
+        # overspend it
+        dry_run = WriteOptions(dry_run=options.get("dryRun") == ["All"])
+        await self.registry.update(pdbs, namespace, name, charge, dry_run, subresource="status",
+                                   precondition_from_body=False)
 
     async def update_scale(self, request: web.Request, target: Target, change: Callable[[Obj], Any],
                            opts: WriteOptions) -> web.Response:
