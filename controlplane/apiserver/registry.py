@@ -335,6 +335,9 @@ class Registry:
         md["resourceVersion"] = old_md.get("resourceVersion", "")
         if subresource == "status":
             new = strategy.prepare_for_status_update(wanted, old)
+        elif subresource == "binding":
+            # pods/binding sets spec.nodeName and the PodScheduled condition, which a pod update may not
+            new = wanted
         else:
             new = strategy.prepare_for_update(wanted, old)
             strategy.default(new)
@@ -342,7 +345,9 @@ class Registry:
             new["metadata"]["generation"] = int(old_md.get("generation", 1)) + 1
         if new == old:
             return old
-        problems = strategy.validate(new) + strategy.validate_update(new, old)
+        problems = strategy.validate(new)
+        if subresource != "binding":
+            problems += strategy.validate_update(new, old)
         if problems:
             raise errors.invalid(info.kind, info.group, name, problems)
         return new

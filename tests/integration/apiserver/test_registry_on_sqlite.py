@@ -194,3 +194,22 @@ async def test_cache_keeps_going_past_non_object_values(registry: Registry) -> N
     page = await asyncio.wait_for(registry.list(CM, "default"), 2)
     assert "after" in [o["metadata"]["name"] for o in page.items]
     assert int(page.resource_version) >= int(created["metadata"]["resourceVersion"])
+
+
+async def test_binding_sets_node_and_condition_once(registry: Registry) -> None:
+    pod = {"metadata": {"name": "b"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    await registry.create(PODS, "default", pod, OPTS)
+
+    def bind(current: dict[str, Any]) -> dict[str, Any]:
+        current["spec"]["nodeName"] = "n1"
+        current["status"]["conditions"] = [{"type": "PodScheduled", "status": "True"}]
+        return current
+
+    bound = (await registry.update(PODS, "default", "b", bind, OPTS, subresource="binding",
+                                   precondition_from_body=False)).obj
+    assert bound["spec"]["nodeName"] == "n1"
+    assert bound["status"]["conditions"] == [{"type": "PodScheduled", "status": "True"}]
+    # a plain update still may not move the pod
+    with pytest.raises(errors.APIError) as exc:
+        await registry.update(PODS, "default", "b", lambda o: {**o, "spec": {**o["spec"], "nodeName": "n2"}}, OPTS)
+    assert exc.value.code == 422

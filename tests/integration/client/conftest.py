@@ -1,0 +1,54 @@
+"""A real ``kubelite server`` per test module for the client library, and a client connected to it.
+
+The server comes from tests/e2e/e2e_harness.py (loopback, a free port, its own data directory);
+the data directory is a private temporary directory removed after the module, even on failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sys
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "e2e"))
+from e2e_harness import Server, start_server, stop_server
+
+from kubelite.client import APIClient, APIStatusError, load_kubeconfig
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    data_dir = Path(tempfile.mkdtemp(prefix="kubelite-client-it-"))
+    try:
+        srv = start_server(data_dir)
+        try:
+            yield srv
+        finally:
+            stop_server(srv)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+async def client(server: Server) -> AsyncIterator[APIClient]:
+    async with APIClient(load_kubeconfig(server.kubeconfig)) as api:
+        yield api
+
+
+@pytest.fixture
+async def namespace(client: APIClient) -> AsyncIterator[str]:
+    """A fresh namespace per test, deleted afterwards (best effort: the server dies with the module)."""
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    namespaces = client.resource("", "v1", "namespaces", namespaced=False)
+    await namespaces.create({"metadata": {"name": name}})
+    try:
+        yield name
+    finally:
+        with contextlib.suppress(APIStatusError):
+            await namespaces.delete(name)
