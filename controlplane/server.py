@@ -20,6 +20,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from kubelite.client import APIClient, load_kubeconfig
 from kubelite.controlplane.apiserver.allocators import NodePortAllocator, ServiceIPAllocator, repair
 from kubelite.controlplane.apiserver.app import APIServer, make_ssl_context
 from kubelite.controlplane.apiserver.crds import CRDRegistrar
@@ -31,6 +32,7 @@ from kubelite.controlplane.apiserver.strategy import StrategyContext, StrategySe
 from kubelite.controlplane.apiserver.watchcache import WatchCache
 from kubelite.controlplane.auth.kubeconfig import kubeconfig_yaml, write_kubeconfig
 from kubelite.controlplane.auth.pki import ClusterPKI, ensure_pki
+from kubelite.controlplane.controllers.manager import ControllerManager
 from kubelite.controlplane.storage import Store, open_store
 
 log = logging.getLogger("kubelite.server")
@@ -50,6 +52,8 @@ class ServerConfig:
     node_name: str = ""
     node_ip: str = ""
     tls_san: list[str] = field(default_factory=list)
+    leader_elect: bool = False
+    disable_controllers: bool = False
 
     @property
     def kubernetes_service_ip(self) -> str:
@@ -88,6 +92,8 @@ class ControlPlane:
         self.runner: web.AppRunner | None = None
         self.pki: ClusterPKI | None = None
         self.crds: CRDRegistrar | None = None
+        self.controller_client: APIClient | None = None
+        self.controllers: asyncio.Task[None] | None = None
         self.url = ""
 
     async def start(self) -> None:
@@ -129,6 +135,11 @@ class ControlPlane:
         self.url = f"https://{host}:{config.secure_port}"
         self._write_kubeconfigs()
         log.info("kubelite API server listening on %s (datastore %s)", self.url, config.datastore_endpoint)
+        if not config.disable_controllers:
+            # controllers talk to the API over loopback HTTPS like any client (k3s does the same)
+            self.controller_client = APIClient(load_kubeconfig(self.admin_kubeconfig))
+            manager = ControllerManager(self.controller_client, leader_elect=config.leader_elect)
+            self.controllers = asyncio.create_task(manager.run(), name="controller-manager")
 
     async def _bootstrap(self, registry: Registry, table: ResourceTable) -> None:
         namespaces = table.get("", "v1", "namespaces")
@@ -170,16 +181,26 @@ class ControlPlane:
             await registry.update(endpoints, "default", "kubernetes", point, WriteOptions(),
                                   precondition_from_body=False)
 
+    @property
+    def admin_kubeconfig(self) -> Path:
+        return self.config.data_dir / "server" / "cred" / "admin.kubeconfig"
+
     def _write_kubeconfigs(self) -> None:
         assert self.pki is not None
         content = kubeconfig_yaml(server_url=self.url, ca_pem=self.pki.server_ca_cert.read_bytes(),
                                   client_cert_pem=self.pki.admin_cert.read_bytes(),
                                   client_key_pem=self.pki.admin_key.read_bytes())
-        write_kubeconfig(self.config.data_dir / "server" / "cred" / "admin.kubeconfig", content)
+        write_kubeconfig(self.admin_kubeconfig, content)
         if self.config.write_kubeconfig is not None:
             write_kubeconfig(self.config.write_kubeconfig, content)
 
     async def stop(self) -> None:
+        if self.controllers is not None:
+            self.controllers.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.controllers
+        if self.controller_client is not None:
+            await self.controller_client.close()
         if self.runner is not None:
             await self.runner.cleanup()
         if self.crds is not None:

@@ -48,6 +48,9 @@ def _add_server_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--service-cidr", default="10.43.0.0/16")
     p.add_argument("--tls-san", action="append", default=[])
     p.add_argument("--disable-agent", action="store_true")
+    p.add_argument("--disable-controllers", action="store_true", help="run no controllers in this process")
+    p.add_argument("--leader-elect", action="store_true",
+                   help="run controllers only while holding the kube-system/kube-controller-manager Lease")
 
 
 def _add_agent_flags(p: argparse.ArgumentParser) -> None:
@@ -87,7 +90,8 @@ def cmd_server(args: argparse.Namespace) -> int:
         data_dir=Path(args.data_dir), write_kubeconfig=Path(args.write_kubeconfig) if args.write_kubeconfig
         else None, datastore_endpoint=args.datastore_endpoint, bind_address=args.bind_address,
         secure_port=args.secure_port, service_cidr=args.service_cidr, cluster_cidr=args.cluster_cidr,
-        node_name=args.node_name or "", node_ip=args.node_ip or "", tls_san=list(args.tls_san))
+        node_name=args.node_name or "", node_ip=args.node_ip or "", tls_san=list(args.tls_san),
+        leader_elect=args.leader_elect, disable_controllers=args.disable_controllers)
     run_server(config)
     return 0
 

@@ -335,8 +335,9 @@ class Registry:
         md["resourceVersion"] = old_md.get("resourceVersion", "")
         if subresource == "status":
             new = strategy.prepare_for_status_update(wanted, old)
-        elif subresource == "binding":
-            # pods/binding sets spec.nodeName and the PodScheduled condition, which a pod update may not
+        elif subresource in ("binding", "finalize"):
+            # pods/binding sets spec.nodeName and PodScheduled, namespaces/finalize sets spec.finalizers:
+            # both change what a plain update of the main resource may not
             new = wanted
         else:
             new = strategy.prepare_for_update(wanted, old)

@@ -1,0 +1,1 @@
+"""kubelite.controlplane.controllers: one module per controller, run by ``manager.ControllerManager``."""

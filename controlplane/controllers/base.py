@@ -1,0 +1,74 @@
+"""The shape every controller shares: informers feed a rate-limited, de-duplicating work queue, and
+``reconcile(key)`` compares desired with actual and writes the difference (CONVENTIONS.md).
+
+A reconcile that raises is retried with the queue's per-item exponential back-off; one that returns
+``requeue_after`` seconds is looked at again then; success forgets the item's back-off history.
+Reconciles are idempotent, so re-running after a crash or a duplicate event is always safe.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from kubelite.client import Informer, WorkQueue
+
+log = logging.getLogger(__name__)
+
+
+class Controller(abc.ABC):
+    """Subclasses set ``name``, create informers in ``__init__`` and implement ``reconcile``."""
+
+    name = "controller"
+
+    def __init__(self) -> None:
+        self.queue: WorkQueue[str] = WorkQueue(name=self.name)
+        self.informers: list[Informer] = []
+
+    @abc.abstractmethod
+    async def reconcile(self, key: str) -> float | None:
+        """Drive ``key`` toward its desired state; return seconds until it should be looked at again."""
+
+    def enqueue(self, obj: dict[str, Any]) -> None:
+        md = obj.get("metadata") or {}
+        key = f"{md['namespace']}/{md['name']}" if md.get("namespace") else str(md.get("name", ""))
+        if key:
+            self.queue.add(key)
+
+    async def run(self, *, workers: int = 2) -> None:
+        tasks = [asyncio.create_task(informer.run(), name=f"{self.name}-informer") for informer in self.informers]
+        try:
+            for informer in self.informers:
+                await informer.wait_for_sync()
+            log.info("%s: caches synced, starting %d workers", self.name, workers)
+            await asyncio.gather(*(self._worker() for _ in range(workers)))
+        finally:
+            self.queue.shutdown()
+            for informer in self.informers:
+                informer.stop()
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _worker(self) -> None:
+        while True:
+            key = await self.queue.get()
+            if key is None:
+                return
+            try:
+                again = await self.reconcile(key)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("%s: reconciling %s failed (will retry): %s", self.name, key, exc)
+                self.queue.add_rate_limited(key)
+            else:
+                self.queue.forget(key)
+                if again is not None:
+                    self.queue.add_after(key, again)
+            finally:
+                self.queue.done(key)

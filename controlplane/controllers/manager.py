@@ -1,0 +1,49 @@
+"""The controller manager: runs every controller, under Lease-based leader election when asked.
+
+With several servers sharing one datastore only the holder of the ``kube-system/kube-controller-manager``
+Lease runs controllers (``--leader-elect``, as upstream); losing the lease stops them, and the manager
+tries to acquire it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import uuid
+
+from kubelite.client import APIClient, LeaderElector, LeaseLock
+from kubelite.controlplane.controllers.base import Controller
+from kubelite.controlplane.controllers.namespace import NamespaceController
+
+log = logging.getLogger(__name__)
+
+LEASE_NAMESPACE, LEASE_NAME = "kube-system", "kube-controller-manager"
+
+
+def default_controllers(client: APIClient) -> list[Controller]:
+    return [NamespaceController(client)]
+
+
+class ControllerManager:
+    def __init__(self, client: APIClient, *, controllers: list[Controller] | None = None,
+                 leader_elect: bool = False, identity: str = "") -> None:
+        self.client = client
+        self.controllers = controllers if controllers is not None else default_controllers(client)
+        self.leader_elect = leader_elect
+        self.identity = identity or f"{socket.gethostname()}_{uuid.uuid4()}"
+
+    async def _run_controllers(self) -> None:
+        await asyncio.gather(*(controller.run() for controller in self.controllers))
+
+    async def run(self) -> None:
+        if not self.leader_elect:
+            await self._run_controllers()
+            return
+        lock = LeaseLock(self.client, namespace=LEASE_NAMESPACE, name=LEASE_NAME, identity=self.identity)
+        while True:
+            elector = LeaderElector(lock, on_started_leading=self._run_controllers,
+                                    on_stopped_leading=lambda: log.info("controller manager: lost the lease"),
+                                    name="kube-controller-manager")
+            await elector.run()
+            await asyncio.sleep(1.0)
