@@ -25,8 +25,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from kubelite import __version__
 from kubelite.api import fields as field_selectors
 from kubelite.api import labels as label_selectors
+from kubelite.api import managed_fields, protobuf
 from kubelite.api import patch as patching
-from kubelite.api import protobuf
 from kubelite.controlplane.apiserver import discovery, errors, tables
 from kubelite.controlplane.apiserver.registry import Registry, WriteOptions, WriteResult
 from kubelite.controlplane.apiserver.request import Target, parse_path, query_bool, query_int
@@ -333,8 +333,14 @@ class APIServer:
         for value in dry_run:
             if value != "All":
                 raise errors.bad_request(f'dryRun: Unsupported value: "{value}": supported values: "All"')
+        manager = q.get("fieldManager")
+        if manager is not None and (not manager or len(manager) > 128):
+            raise errors.APIError(422, "Invalid", f'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Invalid '
+                                  f'value: "{manager}": must be between 1 and 128 characters')
+        if manager is None:
+            manager = managed_fields.default_field_manager(request.headers.get("User-Agent", ""))
         return WriteOptions(dry_run=bool(dry_run), field_validation=q.get("fieldValidation", "Warn") or "Warn",
-                            field_manager=q.get("fieldManager", ""))
+                            field_manager=manager)
 
     def predicate(self, request: web.Request, info: ResourceInfo) -> Filter | None:
         label_text = request.query.get("labelSelector", "")
@@ -446,12 +452,19 @@ class APIServer:
         ctype = request.content_type
         if ctype not in PATCH_TYPES:
             raise errors.unsupported_media_type(ctype)
-        if ctype == "application/apply-patch+yaml":
-            raise errors.unsupported_media_type(f"{ctype} (server-side apply is not supported by this server "
-                                                "yet; use client-side kubectl apply)")
         body = await self.read_body(request, allow_patch=True)
         opts = self.write_options(request)
         info = target.info
+        if ctype == "application/apply-patch+yaml":
+            if not isinstance(body, dict):
+                raise errors.bad_request("the applied configuration must be an object")
+            if "fieldManager" not in request.query:
+                raise errors.APIError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: '
+                                      "Required value: is required for apply patch")
+            result = await self.registry.apply(info, target.namespace, target.name, body, opts,
+                                               force=query_bool(request.query.get("force")) if "force" in
+                                               request.query else False, subresource=target.subresource)
+            return self.render(request, target, result.obj, 201 if result.created else 200, result.warnings)
         merge_schema: Any = None
         if ctype == "application/strategic-merge-patch+json":
             merge_schema = self.openapi.merge_schema(info) if self.openapi is not None else None

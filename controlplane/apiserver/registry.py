@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from kubelite.api import managed_fields as ssa
 from kubelite.api.meta import meta, name_of, new_uid, rfc3339, spec_part
 from kubelite.controlplane.apiserver import errors
 from kubelite.controlplane.apiserver.resources import ResourceInfo
@@ -42,7 +43,8 @@ UPDATE_RETRIES = 16
 class WriteOptions:
     dry_run: bool = False
     field_validation: str = "Warn"  # Strict | Warn | Ignore
-    field_manager: str = ""
+    # who is writing (managedFields): the fieldManager parameter, else derived from the User-Agent
+    field_manager: str = "kubelite"
 
 
 @dataclass
@@ -100,11 +102,73 @@ def _parse_rv(value: str, what: str = "resourceVersion") -> int:
     return revision
 
 
+def from_apply_error(exc: ssa.ManagedFieldsError) -> errors.APIError:
+    status = exc.to_status()
+    return errors.APIError(exc.status, status.get("reason") or "InternalError", exc.message,
+                           status.get("details"))
+
+
 class Registry:
     def __init__(self, *, store: Store, cache: WatchCache, strategies: StrategySet) -> None:
         self.store = store
         self.cache = cache
         self.strategies = strategies
+        self._type_infos: dict[tuple[str, str, str, int], tuple[ResourceInfo, ssa.TypeInfo]] = {}
+
+    def type_info(self, info: ResourceInfo) -> ssa.TypeInfo:
+        """The schema server-side apply merges with (built-in definitions, or the CRD version's schema)."""
+        key = (info.group, info.version, info.kind, id(info))
+        cached = self._type_infos.get(key)
+        if cached is not None and cached[0] is info:
+            return cached[1]
+        if info.custom:
+            type_info = ssa.type_info_from_crd_schema(info.schema)
+        else:
+            type_info = ssa.type_info_for_kind(info.group, info.version, info.kind)
+        self._type_infos[key] = (info, type_info)
+        return type_info
+
+    def _reset_fields(self, info: ResourceInfo, subresource: str) -> ssa.FieldSet | None:
+        # a custom resource without a status subresource lets status be written like any field
+        if info.custom and not info.has_status:
+            return ssa.FieldSet()
+        return None
+
+    def _track(self, info: ResourceInfo, old: Obj, new: Obj, manager: str, subresource: str) -> Obj:
+        """Record in metadata.managedFields what this write changed (an Update operation)."""
+        return ssa.update(old=old, new=new, manager=manager, api_version=info.api_version,
+                          subresource=subresource, type_info=self.type_info(info), now=datetime.now(UTC),
+                          reset_fields=self._reset_fields(info, subresource))
+
+    async def apply(self, info: ResourceInfo, namespace: str | None, name: str, config: Obj, opts: WriteOptions,
+                    *, force: bool, subresource: str = "") -> WriteResult:
+        """Server-side apply: merge ``config`` into the live object (or create it) as its manager."""
+        if not opts.field_manager:
+            raise errors.APIError(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required "
+                                  "value: is required for apply patch")
+
+        def merge(live: Obj) -> Obj:
+            try:
+                return ssa.apply(live=live, config=config, manager=opts.field_manager, api_version=info.api_version,
+                                 kind=info.kind if not subresource else "", force=force,
+                                 type_info=self.type_info(info), now=datetime.now(UTC), subresource=subresource,
+                                 reset_fields=self._reset_fields(info, subresource))
+            except ssa.ManagedFieldsError as exc:
+                raise from_apply_error(exc)
+
+        for _ in range(UPDATE_RETRIES):
+            try:
+                return await self.update(info, namespace, name, merge, opts, subresource=subresource, track=False)
+            except errors.APIError as exc:
+                if exc.code != 404 or subresource:
+                    raise
+            created = merge({})
+            try:
+                return await self.create(info, namespace, created, opts, track=False)
+            except errors.APIError as exc:
+                if exc.code != 409 or exc.reason != "AlreadyExists":
+                    raise
+        raise errors.conflict(info.group_resource, name, errors.MODIFIED)
 
     # ---- reads ---------------------------------------------------------------------------------
 
@@ -191,7 +255,7 @@ class Registry:
     # ---- writes --------------------------------------------------------------------------------
 
     async def create(self, info: ResourceInfo, namespace: str | None, body: Obj,
-                     opts: WriteOptions) -> WriteResult:
+                     opts: WriteOptions, *, track: bool = True) -> WriteResult:
         strategy = self.strategies.for_resource(info)
         obj = copy.deepcopy(body)
         warnings = strategy.check_unknown_fields(obj, opts.field_validation)
@@ -217,6 +281,8 @@ class Registry:
             md.pop("generation", None)
         strategy.prepare_for_create(obj)
         strategy.default(obj)
+        if track:
+            obj = self._track(info, {}, obj, opts.field_manager, "")
         problems = strategy.validate(obj)
         if problems:
             raise errors.invalid(info.kind, info.group, name_of(obj), problems)
@@ -262,7 +328,7 @@ class Registry:
 
     async def update(self, info: ResourceInfo, namespace: str | None, name: str,
                      mutate: Callable[[Obj], Obj], opts: WriteOptions, *, subresource: str = "",
-                     precondition_from_body: bool = True) -> WriteResult:
+                     precondition_from_body: bool = True, track: bool = True) -> WriteResult:
         """Read-modify-write with retries. ``mutate`` maps the current object to the wanted one."""
         strategy = self.strategies.for_resource(info)
         key = info.storage_key(namespace, name)
@@ -276,7 +342,8 @@ class Registry:
             asked_rv = str(wanted.get("metadata", {}).get("resourceVersion") or "")
             if precondition_from_body and asked_rv and asked_rv != str(kv.mod_revision):
                 raise errors.conflict(info.group_resource, name, errors.MODIFIED)
-            new = self._prepare_update(info, strategy, wanted, old, namespace, name, subresource)
+            new = self._prepare_update(info, strategy, wanted, old, namespace, name, subresource,
+                                       opts.field_manager if track else None)
             if new == old:
                 return WriteResult(old, warnings)
             md = new["metadata"]
@@ -311,7 +378,7 @@ class Registry:
         raise errors.conflict(info.group_resource, name, errors.MODIFIED)
 
     def _prepare_update(self, info: ResourceInfo, strategy: Strategy, wanted: Obj, old: Obj,
-                        namespace: str | None, name: str, subresource: str) -> Obj:
+                        namespace: str | None, name: str, subresource: str, manager: str | None) -> Obj:
         self._check_type_meta(info, wanted)
         md = meta(wanted)
         if md.get("name") not in (None, name):
@@ -346,6 +413,8 @@ class Registry:
             new["metadata"]["generation"] = int(old_md.get("generation", 1)) + 1
         if new == old:
             return old
+        if manager is not None:
+            new = self._track(info, old, new, manager, subresource)
         problems = strategy.validate(new)
         if subresource != "binding":
             problems += strategy.validate_update(new, old)
