@@ -308,10 +308,15 @@ class Registry:
             raise errors.already_exists(info.group_resource, name_of(obj))
 
     async def _check_namespace_accepts(self, namespace: str, info: ResourceInfo) -> None:
-        kv = await self.store.get(f"/core/namespaces/{namespace}")
-        if kv is None:
-            raise errors.not_found("namespaces", namespace)
-        ns = decode(kv)
+        # the cache first, as upstream's NamespaceLifecycle admission; a miss is checked live, since a
+        # namespace created a moment ago may not have reached the cache yet
+        key = f"/core/namespaces/{namespace}"
+        ns = self.cache.get("/core/namespaces/", key)
+        if ns is None:
+            kv = await self.store.get(key)
+            if kv is None:
+                raise errors.not_found("namespaces", namespace)
+            ns = decode(kv)
         if ns.get("metadata", {}).get("deletionTimestamp"):
             raise errors.forbidden(info.group_resource, "", f"unable to create new content in namespace "
                                    f"{namespace} because it is being terminated")

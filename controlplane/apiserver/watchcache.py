@@ -246,6 +246,11 @@ class WatchCache:
             return [decode(kv) for kv in result.items], result.revision
         return self._cache_for(prefix).list(key_prefix), self.revision
 
+    def get(self, prefix: str, key: str) -> Obj | None:
+        """One cached object, or None (which may only mean the cache has not seen it yet)."""
+        cache = self._caches.get(prefix)
+        return cache.objects.get(key) if cache is not None else None
+
     def snapshot(self, prefix: str, key_prefix: str) -> tuple[list[Obj], int]:
         """Whatever the cache holds now (resourceVersion=0 semantics: any recent state)."""
         return self._cache_for(prefix).list(key_prefix), self.revision
