@@ -217,7 +217,10 @@ class WatchCache:
     def _apply(self, event: WatchEvent) -> None:
         kv = event.kv
         cache = self._cache_for(resource_prefix(kv.key))
-        prev = decode(event.prev_kv) if event.prev_kv is not None else cache.objects.get(kv.key)
+        # the cache holds exactly the previous state; decode the store's copy only when it does not
+        prev = cache.objects.get(kv.key)
+        if prev is None and event.prev_kv is not None:
+            prev = decode(event.prev_kv)
         if event.type is EventType.DELETE:
             # the store hands the last value with the deletion revision, as upstream reports it
             cache.apply(CacheEvent(DELETED, kv.key, decode(kv), prev, kv.mod_revision))
