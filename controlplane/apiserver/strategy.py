@@ -733,13 +733,17 @@ class StrategySet:
                  context: StrategyContext | None = None) -> None:
         self._unknown_fields = unknown_fields
         self._context = context or StrategyContext()
+        # the per-kind strategies build on this module, so they are imported here, not at its top
+        from kubelite.controlplane.apiserver.kinds import KIND_STRATEGIES
+
+        self._special: dict[tuple[str, str], type[Strategy]] = {**SPECIAL, **KIND_STRATEGIES}
         self._cache: dict[tuple[str, str, str], Strategy] = {}
 
     def for_resource(self, info: ResourceInfo) -> Strategy:
         key = (info.group, info.version, info.plural)
         strategy = self._cache.get(key)
         if strategy is None or strategy.info is not info:
-            cls = CustomResourceStrategy if info.custom else SPECIAL.get((info.group, info.plural), Strategy)
+            cls = CustomResourceStrategy if info.custom else self._special.get((info.group, info.plural), Strategy)
             strategy = cls(info, unknown_fields=self._unknown_fields, context=self._context)
             self._cache[key] = strategy
         return strategy
