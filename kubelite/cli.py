@@ -86,6 +86,9 @@ def cmd_server(args: argparse.Namespace) -> int:
     if not args.disable_agent:
         print("kubelite server: the embedded agent is not built yet (work area: node agent kubelet); "
               "serving the control plane only", file=sys.stderr)
+    if args.token or args.token_file:
+        print("kubelite server: --token/--token-file are accepted but not used yet: agents cannot join "
+              "(work area: security)", file=sys.stderr)
     config = ServerConfig(
         data_dir=Path(args.data_dir), write_kubeconfig=Path(args.write_kubeconfig) if args.write_kubeconfig
         else None, datastore_endpoint=args.datastore_endpoint, bind_address=args.bind_address,

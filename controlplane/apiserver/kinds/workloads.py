@@ -27,8 +27,8 @@ _POD_ONLY_DEFAULTS: Final = ("tolerations", "serviceAccountName", "serviceAccoun
                              "preemptionPolicy", "enableServiceLinks")
 _TEMPLATE_POD_INFO: Final = ResourceInfo("", "v1", "Pod", "pods", False)
 _TEMPLATE_POD_STRATEGY: Final = PodStrategy(_TEMPLATE_POD_INFO, unknown_fields=None)
-# A placeholder name so that the pod strategy's metadata checks pass; template metadata has no name.
-_PLACEHOLDER_NAME: Final = "template"
+# Template metadata carries no name, but the pod strategy's metadata checks need one.
+_TEMPLATE_CHECK_NAME: Final = "template"
 
 
 def as_dict(value: Any) -> Obj:
@@ -79,7 +79,7 @@ def validate_pod_template(template: Any, path: Path) -> list[FieldError]:
     problems.extend(validation.validate_labels(md.get("labels"), path.child("metadata", "labels")))
     problems.extend(validation.validate_annotations(md.get("annotations"), path.child("metadata", "annotations")))
     spec = template.get("spec")
-    pod = {"metadata": {"name": _PLACEHOLDER_NAME}, "spec": {} if spec is None else spec}
+    pod = {"metadata": {"name": _TEMPLATE_CHECK_NAME}, "spec": {} if spec is None else spec}
     spec_root = str(path.child("spec"))
     problems.extend(_rebase(e, "spec", spec_root) for e in _TEMPLATE_POD_STRATEGY.validate(pod)
                     if not e.field.startswith("metadata"))
