@@ -32,7 +32,7 @@ from kubelite.controlplane.apiserver.strategy import StrategyContext, StrategySe
 from kubelite.controlplane.apiserver.watchcache import WatchCache
 from kubelite.controlplane.auth.kubeconfig import kubeconfig_yaml, write_kubeconfig
 from kubelite.controlplane.auth.pki import ClusterPKI, ensure_pki
-from kubelite.controlplane.controllers.manager import ControllerManager
+from kubelite.controlplane.controllers.manager import ControllerManager, default_controllers
 from kubelite.controlplane.storage import Store, open_store
 
 log = logging.getLogger("kubelite.server")
@@ -138,7 +138,9 @@ class ControlPlane:
         if not config.disable_controllers:
             # controllers talk to the API over loopback HTTPS like any client (k3s does the same)
             self.controller_client = APIClient(load_kubeconfig(self.admin_kubeconfig))
-            manager = ControllerManager(self.controller_client, leader_elect=config.leader_elect)
+            manager = ControllerManager(
+                self.controller_client, leader_elect=config.leader_elect,
+                factory=lambda client: default_controllers(client, cluster_cidr=config.cluster_cidr))
             self.controllers = asyncio.create_task(manager.run(), name="controller-manager")
 
     async def _bootstrap(self, registry: Registry, table: ResourceTable) -> None:

@@ -11,30 +11,39 @@ import asyncio
 import logging
 import socket
 import uuid
+from collections.abc import Callable
 
 from kubelite.client import APIClient, LeaderElector, LeaseLock
 from kubelite.controlplane.controllers.base import Controller
 from kubelite.controlplane.controllers.namespace import NamespaceController
+from kubelite.controlplane.controllers.nodeipam import NodeIPAMController
+from kubelite.controlplane.controllers.serviceaccount import ServiceAccountController
 
 log = logging.getLogger(__name__)
 
 LEASE_NAMESPACE, LEASE_NAME = "kube-system", "kube-controller-manager"
 
 
-def default_controllers(client: APIClient) -> list[Controller]:
-    return [NamespaceController(client)]
+def default_controllers(client: APIClient, *, cluster_cidr: str = "10.42.0.0/16") -> list[Controller]:
+    return [NamespaceController(client), NodeIPAMController(client, cluster_cidr=cluster_cidr),
+            ServiceAccountController(client)]
+
+
+ControllerFactory = Callable[[APIClient], list[Controller]]
 
 
 class ControllerManager:
-    def __init__(self, client: APIClient, *, controllers: list[Controller] | None = None,
+    """Runs a fresh set of controllers per leadership term (a controller's queue ends with its run)."""
+
+    def __init__(self, client: APIClient, *, factory: ControllerFactory | None = None,
                  leader_elect: bool = False, identity: str = "") -> None:
         self.client = client
-        self.controllers = controllers if controllers is not None else default_controllers(client)
+        self.factory: ControllerFactory = factory or default_controllers
         self.leader_elect = leader_elect
         self.identity = identity or f"{socket.gethostname()}_{uuid.uuid4()}"
 
     async def _run_controllers(self) -> None:
-        await asyncio.gather(*(controller.run() for controller in self.controllers))
+        await asyncio.gather(*(controller.run() for controller in self.factory(self.client)))
 
     async def run(self) -> None:
         if not self.leader_elect:

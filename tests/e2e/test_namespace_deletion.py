@@ -34,3 +34,17 @@ def test_deleting_a_namespace_deletes_its_contents(server: Server) -> None:
     for kind in ("cm", "secret", "deploy"):
         left = server.kubectl("get", kind, "-n", ns, "-o", "name").stdout.split()
         assert left == [], (kind, left)
+
+
+def test_namespaces_get_a_default_service_account_and_nodes_a_pod_cidr(server: Server) -> None:
+    ns = f"sa-{uuid.uuid4().hex[:6]}"
+    server.kubectl("create", "namespace", ns)
+    server.kubectl("wait", "--for=jsonpath={.metadata.name}=default", "sa/default", "-n", ns, "--timeout=20s")
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"n-{uuid.uuid4().hex[:6]}"},
+            "status": {"capacity": {"cpu": "2", "memory": "1Gi", "pods": "110"}}}
+    server.kubectl("apply", "-f", "-", input=json.dumps(node))
+    name = node["metadata"]["name"]  # type: ignore[index]
+    server.kubectl("wait", "--for=jsonpath={.spec.podCIDR}", f"node/{name}", "--timeout=20s")
+    cidr = json.loads(server.kubectl("get", "node", name, "-o", "json").stdout)["spec"]["podCIDR"]
+    assert cidr.startswith("10.42.") and cidr.endswith("/24")
+    server.kubectl("delete", "node", name)
