@@ -1,0 +1,575 @@
+"""The scheduling framework: extension points, plugin statuses, one scheduling cycle.
+
+Modelled on upstream kube-scheduler ``pkg/scheduler/framework`` (interface.go, cycle_state.go,
+runtime/framework.go, types.go FitError). The core knows only extension points; every policy is a
+plugin configured by a :class:`Profile`. Objects are JSON dicts as they travel on the wire.
+
+One deliberate difference from upstream: the Score extension point is called once for all feasible
+nodes (``score(pod=..., nodes=[...])`` returns one score per node) instead of once per node, so that
+resource scoring can run over all nodes at once in the compiled kernel (``kubelite.native.scoring``).
+
+A cycle is ``Framework.schedule``: PreFilter -> Filter on every node -> (PostFilter when nothing fits)
+-> PreScore -> Score -> NormalizeScore -> weighted sum -> best node, ties broken by an injectable RNG.
+The binding cycle's points (Reserve/Unreserve, Permit, PreBind, Bind) have runners too; PreBind and
+Bind are async because they talk to the API server.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar, cast, runtime_checkable
+
+from kubelite.controlplane.scheduler.nodeinfo import JSON, NodeInfo
+
+MAX_NODE_SCORE = 100
+MIN_NODE_SCORE = 0
+# upstream MaxTotalScore guards against int64 overflow of weight * score sums; we keep the check so
+# that a profile accepted here is one upstream would accept too
+MAX_TOTAL_SCORE = 2**63 - 1
+MAX_WEIGHT = MAX_TOTAL_SCORE // MAX_NODE_SCORE
+NO_NODES_MSG = "no nodes available to schedule pods"  # upstream ErrNoNodesAvailable
+
+T = TypeVar("T")
+
+
+class Code(enum.IntEnum):
+    """Upstream framework.Code, same order."""
+
+    SUCCESS = 0
+    ERROR = 1
+    UNSCHEDULABLE = 2
+    UNSCHEDULABLE_AND_UNRESOLVABLE = 3
+    WAIT = 4
+    SKIP = 5
+
+
+@dataclass(frozen=True)
+class Status:
+    """What a plugin says about a pod: a code, human reasons, and the plugin that said it.
+
+    ``None`` is used for success everywhere, as upstream's nil *Status.
+    """
+
+    code: Code
+    reasons: tuple[str, ...] = ()
+    plugin: str = ""
+
+    @classmethod
+    def of(cls, code: Code, *reasons: str, plugin: str = "") -> Status:
+        return cls(code=code, reasons=tuple(reasons), plugin=plugin)
+
+    @property
+    def message(self) -> str:
+        """Upstream Status.Message: the reasons joined by ", "."""
+        return ", ".join(self.reasons)
+
+    def is_success(self) -> bool:
+        return self.code is Code.SUCCESS
+
+    def is_rejected(self) -> bool:
+        """Unschedulable or UnschedulableAndUnresolvable (upstream IsRejected, without Pending)."""
+        return self.code in (Code.UNSCHEDULABLE, Code.UNSCHEDULABLE_AND_UNRESOLVABLE)
+
+    def with_plugin(self, plugin: str) -> Status:
+        return self if self.plugin else Status(code=self.code, reasons=self.reasons, plugin=plugin)
+
+
+def is_success(status: Status | None) -> bool:
+    return status is None or status.is_success()
+
+
+class CycleState:
+    """Per-cycle scratch space shared by plugins (upstream CycleState): PreFilter/PreScore write,
+    Filter/Score read. Keys are by convention prefixed with the plugin name."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, object] = {}
+
+    def write(self, key: str, value: object) -> None:
+        self._data[key] = value
+
+    def read(self, key: str, kind: type[T]) -> T | None:
+        """The value under ``key`` when it is a ``kind``; None when absent (a plugin bug upstream
+        reports as an Error status, which callers do)."""
+        value = self._data.get(key)
+        return value if isinstance(value, kind) else None
+
+    def delete(self, key: str) -> None:
+        self._data.pop(key, None)
+
+
+def missing_state(plugin: str, key: str) -> Status:
+    """The Error status a plugin returns when its PreFilter/PreScore state is missing."""
+    return Status.of(Code.ERROR, f"reading {key!r} from cycle state: not found", plugin=plugin)
+
+
+# ---- extension points: each a tiny Protocol ------------------------------------------------------
+
+
+@runtime_checkable
+class Plugin(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class PreFilterResult:
+    """Nodes a PreFilter plugin narrowed the search to; ``None`` means all nodes."""
+
+    node_names: frozenset[str] | None = None
+    plugins: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class PreFilterPlugin(Plugin, Protocol):
+    def pre_filter(self, *, state: CycleState, pod: JSON) -> tuple[PreFilterResult | None, Status | None]: ...
+
+
+@runtime_checkable
+class FilterPlugin(Plugin, Protocol):
+    def filter(self, *, state: CycleState, pod: JSON, node_info: NodeInfo) -> Status | None: ...
+
+
+@dataclass(frozen=True)
+class PostFilterResult:
+    nominated_node_name: str = ""
+
+
+@runtime_checkable
+class PostFilterPlugin(Plugin, Protocol):
+    def post_filter(self, *, state: CycleState, pod: JSON,
+                    node_statuses: Mapping[str, Status]) -> tuple[PostFilterResult | None, Status | None]: ...
+
+
+@runtime_checkable
+class PreScorePlugin(Plugin, Protocol):
+    def pre_score(self, *, state: CycleState, pod: JSON, nodes: Sequence[NodeInfo]) -> Status | None: ...
+
+
+@runtime_checkable
+class ScorePlugin(Plugin, Protocol):
+    def score(self, *, state: CycleState, pod: JSON,
+              nodes: Sequence[NodeInfo]) -> tuple[list[int], Status | None]: ...
+
+
+@runtime_checkable
+class ScoreNormalizer(Protocol):
+    """Upstream ScoreExtensions.NormalizeScore: rewrite ``scores`` in place into 0..100."""
+
+    def normalize_score(self, *, state: CycleState, pod: JSON, scores: list[int]) -> Status | None: ...
+
+
+@runtime_checkable
+class ReservePlugin(Plugin, Protocol):
+    def reserve(self, *, state: CycleState, pod: JSON, node_name: str) -> Status | None: ...
+
+    def unreserve(self, *, state: CycleState, pod: JSON, node_name: str) -> None: ...
+
+
+@runtime_checkable
+class PermitPlugin(Plugin, Protocol):
+    def permit(self, *, state: CycleState, pod: JSON, node_name: str) -> tuple[Status | None, float]: ...
+
+
+@runtime_checkable
+class PreBindPlugin(Plugin, Protocol):
+    async def pre_bind(self, *, state: CycleState, pod: JSON, node_name: str) -> Status | None: ...
+
+
+@runtime_checkable
+class BindPlugin(Plugin, Protocol):
+    async def bind(self, *, state: CycleState, pod: JSON, node_name: str) -> Status | None: ...
+
+
+def default_normalize_score(*, scores: list[int], reverse: bool, max_priority: int = MAX_NODE_SCORE) -> None:
+    """Upstream helper.DefaultNormalizeScore: scale to 0..max_priority by the highest score,
+    optionally reversed (so that fewer bad things means a higher score)."""
+    highest = max(scores, default=0)
+    if highest == 0:
+        if reverse:
+            scores[:] = [max_priority] * len(scores)
+        return
+    for i, score in enumerate(scores):
+        scaled = max_priority * score // highest
+        scores[i] = max_priority - scaled if reverse else scaled
+
+
+# ---- profile and construction --------------------------------------------------------------------
+
+
+class ExtensionPoint(enum.StrEnum):
+    PRE_FILTER = "preFilter"
+    FILTER = "filter"
+    POST_FILTER = "postFilter"
+    PRE_SCORE = "preScore"
+    SCORE = "score"
+    RESERVE = "reserve"
+    PERMIT = "permit"
+    PRE_BIND = "preBind"
+    BIND = "bind"
+
+
+_POINT_PROTOCOL: dict[ExtensionPoint, type] = {
+    ExtensionPoint.PRE_FILTER: PreFilterPlugin,
+    ExtensionPoint.FILTER: FilterPlugin,
+    ExtensionPoint.POST_FILTER: PostFilterPlugin,
+    ExtensionPoint.PRE_SCORE: PreScorePlugin,
+    ExtensionPoint.SCORE: ScorePlugin,
+    ExtensionPoint.RESERVE: ReservePlugin,
+    ExtensionPoint.PERMIT: PermitPlugin,
+    ExtensionPoint.PRE_BIND: PreBindPlugin,
+    ExtensionPoint.BIND: BindPlugin,
+}
+
+PluginFactory = Callable[[Mapping[str, Any]], Plugin]
+"""Builds a plugin from its args (upstream PluginConfig args); raises ProfileError on bad args."""
+
+
+class ProfileError(ValueError):
+    """A profile that cannot be built; the message names the profile, plugin and field."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Upstream KubeSchedulerProfile, reduced: enabled plugin names per extension point (in run
+    order), score weights, and per-plugin args."""
+
+    scheduler_name: str = "default-scheduler"
+    plugins: Mapping[ExtensionPoint, Sequence[str]] = field(default_factory=dict)
+    score_weights: Mapping[str, int] = field(default_factory=dict)
+    plugin_args: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScheduleResult:
+    """Where the pod goes, and how many nodes were looked at and found feasible."""
+
+    suggested_host: str
+    evaluated_nodes: int
+    feasible_nodes: int
+
+
+@dataclass(frozen=True)
+class FitError:
+    """No node fits (upstream framework.FitError); ``message`` is upstream's text."""
+
+    pod_key: str
+    num_all_nodes: int
+    node_statuses: Mapping[str, Status]
+    pre_filter_msg: str = ""
+    post_filter_msg: str = ""
+    nominated_node_name: str = ""
+
+    @property
+    def message(self) -> str:
+        if self.num_all_nodes == 0:
+            return NO_NODES_MSG
+        text = f"0/{self.num_all_nodes} nodes are available:"
+        if self.pre_filter_msg:
+            # when PreFilter rejected, every node carries that same status: listing them would repeat it
+            text += f" {self.pre_filter_msg}."
+        else:
+            histogram: Counter[str] = Counter()
+            for status in self.node_statuses.values():
+                histogram.update(status.reasons)
+            # upstream sorts the formatted "<count> <reason>" strings, not the reasons
+            parts = sorted(f"{count} {reason}" for reason, count in histogram.items())
+            if parts:
+                text += f" {', '.join(parts)}."
+        if self.post_filter_msg:
+            text += f" {self.post_filter_msg}."
+        return text
+
+
+@dataclass(frozen=True)
+class ScheduleFailure:
+    """The cycle itself failed (a plugin returned Error): not the pod's fault, retry later."""
+
+    status: Status
+
+    @property
+    def message(self) -> str:
+        return f"running {self.status.plugin or 'framework'}: {self.status.message}"
+
+
+def pod_key(pod: JSON) -> str:
+    meta = pod.get("metadata") or {}
+    return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+
+
+class Framework:
+    """One profile's plugins wired to extension points; runs scheduling and binding cycles."""
+
+    def __init__(self, *, profile: Profile, registry: Mapping[str, PluginFactory],
+                 rng: random.Random | None = None) -> None:
+        """Instantiate every plugin the profile names once; raise ProfileError listing every
+        problem (unknown plugin, plugin lacking the extension point, bad weight, bad args)."""
+        self.profile = profile
+        self._rng = rng if rng is not None else random.Random()
+        problems: list[str] = []
+        instances: dict[str, Plugin] = {}
+        where = f"profile {profile.scheduler_name!r}"
+        for point in ExtensionPoint:
+            for name in profile.plugins.get(point, ()):
+                if name in instances:
+                    continue
+                factory = registry.get(name)
+                if factory is None:
+                    problems.append(f"{where}: plugins.{point.value}: unknown plugin {name!r} "
+                                    f"(known: {', '.join(sorted(registry))})")
+                    continue
+                try:
+                    instances[name] = factory(profile.plugin_args.get(name, {}))
+                except ProfileError as exc:
+                    problems.append(f"{where}: pluginConfig[{name}]: {exc}")
+        for name in profile.plugin_args:
+            if name not in registry:
+                problems.append(f"{where}: pluginConfig: unknown plugin {name!r}")
+        self._points: dict[ExtensionPoint, list[Any]] = {}
+        for point in ExtensionPoint:
+            enabled: list[Any] = []
+            names = list(profile.plugins.get(point, ()))
+            for index, name in enumerate(names):
+                plugin = instances.get(name)
+                if plugin is None:
+                    continue
+                if name in names[:index]:
+                    problems.append(f"{where}: plugins.{point.value}[{index}]: plugin {name!r} is listed twice")
+                    continue
+                if not isinstance(plugin, _POINT_PROTOCOL[point]):
+                    problems.append(f"{where}: plugins.{point.value}: plugin {name!r} does not "
+                                    f"implement the {point.value} extension point")
+                    continue
+                enabled.append(plugin)
+            self._points[point] = enabled
+        self._weights: dict[str, int] = {}
+        for plugin in self._points[ExtensionPoint.SCORE]:
+            weight = profile.score_weights.get(plugin.name, 1)
+            if not 1 <= weight <= MAX_WEIGHT:
+                problems.append(f"{where}: plugins.score[{plugin.name}].weight: must be between 1 and "
+                                f"{MAX_WEIGHT}, got {weight}")
+            self._weights[plugin.name] = weight
+        for name in profile.score_weights:
+            if name not in self._weights:
+                problems.append(f"{where}: plugins.score: weight given for {name!r}, which is not an "
+                                "enabled score plugin")
+        if problems:
+            raise ProfileError("; ".join(problems))
+        # typed views of the validated lists: every member passed the isinstance check above
+        self._pre_filter = cast(list[PreFilterPlugin], self._points[ExtensionPoint.PRE_FILTER])
+        self._filter = cast(list[FilterPlugin], self._points[ExtensionPoint.FILTER])
+        self._post_filter_plugins = cast(list[PostFilterPlugin], self._points[ExtensionPoint.POST_FILTER])
+        self._pre_score = cast(list[PreScorePlugin], self._points[ExtensionPoint.PRE_SCORE])
+        self._score = cast(list[ScorePlugin], self._points[ExtensionPoint.SCORE])
+        self._reserve = cast(list[ReservePlugin], self._points[ExtensionPoint.RESERVE])
+        self._permit = cast(list[PermitPlugin], self._points[ExtensionPoint.PERMIT])
+        self._pre_bind = cast(list[PreBindPlugin], self._points[ExtensionPoint.PRE_BIND])
+        self._bind = cast(list[BindPlugin], self._points[ExtensionPoint.BIND])
+
+    def plugins(self, point: ExtensionPoint) -> list[str]:
+        """Names of the plugins enabled at ``point``, in run order."""
+        return [plugin.name for plugin in self._points[point]]
+
+    # ---- scheduling cycle -------------------------------------------------------------------------
+
+    def schedule(self, *, pod: JSON, nodes: Sequence[NodeInfo],
+                 state: CycleState | None = None) -> ScheduleResult | FitError | ScheduleFailure:
+        """One scheduling cycle for ``pod`` over ``nodes`` (a snapshot; nothing is mutated)."""
+        state = state if state is not None else CycleState()
+        if not nodes:
+            return FitError(pod_key=pod_key(pod), num_all_nodes=0, node_statuses={})
+        pre_result, pre_status, skipped = self._run_pre_filter(state=state, pod=pod)
+        if pre_status is not None and pre_status.code is Code.ERROR:
+            return ScheduleFailure(status=pre_status)
+        if pre_status is not None and pre_status.is_rejected():
+            return self._post_filter(state=state, pod=pod, fit=FitError(
+                pod_key=pod_key(pod), num_all_nodes=len(nodes),
+                node_statuses={info.name: pre_status for info in nodes},
+                pre_filter_msg=pre_status.message))
+        candidates = list(nodes)
+        statuses: dict[str, Status] = {}
+        if pre_result is not None and pre_result.node_names is not None:
+            allowed = pre_result.node_names
+            candidates = [info for info in nodes if info.name in allowed]
+            # upstream leaves the nodes PreFilter ruled out without an explicit status, so its message
+            # would not count them; naming the plugins keeps "0/N" adding up to N
+            excluded = Status.of(Code.UNSCHEDULABLE_AND_UNRESOLVABLE,
+                                 f"node(s) didn't satisfy plugin(s) [{', '.join(pre_result.plugins)}]")
+            statuses.update((info.name, excluded) for info in nodes if info.name not in allowed)
+        feasible: list[NodeInfo] = []
+        filters = [p for p in self._filter if p.name not in skipped]
+        for info in candidates:
+            status = self._run_filter(filters=filters, state=state, pod=pod, node_info=info)
+            if status is None:
+                feasible.append(info)
+            elif status.code is Code.ERROR:
+                return ScheduleFailure(status=status)
+            else:
+                statuses[info.name] = status
+        if not feasible:
+            return self._post_filter(state=state, pod=pod, fit=FitError(
+                pod_key=pod_key(pod), num_all_nodes=len(nodes), node_statuses=statuses))
+        if len(feasible) == 1:
+            # upstream skips scoring when there is nothing to choose between
+            return ScheduleResult(suggested_host=feasible[0].name, evaluated_nodes=len(candidates),
+                                  feasible_nodes=1)
+        totals = self.run_score(state=state, pod=pod, nodes=feasible)
+        if isinstance(totals, Status):
+            return ScheduleFailure(status=totals)
+        best = max(totals)
+        winners = [info.name for info, total in zip(feasible, totals, strict=True) if total == best]
+        return ScheduleResult(suggested_host=self._rng.choice(winners), evaluated_nodes=len(candidates),
+                              feasible_nodes=len(feasible))
+
+    def _run_pre_filter(self, *, state: CycleState,
+                        pod: JSON) -> tuple[PreFilterResult | None, Status | None, set[str]]:
+        """Run PreFilter plugins; returns the intersected node-name narrowing, the first non-success
+        status (with the plugin name), and the plugins that asked to Skip their Filter."""
+        result: PreFilterResult | None = None
+        skipped: set[str] = set()
+        for plugin in self._pre_filter:
+            narrowed, status = plugin.pre_filter(state=state, pod=pod)
+            if status is not None and status.code is Code.SKIP:
+                skipped.add(plugin.name)
+                continue
+            if not is_success(status):
+                assert status is not None
+                return None, status.with_plugin(plugin.name), skipped
+            if narrowed is not None and narrowed.node_names is not None:
+                names = narrowed.node_names if result is None else narrowed.node_names & (result.node_names or set())
+                plugins = (result.plugins if result is not None else ()) + (plugin.name,)
+                result = PreFilterResult(node_names=names, plugins=plugins)
+        if result is not None and result.node_names is not None and not result.node_names:
+            # upstream RunPreFilterPlugins: narrowings that share no node reject the pod outright
+            if len(result.plugins) == 1:
+                message = f"node(s) didn't satisfy plugin {result.plugins[0]}"
+            else:
+                message = f"node(s) didn't satisfy plugin(s) [{', '.join(result.plugins)}] simultaneously"
+            return None, Status.of(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, message), skipped
+        return result, None, skipped
+
+    def _run_filter(self, *, filters: Sequence[FilterPlugin], state: CycleState, pod: JSON,
+                    node_info: NodeInfo) -> Status | None:
+        for plugin in filters:
+            status = plugin.filter(state=state, pod=pod, node_info=node_info)
+            if not is_success(status):
+                assert status is not None
+                return status.with_plugin(plugin.name)
+        return None
+
+    def run_filter(self, *, state: CycleState, pod: JSON, node_info: NodeInfo) -> Status | None:
+        """Every Filter plugin on one node; the first rejection, or None when the pod fits."""
+        return self._run_filter(filters=self._filter, state=state, pod=pod,
+                                node_info=node_info)
+
+    def _post_filter(self, *, state: CycleState, pod: JSON, fit: FitError) -> FitError | ScheduleFailure:
+        messages: list[str] = []
+        for plugin in self._post_filter_plugins:
+            result, status = plugin.post_filter(state=state, pod=pod, node_statuses=fit.node_statuses)
+            if status is not None and status.code is Code.ERROR:
+                return ScheduleFailure(status=status.with_plugin(plugin.name))
+            if is_success(status) and result is not None and result.nominated_node_name:
+                return FitError(pod_key=fit.pod_key, num_all_nodes=fit.num_all_nodes,
+                                node_statuses=fit.node_statuses, pre_filter_msg=fit.pre_filter_msg,
+                                nominated_node_name=result.nominated_node_name)
+            if status is not None and status.message:
+                messages.append(status.message)
+        if not messages:
+            return fit
+        return FitError(pod_key=fit.pod_key, num_all_nodes=fit.num_all_nodes, node_statuses=fit.node_statuses,
+                        pre_filter_msg=fit.pre_filter_msg, post_filter_msg=", ".join(messages))
+
+    def run_score(self, *, state: CycleState, pod: JSON, nodes: Sequence[NodeInfo]) -> list[int] | Status:
+        """PreScore, Score, NormalizeScore; the weighted sum per node, or the Error status."""
+        skipped: set[str] = set()
+        for pre_scorer in self._pre_score:
+            status = pre_scorer.pre_score(state=state, pod=pod, nodes=nodes)
+            if status is not None and status.code is Code.SKIP:
+                skipped.add(pre_scorer.name)
+            elif not is_success(status):
+                assert status is not None
+                return Status.of(Code.ERROR, *status.reasons, plugin=pre_scorer.name)
+        totals = [0] * len(nodes)
+        for scorer in self._score:
+            if scorer.name in skipped:
+                continue
+            scores, status = scorer.score(state=state, pod=pod, nodes=nodes)
+            if status is not None and status.code is Code.SKIP:
+                continue
+            if not is_success(status):
+                assert status is not None
+                return Status.of(Code.ERROR, *status.reasons, plugin=scorer.name)
+            if len(scores) != len(nodes):
+                return Status.of(Code.ERROR, f"returned {len(scores)} scores for {len(nodes)} nodes",
+                                 plugin=scorer.name)
+            if isinstance(scorer, ScoreNormalizer):
+                status = cast(ScoreNormalizer, scorer).normalize_score(state=state, pod=pod, scores=scores)
+                if not is_success(status):
+                    assert status is not None
+                    return Status.of(Code.ERROR, *status.reasons, plugin=scorer.name)
+            for info, score in zip(nodes, scores, strict=True):
+                if not MIN_NODE_SCORE <= score <= MAX_NODE_SCORE:
+                    return Status.of(Code.ERROR, f"score {score} for node {info.name!r} is outside "
+                                     f"[{MIN_NODE_SCORE}, {MAX_NODE_SCORE}]", plugin=scorer.name)
+            weight = self._weights[scorer.name]
+            for i, score in enumerate(scores):
+                totals[i] += score * weight
+        return totals
+
+    # ---- binding cycle ----------------------------------------------------------------------------
+
+    def run_reserve(self, *, state: CycleState, pod: JSON, node_name: str) -> Status | None:
+        """Reserve in order; on the first failure Unreserve every reserve plugin in reverse."""
+        for plugin in self._reserve:
+            status = plugin.reserve(state=state, pod=pod, node_name=node_name)
+            if not is_success(status):
+                assert status is not None
+                self.run_unreserve(state=state, pod=pod, node_name=node_name)
+                return status.with_plugin(plugin.name)
+        return None
+
+    def run_unreserve(self, *, state: CycleState, pod: JSON, node_name: str) -> None:
+        for plugin in reversed(self._reserve):
+            plugin.unreserve(state=state, pod=pod, node_name=node_name)
+
+    def run_permit(self, *, state: CycleState, pod: JSON, node_name: str) -> tuple[Status | None, float]:
+        """Permit in order: the first rejection, else Wait with the shortest timeout, else None."""
+        wait: float | None = None
+        wait_plugin = ""
+        for plugin in self._permit:
+            status, timeout = plugin.permit(state=state, pod=pod, node_name=node_name)
+            if status is not None and status.code is Code.WAIT:
+                if wait is None or timeout < wait:
+                    wait, wait_plugin = timeout, plugin.name
+                continue
+            if not is_success(status) and not (status is not None and status.code is Code.SKIP):
+                assert status is not None
+                return status.with_plugin(plugin.name), 0.0
+        if wait is not None:
+            return Status.of(Code.WAIT, plugin=wait_plugin), wait
+        return None, 0.0
+
+    async def run_pre_bind(self, *, state: CycleState, pod: JSON, node_name: str) -> Status | None:
+        for plugin in self._pre_bind:
+            status = await plugin.pre_bind(state=state, pod=pod, node_name=node_name)
+            if status is not None and status.code is Code.SKIP:
+                continue
+            if not is_success(status):
+                assert status is not None
+                return status.with_plugin(plugin.name)
+        return None
+
+    async def run_bind(self, *, state: CycleState, pod: JSON, node_name: str) -> Status | None:
+        """The first Bind plugin that does not Skip binds; Skip from all of them is an Error."""
+        for plugin in self._bind:
+            status = await plugin.bind(state=state, pod=pod, node_name=node_name)
+            if status is not None and status.code is Code.SKIP:
+                continue
+            if status is None or status.is_success():
+                return None
+            return status.with_plugin(plugin.name)
+        return Status.of(Code.ERROR, "no bind plugin bound the pod (all skipped or none enabled)")

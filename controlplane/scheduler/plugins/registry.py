@@ -1,0 +1,50 @@
+"""The in-tree plugin registry and the default profile built from it.
+
+The default profile enables the plugins we have at the extension points and in the order of
+upstream's default KubeSchedulerConfiguration, with upstream's score weights (TaintToleration 3,
+NodeAffinity 2, the resource scorers 1). Binding plugins (DefaultBinder) arrive with the API wiring.
+"""
+
+from __future__ import annotations
+
+from kubelite.controlplane.scheduler.framework import ExtensionPoint, PluginFactory, Profile
+from kubelite.controlplane.scheduler.plugins import (
+    balanced_allocation,
+    node_affinity,
+    node_name,
+    node_ports,
+    node_resources_fit,
+    node_unschedulable,
+    taint_toleration,
+)
+
+
+def in_tree_registry() -> dict[str, PluginFactory]:
+    """Plugin name -> factory for every plugin in this package."""
+    return {
+        node_name.NAME: node_name.new,
+        node_unschedulable.NAME: node_unschedulable.new,
+        taint_toleration.NAME: taint_toleration.new,
+        node_affinity.NAME: node_affinity.new,
+        node_ports.NAME: node_ports.new,
+        node_resources_fit.NAME: node_resources_fit.new,
+        balanced_allocation.NAME: balanced_allocation.new,
+    }
+
+
+def default_profile(*, scheduler_name: str = "default-scheduler") -> Profile:
+    """Upstream's default profile, restricted to the plugins in this package."""
+    return Profile(
+        scheduler_name=scheduler_name,
+        plugins={
+            ExtensionPoint.PRE_FILTER: [node_affinity.NAME, node_ports.NAME, node_resources_fit.NAME],
+            ExtensionPoint.FILTER: [node_unschedulable.NAME, node_name.NAME, taint_toleration.NAME,
+                                    node_affinity.NAME, node_ports.NAME, node_resources_fit.NAME],
+            ExtensionPoint.PRE_SCORE: [taint_toleration.NAME, node_affinity.NAME, node_resources_fit.NAME,
+                                       balanced_allocation.NAME],
+            ExtensionPoint.SCORE: [taint_toleration.NAME, node_affinity.NAME, node_resources_fit.NAME,
+                                   balanced_allocation.NAME],
+        },
+        score_weights={taint_toleration.NAME: 3, node_affinity.NAME: 2, node_resources_fit.NAME: 1,
+                       balanced_allocation.NAME: 1},
+    )

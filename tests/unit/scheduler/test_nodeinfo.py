@@ -1,0 +1,116 @@
+"""NodeInfo sums and upstream PodRequests (max(sum containers, max init) + overhead, sidecars)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from scheduler_builders import make_node, make_pod
+
+from kubelite.api.quantity import QuantityError
+from kubelite.controlplane.scheduler.nodeinfo import (
+    HostPort,
+    NodeInfo,
+    build_node_infos,
+    non_zero_requests,
+    pod_requests,
+)
+
+MI = 1024**2
+
+
+@pytest.mark.parametrize(
+    ("pod", "expected"),
+    [
+        pytest.param(make_pod().obj(), {}, id="no-containers"),
+        pytest.param(make_pod().requests(cpu="100m", memory="1Mi").requests(cpu="1").obj(),
+                     {"cpu": 1100, "memory": MI}, id="sum-of-containers"),
+        pytest.param(make_pod().requests(cpu="100m").init_container(requests={"cpu": "2"}).obj(),
+                     {"cpu": 2000}, id="init-larger-than-sum"),
+        pytest.param(make_pod().requests(cpu="3").init_container(requests={"cpu": "2", "memory": "5Mi"}).obj(),
+                     {"cpu": 3000, "memory": 5 * MI}, id="max-per-resource"),
+        pytest.param(make_pod().requests(cpu="1").init_container(requests={"cpu": "500m"}, sidecar=True)
+                     .init_container(requests={"cpu": "1"}).obj(),
+                     {"cpu": 1500}, id="sidecar-adds-to-sum-and-to-later-inits"),
+        pytest.param(make_pod().requests(cpu="1").init_container(requests={"cpu": "500m"}, sidecar=True)
+                     .init_container(requests={"cpu": "2"}).obj(),
+                     {"cpu": 2500}, id="init-after-sidecar-counts-both"),
+        pytest.param(make_pod().requests(cpu="1").overhead(cpu="250m", memory="10Mi").obj(),
+                     {"cpu": 1250, "memory": 10 * MI}, id="overhead-added"),
+        pytest.param(make_pod().container(requests={"example.com/gpu": "2"}).obj(),
+                     {"example.com/gpu": 2}, id="extended-resource"),
+    ],
+)
+def test_pod_requests(pod: dict[str, Any], expected: dict[str, int]) -> None:
+    assert pod_requests(pod) == expected
+
+
+@pytest.mark.parametrize(
+    ("pod", "expected"),
+    [
+        pytest.param(make_pod().container().obj(), (100, 200 * MI), id="best-effort-gets-defaults"),
+        pytest.param(make_pod().requests(cpu="0").obj(), (0, 200 * MI), id="explicit-zero-kept"),
+        pytest.param(make_pod().requests(cpu="1", memory="1Gi").container().obj(), (1100, 1024 * MI + 200 * MI),
+                     id="defaults-per-container"),
+        pytest.param(make_pod().obj(), (0, 0), id="no-containers"),
+    ],
+)
+def test_non_zero_requests(pod: dict[str, Any], expected: tuple[int, int]) -> None:
+    assert non_zero_requests(pod) == expected
+
+
+def test_node_info_sums_pods() -> None:
+    info = make_node("n1").capacity(cpu="4", memory="8Gi").image("nginx:1", "docker.io/library/nginx:1").info(
+        make_pod("a").requests(cpu="500m", memory="1Gi").obj(),
+        make_pod("b").container().host_port(8080).obj(),
+    )
+    assert info.name == "n1"
+    assert (info.allocatable.milli_cpu, info.allocatable.memory, info.allocatable.allowed_pod_number) == (
+        4000, 8 * 1024 * MI, 110)
+    assert (info.requested.milli_cpu, info.requested.memory) == (500, 1024 * MI)
+    # b: one best-effort container plus one container holding the port, both defaulted
+    assert (info.non_zero_requested.milli_cpu, info.non_zero_requested.memory) == (700, 1024 * MI + 400 * MI)
+    assert info.pod_count == 2
+    assert info.used_ports == [HostPort(ip="0.0.0.0", protocol="TCP", port=8080)]
+    assert info.image_names == {"nginx:1", "docker.io/library/nginx:1"}
+
+
+def test_allocatable_falls_back_to_capacity() -> None:
+    node = make_node("n1").obj()
+    node["status"] = {"capacity": {"cpu": "2", "pods": "10"}}
+    info = NodeInfo.build(node=node)
+    assert (info.allocatable.milli_cpu, info.allocatable.allowed_pod_number) == (2000, 10)
+
+
+def test_build_node_infos_assigns_running_pods_only() -> None:
+    nodes = [make_node("n1").capacity(cpu="1").obj(), make_node("n2").capacity(cpu="1").obj()]
+    pods = [
+        make_pod("a").requests(cpu="100m").node("n1").obj(),
+        make_pod("b").requests(cpu="200m").node("n1").phase("Succeeded").obj(),
+        make_pod("c").requests(cpu="300m").node("n2").phase("Running").obj(),
+        make_pod("d").requests(cpu="400m").obj(),  # pending, unbound
+        make_pod("e").requests(cpu="500m").node("gone").obj(),
+    ]
+    infos = build_node_infos(nodes=nodes, pods=pods)
+    assert [(i.name, i.pod_count, i.requested.milli_cpu) for i in infos] == [("n1", 1, 100), ("n2", 1, 300)]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "conflict"),
+    [
+        pytest.param(HostPort("0.0.0.0", "TCP", 80), HostPort("10.0.0.1", "TCP", 80), True, id="wildcard-vs-ip"),
+        pytest.param(HostPort("10.0.0.1", "TCP", 80), HostPort("10.0.0.2", "TCP", 80), False, id="different-ips"),
+        pytest.param(HostPort("10.0.0.1", "TCP", 80), HostPort("10.0.0.1", "TCP", 80), True, id="same-ip"),
+        pytest.param(HostPort("0.0.0.0", "TCP", 80), HostPort("0.0.0.0", "UDP", 80), False, id="protocols-differ"),
+        pytest.param(HostPort("0.0.0.0", "TCP", 80), HostPort("0.0.0.0", "TCP", 81), False, id="ports-differ"),
+    ],
+)
+def test_host_port_conflicts(a: HostPort, b: HostPort, conflict: bool) -> None:
+    assert a.conflicts(b) is conflict
+    assert b.conflicts(a) is conflict
+
+
+def test_bad_quantity_names_object_and_field() -> None:
+    pod = make_pod("bad").requests(cpu="lots").obj()
+    with pytest.raises(QuantityError, match=r"pod 'bad': spec.containers\[c0\].resources.requests\[cpu\]"):
+        pod_requests(pod)
