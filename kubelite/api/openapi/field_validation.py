@@ -34,6 +34,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from kubelite.api.openapi.definitions import JSONDict, definition, ref_name
+from kubelite.api.validation import go_quote
 
 # Upstream's decoder keeps at most this many strict errors per object.
 MAX_STRICT_ERRORS: Final = 100
@@ -69,31 +70,6 @@ def unknown_field_message(path: str) -> str:
 def strict_decoding_error(paths: list[str]) -> str:
     """The message of upstream's 400 answer for ``fieldValidation=Strict``."""
     return "strict decoding error: " + ", ".join(unknown_field_message(p) for p in paths)
-
-
-def go_quote(text: str) -> str:
-    """Go's ``strconv.Quote``: double quotes, Go escapes, printable Unicode kept as is."""
-    out = ['"']
-    for ch in text:
-        code = ord(ch)
-        if ch in ('"', "\\"):
-            out.append("\\" + ch)
-        elif ch in _GO_SHORT_ESCAPES:
-            out.append(_GO_SHORT_ESCAPES[ch])
-        elif ch == " " or ch.isprintable():
-            out.append(ch)
-        elif code < 0x80:
-            out.append(f"\\x{code:02x}")
-        elif code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
-
-
-_GO_SHORT_ESCAPES: Final = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
-                            "\v": "\\v"}
 
 
 class _Collector:
