@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from kubelite.api import crd_schema, validation
+from kubelite.api import crd_schema, openapi, validation
 from kubelite.api.meta import meta
 from kubelite.controlplane.apiserver import errors
 from kubelite.controlplane.apiserver.allocators import (
@@ -65,16 +65,19 @@ class Strategy:
         if mode not in ("Strict", "Warn", "Ignore"):
             raise errors.bad_request(f'fieldValidation: Unsupported value: "{mode}": supported values: '
                                      '"Ignore", "Strict", "Warn"')
+        unknown = self.drop_unknown_fields(obj)
+        if unknown and mode == "Strict":
+            raise errors.bad_request(openapi.strict_decoding_error(unknown))
+        return [openapi.unknown_field_message(p) for p in unknown] if mode == "Warn" else []
+
+    def drop_unknown_fields(self, obj: Obj) -> list[str]:
+        """Remove the fields the kind's schema does not declare; their paths, upstream-formatted."""
         if self._unknown_fields is None or not self.info.definition:
             return []
         unknown = self._unknown_fields(self.info.definition, obj)
-        if not unknown:
-            return []
-        if mode == "Strict":
-            raise errors.bad_request("strict decoding error: " + ", ".join(f'unknown field "{p}"' for p in unknown))
         for path in unknown:
             drop_path(obj, path)
-        return [] if mode == "Ignore" else [f'unknown field "{p}"' for p in unknown]
+        return unknown
 
     def prepare_for_create(self, obj: Obj) -> None:
         if self.info.has_status and self.reset_status_on_create:
@@ -593,17 +596,9 @@ class CustomResourceStrategy(Strategy):
             return obj
         return {**obj, "apiVersion": self.info.api_version}
 
-    def check_unknown_fields(self, obj: Obj, mode: str) -> list[str]:
-        if mode not in ("Strict", "Warn", "Ignore"):
-            return super().check_unknown_fields(obj, mode)
-        if self.info.schema is None:
-            return []
-        pruned = crd_schema.prune(obj, self.info.schema)
-        if not pruned:
-            return []
-        if mode == "Strict":
-            raise errors.bad_request("strict decoding error: " + ", ".join(f'unknown field "{p}"' for p in pruned))
-        return [] if mode == "Ignore" else [f'unknown field "{p}"' for p in pruned]
+    def drop_unknown_fields(self, obj: Obj) -> list[str]:
+        # the CRD version's structural schema prunes (upstream's pruning), no OpenAPI definition
+        return crd_schema.prune(obj, self.info.schema) if self.info.schema is not None else []
 
     def default(self, obj: Obj) -> None:
         if self.info.schema is not None:
