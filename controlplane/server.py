@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import os
 import signal
@@ -21,7 +20,12 @@ from pathlib import Path
 from aiohttp import web
 
 from kubelite.client import APIClient, load_kubeconfig
-from kubelite.controlplane.apiserver.allocators import NodePortAllocator, ServiceIPAllocator, repair
+from kubelite.controlplane.apiserver.allocators import (
+    NodePortAllocator,
+    ServiceIPAllocator,
+    kubernetes_service_ip,
+    repair,
+)
 from kubelite.controlplane.apiserver.app import APIServer, make_ssl_context
 from kubelite.controlplane.apiserver.crds import CRDRegistrar
 from kubelite.controlplane.apiserver.errors import APIError
@@ -31,7 +35,7 @@ from kubelite.controlplane.apiserver.resources import ResourceTable
 from kubelite.controlplane.apiserver.strategy import StrategyContext, StrategySet
 from kubelite.controlplane.apiserver.watchcache import WatchCache
 from kubelite.controlplane.auth.kubeconfig import kubeconfig_yaml, write_kubeconfig
-from kubelite.controlplane.auth.pki import ClusterPKI, ensure_pki
+from kubelite.controlplane.auth.pki import ClusterPKI, ensure_pki, is_ip
 from kubelite.controlplane.controllers.manager import ControllerManager, default_controllers
 from kubelite.controlplane.storage import Store, open_store
 
@@ -55,31 +59,18 @@ class ServerConfig:
     leader_elect: bool = False
     disable_controllers: bool = False
 
-    @property
-    def kubernetes_service_ip(self) -> str:
-        """The first address of the service range: the `kubernetes` Service's ClusterIP."""
-        network = ipaddress.ip_network(self.service_cidr, strict=False)
-        return str(network.network_address + 1)
 
 
 def _sans(config: ServerConfig) -> tuple[list[str], list[str]]:
-    names = {socket.gethostname(), *(n for n in config.tls_san if not _is_ip(n))}
+    names = {socket.gethostname(), *(n for n in config.tls_san if not is_ip(n))}
     if config.node_name:
         names.add(config.node_name)
-    ips = {config.kubernetes_service_ip, *(n for n in config.tls_san if _is_ip(n))}
+    ips = {kubernetes_service_ip(config.service_cidr), *(n for n in config.tls_san if is_ip(n))}
     if config.node_ip:
         ips.add(config.node_ip)
     if config.bind_address not in ("0.0.0.0", "::"):
         ips.add(config.bind_address)
     return sorted(names), sorted(ips)
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 class ControlPlane:

@@ -23,6 +23,11 @@ PORT_PREFIX = "/kubelite/nodeports/"
 DEFAULT_NODE_PORT_RANGE = (30000, 32767)
 
 
+def kubernetes_service_ip(cidr: str) -> str:
+    """The first usable address of the service range: upstream gives it to the `kubernetes` Service."""
+    return str(ipaddress.ip_network(cidr, strict=False).network_address + 1)
+
+
 class AllocationError(Exception):
     """A requested IP/port is taken or out of range, or the range is full; ``str()`` says which."""
 
@@ -38,8 +43,7 @@ class ServiceIPAllocator:
 
     @property
     def kubernetes_ip(self) -> str:
-        """The first usable address: upstream gives it to the `kubernetes` Service."""
-        return str(ipaddress.ip_address(self.first))
+        return kubernetes_service_ip(str(self.network))
 
     def contains(self, ip: str) -> bool:
         try:

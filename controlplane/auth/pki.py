@@ -190,7 +190,7 @@ def serving_subject_alt_names(*, dns_names: Sequence[str], ip_addresses: Sequenc
     dns: dict[str, None] = dict.fromkeys(DEFAULT_SERVING_DNS_NAMES)
     for index, raw in enumerate(dns_names):
         name = raw.strip().lower().rstrip(".")
-        if _is_ip(name):
+        if is_ip(name):
             raise PKIError(f"dns_names[{index}] {raw!r} is an IP address; pass it in ip_addresses")
         if len(name) > 253 or not _DNS_NAME_RE.match(name):
             raise PKIError(
@@ -207,7 +207,8 @@ def serving_subject_alt_names(*, dns_names: Sequence[str], ip_addresses: Sequenc
     return ServingSANs(dns_names=tuple(dns), ip_addresses=tuple(ips))
 
 
-def _is_ip(text: str) -> bool:
+def is_ip(text: str) -> bool:
+    """Whether ``text`` is an IPv4 or IPv6 address (a SAN goes in ip_addresses, not dns_names)."""
     try:
         ipaddress.ip_address(text)
     except ValueError:
