@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
+import shutil
 import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +76,20 @@ def stop_server(server: Server) -> None:
         except subprocess.TimeoutExpired:
             server.process.kill()
             server.process.wait()
+
+
+@contextlib.contextmanager
+def temporary_server(prefix: str, *extra: str) -> Iterator[Server]:
+    """A server in a private temporary data directory; stopped and removed afterwards, even on failure."""
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        server = start_server(data_dir, *extra)
+        try:
+            yield server
+        finally:
+            stop_server(server)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def admin_ssl_context(server: Server) -> ssl.SSLContext:

@@ -7,9 +7,7 @@ the data directory is a private temporary directory removed after the module, ev
 from __future__ import annotations
 
 import contextlib
-import shutil
 import sys
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,22 +15,15 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "e2e"))
-from e2e_harness import Server, start_server, stop_server
+from e2e_harness import Server, temporary_server
 
 from kubelite.client import APIClient, APIStatusError, load_kubeconfig
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    data_dir = Path(tempfile.mkdtemp(prefix="kubelite-client-it-"))
-    try:
-        srv = start_server(data_dir)
-        try:
-            yield srv
-        finally:
-            stop_server(srv)
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+    with temporary_server("kubelite-client-it-") as srv:
+        yield srv
 
 
 @pytest.fixture
