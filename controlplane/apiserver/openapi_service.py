@@ -206,11 +206,13 @@ class OpenAPIService:
         self.table = table
         self._v2: Obj | None = None
         self._v3: dict[str, Obj] = {}
+        self._v3_index: Obj | None = None
         self._custom: dict[str, Obj] = {}  # schemas of custom kinds, by definition name
 
     def invalidate(self) -> None:
         self._v2 = None
         self._v3.clear()
+        self._v3_index = None
 
     def set_custom_schemas(self, schemas: dict[str, Obj]) -> None:
         """Replace the schemas of custom resources (the CRD registrar calls this on every CRD change)."""
@@ -261,12 +263,15 @@ class OpenAPIService:
         return self._v3[gv]
 
     def v3_index(self) -> Obj:
-        index: Obj = {}
-        for gv in self.group_versions():
-            path = self._url_path(gv)
-            digest = hashlib.sha512(orjson.dumps(self.v3(path), option=orjson.OPT_SORT_KEYS)).hexdigest()[:64]
-            index[path] = {"serverRelativeURL": f"/openapi/v3/{path}?hash={digest.upper()}"}
-        return {"paths": index}
+        """/openapi/v3: each group-version's URL with a content hash (built once per table change)."""
+        if self._v3_index is None:
+            index: Obj = {}
+            for gv in self.group_versions():
+                path = self._url_path(gv)
+                digest = hashlib.sha512(orjson.dumps(self.v3(path), option=orjson.OPT_SORT_KEYS)).hexdigest()[:64]
+                index[path] = {"serverRelativeURL": f"/openapi/v3/{path}?hash={digest.upper()}"}
+            self._v3_index = {"paths": index}
+        return self._v3_index
 
     def merge_schema(self, info: ResourceInfo) -> openapi.MergeSchema | None:
         if not info.definition or info.definition not in known_definitions():
