@@ -4,6 +4,11 @@
 A reconcile that raises is retried with the queue's per-item exponential back-off; one that returns
 ``requeue_after`` seconds is looked at again then; success forgets the item's back-off history.
 Reconciles are idempotent, so re-running after a crash or a duplicate event is always safe.
+
+Informers are either the controller's own (``self.informers``: started and stopped by ``run``) or
+shared through a ``SharedInformerFactory`` (``self.shared_informers``: one watch per resource for the
+whole manager, started by the first controller to run and shut down by the manager), as
+kube-controller-manager shares one informer factory between its controllers.
 """
 
 from __future__ import annotations
@@ -12,11 +17,14 @@ import abc
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from kubelite.client import Informer, WorkQueue
+from kubelite.client import Informer, SharedInformerFactory, WorkQueue
 
 log = logging.getLogger(__name__)
+
+IndexFunc = Callable[[dict[str, Any]], list[str]]
 
 
 class Controller(abc.ABC):
@@ -27,6 +35,29 @@ class Controller(abc.ABC):
     def __init__(self) -> None:
         self.queue: WorkQueue[str] = WorkQueue(name=self.name)
         self.informers: list[Informer] = []
+        self.shared_informers: list[Informer] = []
+        self.factory: SharedInformerFactory | None = None
+        self._owns_factory = False
+
+    def shared(self, factory: SharedInformerFactory | None, group: str, version: str, plural: str, *,
+               namespaced: bool = True, indexers: Mapping[str, IndexFunc] | None = None) -> Informer:
+        """An informer from ``factory`` (or a private one when None) that ``run`` waits for."""
+        if factory is None:
+            if self.factory is None:
+                self.factory, self._owns_factory = SharedInformerFactory(self._client()), True
+            factory = self.factory
+        else:
+            self.factory = factory
+        informer = factory.for_resource(group, version, plural, namespaced=namespaced, indexers=indexers)
+        if informer not in self.shared_informers:
+            self.shared_informers.append(informer)
+        return informer
+
+    def _client(self) -> Any:
+        client = getattr(self, "client", None)
+        if client is None:
+            raise RuntimeError(f"{self.name}: set self.client before asking for shared informers")
+        return client
 
     @abc.abstractmethod
     async def reconcile(self, key: str) -> float | None:
@@ -40,13 +71,17 @@ class Controller(abc.ABC):
 
     async def run(self, *, workers: int = 2) -> None:
         tasks = [asyncio.create_task(informer.run(), name=f"{self.name}-informer") for informer in self.informers]
+        if self.factory is not None:
+            self.factory.start()  # idempotent: starts only the informers not yet running
         try:
-            for informer in self.informers:
+            for informer in [*self.informers, *self.shared_informers]:
                 await informer.wait_for_sync()
             log.info("%s: caches synced, starting %d workers", self.name, workers)
             await asyncio.gather(*(self._worker() for _ in range(workers)))
         finally:
             self.queue.shutdown()
+            if self.factory is not None and self._owns_factory:
+                await self.factory.shutdown()
             for informer in self.informers:
                 informer.stop()
             for task in tasks:

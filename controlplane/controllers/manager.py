@@ -13,8 +13,10 @@ import socket
 import uuid
 from collections.abc import Callable
 
-from kubelite.client import APIClient, LeaderElector, LeaseLock
+from kubelite.client import APIClient, LeaderElector, LeaseLock, SharedInformerFactory
 from kubelite.controlplane.controllers.base import Controller
+from kubelite.controlplane.controllers.endpoints import EndpointsController
+from kubelite.controlplane.controllers.endpointslice import EndpointSliceController
 from kubelite.controlplane.controllers.namespace import NamespaceController
 from kubelite.controlplane.controllers.nodeipam import NodeIPAMController
 from kubelite.controlplane.controllers.serviceaccount import ServiceAccountController
@@ -25,8 +27,11 @@ LEASE_NAMESPACE, LEASE_NAME = "kube-system", "kube-controller-manager"
 
 
 def default_controllers(client: APIClient, *, cluster_cidr: str = "10.42.0.0/16") -> list[Controller]:
+    """Every controller, sharing one informer per resource (one watch each for the whole manager)."""
+    factory = SharedInformerFactory(client)
     return [NamespaceController(client), NodeIPAMController(client, cluster_cidr=cluster_cidr),
-            ServiceAccountController(client)]
+            ServiceAccountController(client),
+            EndpointSliceController(client, factory=factory), EndpointsController(client, factory=factory)]
 
 
 ControllerFactory = Callable[[APIClient], list[Controller]]
@@ -43,7 +48,13 @@ class ControllerManager:
         self.identity = identity or f"{socket.gethostname()}_{uuid.uuid4()}"
 
     async def _run_controllers(self) -> None:
-        await asyncio.gather(*(controller.run() for controller in self.factory(self.client)))
+        controllers = self.factory(self.client)
+        try:
+            await asyncio.gather(*(controller.run() for controller in controllers))
+        finally:
+            # shared informer factories outlive any one controller: stop them with the term
+            for factory in {id(c.factory): c.factory for c in controllers if c.factory is not None}.values():
+                await factory.shutdown()
 
     async def run(self) -> None:
         if not self.leader_elect:
