@@ -73,6 +73,7 @@ class BuildNative(build_ext):
             print(f"WARNING: compiled kubelite.native modules not built ({exc}); "
                   "falling back to the pure-Python twins", file=sys.stderr)
         self.build_pause()
+        self.build_cni_shim()
 
     def build_extension(self, ext) -> None:  # type: ignore[no-untyped-def]
         try:
@@ -99,6 +100,25 @@ class BuildNative(build_ext):
             return
         subprocess.run(["strip", str(target)], check=False, capture_output=True)
 
+    def build_cni_shim(self) -> None:
+        """``cni/shim.c`` -> ``kubelite/cni/kubelite-cni-shim``: the tiny executable containerd runs per CNI call.
+
+        Without a compiler the agent installs a small Python shim instead (slower start, same protocol).
+        """
+        out_dir = HERE / "cni" if self.inplace else Path(self.build_lib) / "kubelite" / "cni"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        cc = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
+        if not cc:
+            print("WARNING: no C compiler; the CNI shim was not built", file=sys.stderr)
+            return
+        target = out_dir / "kubelite-cni-shim"
+        cmd = [cc, "-Os", "-static", "-Wall", "-Werror", "-o", str(target), str(HERE / "cni" / "shim.c")]
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            print(f"WARNING: CNI shim not built: {result.stderr.strip()}", file=sys.stderr)
+            return
+        subprocess.run(["strip", str(target)], check=False, capture_output=True)
+
 
 packages, package_dir = discover_packages()
 
@@ -106,6 +126,7 @@ setup(
     packages=packages,
     package_dir=package_dir,
     package_data={"kubelite.native": ["pause", "*.pyi", "*.pxd", "*.pyx", "pause.c"],
+                  "kubelite.cni": ["kubelite-cni-shim", "shim.c"],
                   "kubelite.api.openapi": ["definitions.json.gz"],
                   "kubelite.api.protobuf": ["schema.json.gz"]},
     ext_modules=cython_extensions(),
