@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import enum
 import random
+from array import array
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
 from kubelite.controlplane.scheduler.nodeinfo import JSON, NodeInfo
+from kubelite.controlplane.scheduler.snapshot import Snapshot
+from kubelite.native.scoring import KERNEL, Kernel
 
 MAX_NODE_SCORE = 100
 MIN_NODE_SCORE = 0
@@ -32,6 +35,9 @@ MIN_NODE_SCORE = 0
 MAX_TOTAL_SCORE = 2**63 - 1
 MAX_WEIGHT = MAX_TOTAL_SCORE // MAX_NODE_SCORE
 NO_NODES_MSG = "no nodes available to schedule pods"  # upstream ErrNoNodesAvailable
+# upstream minFeasibleNodesToFind / minFeasibleNodesPercentageToFind (schedule_one.go)
+MIN_FEASIBLE_NODES_TO_FIND = 100
+MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
 
 T = TypeVar("T")
 
@@ -157,6 +163,28 @@ class ScorePlugin(Plugin, Protocol):
 
 
 @runtime_checkable
+class BatchFilterPlugin(Protocol):
+    """A Filter that can also judge every node at once from the snapshot's columns (the hot path).
+
+    ``filter_batch`` clears ``mask[slot]`` for each node it rejects and returns True; it returns
+    False when it cannot decide this pod by columns (then its per-node ``filter`` runs). It must
+    agree with ``filter`` on every node: the per-node path still writes the failure message.
+    """
+
+    def filter_batch(self, *, state: CycleState, pod: JSON, snapshot: Snapshot, mask: bytearray,
+                     kernel: Kernel) -> bool: ...
+
+
+@runtime_checkable
+class BatchScorePlugin(Protocol):
+    """A Score that can also score the slots ``idx[:count]`` at once, already normalized to 0..100;
+    returns None when it cannot for this pod (then ``score`` runs)."""
+
+    def score_batch(self, *, state: CycleState, pod: JSON, snapshot: Snapshot, idx: array[int], count: int,
+                    kernel: Kernel) -> array[int] | None: ...
+
+
+@runtime_checkable
 class ScoreNormalizer(Protocol):
     """Upstream ScoreExtensions.NormalizeScore: rewrite ``scores`` in place into 0..100."""
 
@@ -229,6 +257,17 @@ PluginFactory = Callable[[Mapping[str, Any]], Plugin]
 """Builds a plugin from its args (upstream PluginConfig args); raises ProfileError on bad args."""
 
 
+@dataclass
+class Handle:
+    """What plugins may reach beyond the pod and node (upstream framework.Handle): the API client
+    (DefaultBinder, DefaultPreemption) and the scheduler's live node snapshot and pod lister. The
+    scheduler fills it in; a Framework built without one (unit tests) has plugins that say so."""
+
+    client: Any = None  # kubelite.client.APIClient; Any keeps this module free of client imports
+    snapshot: Any = None  # kubelite.controlplane.scheduler.snapshot.Snapshot
+    pdbs: Callable[[], Sequence[Mapping[str, Any]]] = field(default=lambda: [])
+
+
 class ProfileError(ValueError):
     """A profile that cannot be built; the message names the profile, plugin and field."""
 
@@ -242,6 +281,7 @@ class Profile:
     plugins: Mapping[ExtensionPoint, Sequence[str]] = field(default_factory=dict)
     score_weights: Mapping[str, int] = field(default_factory=dict)
     plugin_args: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    percentage_of_nodes_to_score: int | None = None  # None: the scheduler-wide setting
 
 
 @dataclass(frozen=True)
@@ -305,11 +345,19 @@ class Framework:
     """One profile's plugins wired to extension points; runs scheduling and binding cycles."""
 
     def __init__(self, *, profile: Profile, registry: Mapping[str, PluginFactory],
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, percentage_of_nodes_to_score: int = 0,
+                 kernel: Kernel = KERNEL) -> None:
         """Instantiate every plugin the profile names once; raise ProfileError listing every
-        problem (unknown plugin, plugin lacking the extension point, bad weight, bad args)."""
+        problem (unknown plugin, plugin lacking the extension point, bad weight, bad args).
+
+        ``percentage_of_nodes_to_score`` (0 = upstream's adaptive default) applies unless the
+        profile sets its own; ``kernel`` is the compiled batch kernel or its pure twin."""
         self.profile = profile
         self._rng = rng if rng is not None else random.Random()
+        self.kernel = kernel
+        self._next_start = 0
+        percentage = profile.percentage_of_nodes_to_score
+        self.percentage_of_nodes_to_score = percentage if percentage is not None else percentage_of_nodes_to_score
         problems: list[str] = []
         instances: dict[str, Plugin] = {}
         where = f"profile {profile.scheduler_name!r}"
@@ -357,6 +405,9 @@ class Framework:
             if name not in self._weights:
                 problems.append(f"{where}: plugins.score: weight given for {name!r}, which is not an "
                                 "enabled score plugin")
+        if not 0 <= self.percentage_of_nodes_to_score <= 100:
+            problems.append(f"{where}: percentageOfNodesToScore: must be between 0 and 100, got "
+                            f"{self.percentage_of_nodes_to_score}")
         if problems:
             raise ProfileError("; ".join(problems))
         # typed views of the validated lists: every member passed the isinstance check above
@@ -376,54 +427,110 @@ class Framework:
 
     # ---- scheduling cycle -------------------------------------------------------------------------
 
-    def schedule(self, *, pod: JSON, nodes: Sequence[NodeInfo],
+    def num_feasible_nodes_to_find(self, num_all_nodes: int) -> int:
+        """Upstream numFeasibleNodesToFind: all nodes below 100; else percentageOfNodesToScore of
+        them (adaptive when 0: 50% minus 1% per 125 nodes, at least 5%), and never fewer than 100."""
+        if num_all_nodes < MIN_FEASIBLE_NODES_TO_FIND:
+            return num_all_nodes
+        percentage = self.percentage_of_nodes_to_score
+        if percentage == 0:
+            percentage = max(50 - num_all_nodes // 125, MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND)
+        return max(num_all_nodes * percentage // 100, MIN_FEASIBLE_NODES_TO_FIND)
+
+    def schedule(self, *, pod: JSON, nodes: Sequence[NodeInfo] | Snapshot,
                  state: CycleState | None = None) -> ScheduleResult | FitError | ScheduleFailure:
-        """One scheduling cycle for ``pod`` over ``nodes`` (a snapshot; nothing is mutated)."""
+        """One scheduling cycle for ``pod`` over ``nodes`` (nothing is mutated).
+
+        Filtering starts where the previous cycle stopped (upstream nextStartNodeIndex) and stops
+        once ``num_feasible_nodes_to_find`` nodes fit. Batch-capable filters clear a mask over all
+        nodes in the kernel; the others then run per node, only on nodes still in the mask. When
+        nothing fits, every filter runs per node to say why (the FitError message)."""
         state = state if state is not None else CycleState()
-        if not nodes:
+        snapshot = nodes if isinstance(nodes, Snapshot) else Snapshot.from_infos(nodes)
+        num_nodes = len(snapshot)
+        if not num_nodes:
             return FitError(pod_key=pod_key(pod), num_all_nodes=0, node_statuses={})
         pre_result, pre_status, skipped = self._run_pre_filter(state=state, pod=pod)
         if pre_status is not None and pre_status.code is Code.ERROR:
             return ScheduleFailure(status=pre_status)
         if pre_status is not None and pre_status.is_rejected():
             return self._post_filter(state=state, pod=pod, fit=FitError(
-                pod_key=pod_key(pod), num_all_nodes=len(nodes),
-                node_statuses={info.name: pre_status for info in nodes},
+                pod_key=pod_key(pod), num_all_nodes=num_nodes,
+                node_statuses={info.name: pre_status for info in snapshot.infos},
                 pre_filter_msg=pre_status.message))
-        candidates = list(nodes)
-        statuses: dict[str, Status] = {}
+        allowed: frozenset[str] | None = None
         if pre_result is not None and pre_result.node_names is not None:
             allowed = pre_result.node_names
-            candidates = [info for info in nodes if info.name in allowed]
-            # upstream leaves the nodes PreFilter ruled out without an explicit status, so its message
-            # would not count them; naming the plugins keeps "0/N" adding up to N
-            excluded = Status.of(Code.UNSCHEDULABLE_AND_UNRESOLVABLE,
-                                 f"node(s) didn't satisfy plugin(s) [{', '.join(pre_result.plugins)}]")
-            statuses.update((info.name, excluded) for info in nodes if info.name not in allowed)
-        feasible: list[NodeInfo] = []
+            mask = bytearray(num_nodes)
+            for name in allowed:
+                slot = snapshot.slots.get(name)
+                if slot is not None:
+                    mask[slot] = 1
+        else:
+            mask = bytearray(b"\x01") * num_nodes
         filters = [p for p in self._filter if p.name not in skipped]
-        for info in candidates:
-            status = self._run_filter(filters=filters, state=state, pod=pod, node_info=info)
-            if status is None:
-                feasible.append(info)
-            elif status.code is Code.ERROR:
-                return ScheduleFailure(status=status)
+        per_node: list[FilterPlugin] = []
+        kernel = self.kernel
+        for plugin in filters:
+            if isinstance(plugin, BatchFilterPlugin) and cast(BatchFilterPlugin, plugin).filter_batch(
+                    state=state, pod=pod, snapshot=snapshot, mask=mask, kernel=kernel):
+                continue
+            per_node.append(plugin)
+        to_find = self.num_feasible_nodes_to_find(num_nodes)
+        idx = array("q", bytes(8 * num_nodes))
+        start = self._next_start % num_nodes
+        if not per_node:
+            found, scanned = kernel.select(mask, start, to_find, idx)
+        else:
+            passed, _ = kernel.select(mask, start, num_nodes, idx)
+            found = scanned = 0
+            for k in range(passed):
+                slot = idx[k]
+                status = self._run_filter(filters=per_node, state=state, pod=pod, node_info=snapshot.infos[slot])
+                if status is not None and status.code is Code.ERROR:
+                    return ScheduleFailure(status=status)
+                if status is None:
+                    idx[found] = slot
+                    found += 1
+                    if found == to_find:
+                        scanned = (slot - start) % num_nodes + 1
+                        break
             else:
-                statuses[info.name] = status
-        if not feasible:
-            return self._post_filter(state=state, pod=pod, fit=FitError(
-                pod_key=pod_key(pod), num_all_nodes=len(nodes), node_statuses=statuses))
-        if len(feasible) == 1:
+                scanned = num_nodes
+        self._next_start = (start + scanned) % num_nodes
+        if not found:
+            return self._post_filter(state=state, pod=pod, fit=self._fit_error(
+                state=state, pod=pod, snapshot=snapshot, filters=filters, allowed=allowed,
+                plugins=pre_result.plugins if pre_result is not None else ()))
+        evaluated = min(scanned, num_nodes if allowed is None else len(allowed))
+        if found == 1:
             # upstream skips scoring when there is nothing to choose between
-            return ScheduleResult(suggested_host=feasible[0].name, evaluated_nodes=len(candidates),
+            return ScheduleResult(suggested_host=snapshot.infos[idx[0]].name, evaluated_nodes=evaluated,
                                   feasible_nodes=1)
-        totals = self.run_score(state=state, pod=pod, nodes=feasible)
+        totals = self._score_slots(state=state, pod=pod, snapshot=snapshot, idx=idx, count=found)
         if isinstance(totals, Status):
             return ScheduleFailure(status=totals)
-        best = max(totals)
-        winners = [info.name for info, total in zip(feasible, totals, strict=True) if total == best]
-        return ScheduleResult(suggested_host=self._rng.choice(winners), evaluated_nodes=len(candidates),
-                              feasible_nodes=len(feasible))
+        top, ties = kernel.best(totals, found)
+        chosen = kernel.nth_best(totals, found, top, self._rng.randrange(ties) if ties > 1 else 0)
+        return ScheduleResult(suggested_host=snapshot.infos[idx[chosen]].name, evaluated_nodes=evaluated,
+                              feasible_nodes=found)
+
+    def _fit_error(self, *, state: CycleState, pod: JSON, snapshot: Snapshot, filters: Sequence[FilterPlugin],
+                   allowed: frozenset[str] | None, plugins: tuple[str, ...]) -> FitError:
+        """Every filter on every candidate node, per node, for the reasons of the message."""
+        statuses: dict[str, Status] = {}
+        excluded = Status.of(Code.UNSCHEDULABLE_AND_UNRESOLVABLE,
+                             f"node(s) didn't satisfy plugin(s) [{', '.join(plugins)}]")
+        for info in snapshot.infos:
+            if allowed is not None and info.name not in allowed:
+                # upstream leaves the nodes PreFilter ruled out without an explicit status, so its
+                # message would not count them; naming the plugins keeps "0/N" adding up to N
+                statuses[info.name] = excluded
+                continue
+            status = self._run_filter(filters=filters, state=state, pod=pod, node_info=info)
+            if status is not None:
+                statuses[info.name] = status
+        return FitError(pod_key=pod_key(pod), num_all_nodes=len(snapshot), node_statuses=statuses)
 
     def _run_pre_filter(self, *, state: CycleState,
                         pod: JSON) -> tuple[PreFilterResult | None, Status | None, set[str]]:
@@ -485,6 +592,16 @@ class Framework:
 
     def run_score(self, *, state: CycleState, pod: JSON, nodes: Sequence[NodeInfo]) -> list[int] | Status:
         """PreScore, Score, NormalizeScore; the weighted sum per node, or the Error status."""
+        snapshot = nodes if isinstance(nodes, Snapshot) else Snapshot.from_infos(nodes)
+        idx = array("q", range(len(snapshot)))
+        totals = self._score_slots(state=state, pod=pod, snapshot=snapshot, idx=idx, count=len(snapshot))
+        return totals if isinstance(totals, Status) else list(totals)
+
+    def _score_slots(self, *, state: CycleState, pod: JSON, snapshot: Snapshot, idx: array[int],
+                     count: int) -> array[int] | Status:
+        """Score the nodes in ``idx[:count]``: batch scorers in the kernel, others per node."""
+        kernel = self.kernel
+        nodes = [snapshot.infos[idx[k]] for k in range(count)]
         skipped: set[str] = set()
         for pre_scorer in self._pre_score:
             status = pre_scorer.pre_score(state=state, pod=pod, nodes=nodes)
@@ -493,32 +610,43 @@ class Framework:
             elif not is_success(status):
                 assert status is not None
                 return Status.of(Code.ERROR, *status.reasons, plugin=pre_scorer.name)
-        totals = [0] * len(nodes)
+        totals = array("q", bytes(8 * count))
         for scorer in self._score:
             if scorer.name in skipped:
                 continue
-            scores, status = scorer.score(state=state, pod=pod, nodes=nodes)
-            if status is not None and status.code is Code.SKIP:
-                continue
+            batch: array[int] | None = None
+            if isinstance(scorer, BatchScorePlugin):
+                batch = cast(BatchScorePlugin, scorer).score_batch(state=state, pod=pod, snapshot=snapshot, idx=idx,
+                                                                   count=count, kernel=kernel)
+            if batch is None:
+                scores = self._score_per_node(scorer, state=state, pod=pod, nodes=nodes)
+                if isinstance(scores, Status):
+                    return scores
+                batch = array("q", scores)
+            kernel.add_weighted(totals, batch, count, self._weights[scorer.name])
+        return totals
+
+    def _score_per_node(self, scorer: ScorePlugin, *, state: CycleState, pod: JSON,
+                        nodes: Sequence[NodeInfo]) -> list[int] | Status:
+        scores, status = scorer.score(state=state, pod=pod, nodes=nodes)
+        if status is not None and status.code is Code.SKIP:
+            return [0] * len(nodes)
+        if not is_success(status):
+            assert status is not None
+            return Status.of(Code.ERROR, *status.reasons, plugin=scorer.name)
+        if len(scores) != len(nodes):
+            return Status.of(Code.ERROR, f"returned {len(scores)} scores for {len(nodes)} nodes",
+                             plugin=scorer.name)
+        if isinstance(scorer, ScoreNormalizer):
+            status = cast(ScoreNormalizer, scorer).normalize_score(state=state, pod=pod, scores=scores)
             if not is_success(status):
                 assert status is not None
                 return Status.of(Code.ERROR, *status.reasons, plugin=scorer.name)
-            if len(scores) != len(nodes):
-                return Status.of(Code.ERROR, f"returned {len(scores)} scores for {len(nodes)} nodes",
-                                 plugin=scorer.name)
-            if isinstance(scorer, ScoreNormalizer):
-                status = cast(ScoreNormalizer, scorer).normalize_score(state=state, pod=pod, scores=scores)
-                if not is_success(status):
-                    assert status is not None
-                    return Status.of(Code.ERROR, *status.reasons, plugin=scorer.name)
-            for info, score in zip(nodes, scores, strict=True):
-                if not MIN_NODE_SCORE <= score <= MAX_NODE_SCORE:
-                    return Status.of(Code.ERROR, f"score {score} for node {info.name!r} is outside "
-                                     f"[{MIN_NODE_SCORE}, {MAX_NODE_SCORE}]", plugin=scorer.name)
-            weight = self._weights[scorer.name]
-            for i, score in enumerate(scores):
-                totals[i] += score * weight
-        return totals
+        for info, score in zip(nodes, scores, strict=True):
+            if not MIN_NODE_SCORE <= score <= MAX_NODE_SCORE:
+                return Status.of(Code.ERROR, f"score {score} for node {info.name!r} is outside "
+                                 f"[{MIN_NODE_SCORE}, {MAX_NODE_SCORE}]", plugin=scorer.name)
+        return scores
 
     # ---- binding cycle ----------------------------------------------------------------------------
 

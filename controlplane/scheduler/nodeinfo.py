@@ -62,6 +62,18 @@ class Resource:
         for name, amount in other.scalar.items():
             self.scalar[name] = self.scalar.get(name, 0) + amount
 
+    def sub(self, other: Resource) -> None:
+        self.milli_cpu -= other.milli_cpu
+        self.memory -= other.memory
+        self.ephemeral_storage -= other.ephemeral_storage
+        self.allowed_pod_number -= other.allowed_pod_number
+        for name, amount in other.scalar.items():
+            left = self.scalar.get(name, 0) - amount
+            if left:
+                self.scalar[name] = left
+            else:
+                self.scalar.pop(name, None)
+
     def is_zero(self) -> bool:
         return not (self.milli_cpu or self.memory or self.ephemeral_storage or any(self.scalar.values()))
 
@@ -228,6 +240,28 @@ class NodeInfo:
         self.non_zero_requested.memory += memory
         self.used_ports.extend(pod_host_ports(pod))
 
+    def remove_pod(self, pod: JSON) -> bool:
+        """Stop accounting for the pod with ``pod``'s uid (or namespace/name when it has no uid);
+        False when it is not on this node. The amounts subtracted are those of the object that was
+        added, which is the one in ``pods``."""
+        wanted = _pod_identity(pod)
+        index = next((i for i, p in enumerate(self.pods) if _pod_identity(p) == wanted), None)
+        if index is None:
+            return False
+        existing = self.pods.pop(index)
+        self.requested.sub(pod_resource(existing))
+        cpu, memory = non_zero_requests(existing)
+        self.non_zero_requested.milli_cpu -= cpu
+        self.non_zero_requested.memory -= memory
+        for port in pod_host_ports(existing):
+            self.used_ports.remove(port)
+        return True
+
+    def set_node(self, node: JSON) -> None:
+        """The Node object changed (labels, taints, allocatable, images): keep the pods."""
+        fresh = NodeInfo.build(node=node)
+        self.node, self.allocatable, self.image_names = fresh.node, fresh.allocatable, fresh.image_names
+
     @classmethod
     def build(cls, *, node: JSON, pods: Iterable[JSON] = ()) -> NodeInfo:
         """NodeInfo for ``node`` holding ``pods``. Allocatable falls back to capacity when the node
@@ -246,6 +280,11 @@ class NodeInfo:
         for pod in pods:
             info.add_pod(pod)
         return info
+
+
+def _pod_identity(pod: JSON) -> str:
+    meta = pod.get("metadata") or {}
+    return str(meta.get("uid") or f"{meta.get('namespace', '')}/{meta.get('name', '')}")
 
 
 def build_node_infos(*, nodes: Sequence[JSON], pods: Iterable[JSON]) -> list[NodeInfo]:

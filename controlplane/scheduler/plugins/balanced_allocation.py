@@ -8,12 +8,14 @@ non-zero ones (upstream ``useRequested: true``), and it Skips pods that request 
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kubelite.controlplane.scheduler.framework import Code, CycleState, Status, missing_state
 from kubelite.controlplane.scheduler.nodeinfo import JSON, NodeInfo, pod_resource
-from kubelite.native.scoring import NodeColumns, balanced_score
+from kubelite.controlplane.scheduler.snapshot import Snapshot
+from kubelite.native.scoring import Kernel, NodeColumns, balanced_score
 
 NAME = "NodeResourcesBalancedAllocation"
 _PRE_SCORE_KEY = f"PreScore{NAME}"
@@ -28,6 +30,17 @@ class BalancedAllocation:
             return Status.of(Code.SKIP)
         state.write(_PRE_SCORE_KEY, (request.milli_cpu, request.memory))
         return None
+
+    def score_batch(self, *, state: CycleState, pod: JSON, snapshot: Snapshot, idx: array[int], count: int,
+                    kernel: Kernel) -> array[int] | None:
+        request = state.read(_PRE_SCORE_KEY, tuple)
+        if request is None:
+            return None
+        cols = snapshot.columns
+        out = array("q", bytes(8 * count))
+        kernel.balanced_score_at(cols.alloc_cpu, cols.alloc_mem, cols.req_cpu, cols.req_mem, idx, count, request[0],
+                                 request[1], out)
+        return out
 
     def score(self, *, state: CycleState, pod: JSON, nodes: Sequence[NodeInfo]) -> tuple[list[int], Status | None]:
         request = state.read(_PRE_SCORE_KEY, tuple)

@@ -7,6 +7,8 @@ from typing import Any
 
 from kubelite.controlplane.scheduler.framework import Code, CycleState, Status
 from kubelite.controlplane.scheduler.nodeinfo import JSON, NodeInfo
+from kubelite.controlplane.scheduler.snapshot import Snapshot
+from kubelite.native.scoring import Kernel
 
 NAME = "NodeName"
 ERR_REASON = "node(s) didn't match the requested node name"
@@ -19,6 +21,11 @@ def fits(pod: JSON, node_info: NodeInfo) -> bool:
 
 class NodeName:
     name = NAME
+
+    def filter_batch(self, *, state: CycleState, pod: JSON, snapshot: Snapshot, mask: bytearray,
+                     kernel: Kernel) -> bool:
+        # the scheduler only sees pods without spec.nodeName, which every node accepts
+        return not (pod.get("spec") or {}).get("nodeName")
 
     def filter(self, *, state: CycleState, pod: JSON, node_info: NodeInfo) -> Status | None:
         if fits(pod, node_info):

@@ -14,6 +14,7 @@ scoring counts containers without requests as 100m cpu / 200Mi memory (non-zero 
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +37,8 @@ from kubelite.controlplane.scheduler.nodeinfo import (
     non_zero_requests,
     pod_resource,
 )
-from kubelite.native.scoring import NodeColumns, allocated_score
+from kubelite.controlplane.scheduler.snapshot import Snapshot
+from kubelite.native.scoring import Kernel, NodeColumns, allocated_score
 
 NAME = "NodeResourcesFit"
 LEAST_ALLOCATED = "LeastAllocated"
@@ -113,9 +115,30 @@ class NodeResourcesFit:
         code = Code.UNSCHEDULABLE_AND_UNRESOLVABLE if any(s.unresolvable for s in short) else Code.UNSCHEDULABLE
         return Status.of(code, *(s.reason for s in short))
 
+    def filter_batch(self, *, state: CycleState, pod: JSON, snapshot: Snapshot, mask: bytearray,
+                     kernel: Kernel) -> bool:
+        request = state.read(_PRE_FILTER_KEY, Resource)
+        if request is None or request.ephemeral_storage or any(request.scalar.values()):
+            return False  # only pods, cpu and memory are columns; the per-node Filter checks the rest
+        cols = snapshot.columns
+        kernel.fit_mask(cols.alloc_cpu, cols.alloc_mem, cols.alloc_pods, cols.req_cpu, cols.req_mem, cols.pod_count,
+                        request.milli_cpu, request.memory, mask)
+        return True
+
     def pre_score(self, *, state: CycleState, pod: JSON, nodes: Sequence[NodeInfo]) -> Status | None:
         state.write(_PRE_SCORE_KEY, non_zero_requests(pod))
         return None
+
+    def score_batch(self, *, state: CycleState, pod: JSON, snapshot: Snapshot, idx: array[int], count: int,
+                    kernel: Kernel) -> array[int] | None:
+        request = state.read(_PRE_SCORE_KEY, tuple)
+        if request is None:
+            return None
+        cols = snapshot.columns
+        out = array("q", bytes(8 * count))
+        kernel.allocated_score_at(cols.alloc_cpu, cols.alloc_mem, cols.nz_cpu, cols.nz_mem, idx, count, request[0],
+                                  request[1], self._w_cpu, self._w_mem, self._most, out)
+        return out
 
     def score(self, *, state: CycleState, pod: JSON, nodes: Sequence[NodeInfo]) -> tuple[list[int], Status | None]:
         request = state.read(_PRE_SCORE_KEY, tuple)

@@ -9,6 +9,8 @@ from typing import Any
 from kubelite.controlplane.scheduler.framework import Code, CycleState, Status
 from kubelite.controlplane.scheduler.nodeinfo import JSON, NodeInfo
 from kubelite.controlplane.scheduler.plugins.taint_toleration import pod_tolerations, tolerated
+from kubelite.controlplane.scheduler.snapshot import Snapshot
+from kubelite.native.scoring import Kernel
 
 NAME = "NodeUnschedulable"
 ERR_REASON = "node(s) were unschedulable"
@@ -24,6 +26,14 @@ def fits(pod: JSON, node_info: NodeInfo) -> bool:
 
 class NodeUnschedulable:
     name = NAME
+
+    def filter_batch(self, *, state: CycleState, pod: JSON, snapshot: Snapshot, mask: bytearray,
+                     kernel: Kernel) -> bool:
+        # a cordoned node is one of the snapshot's blocked slots: only those need a look
+        for slot in snapshot.blocked_slots:
+            if mask[slot] and not fits(pod, snapshot.infos[slot]):
+                mask[slot] = 0
+        return True
 
     def filter(self, *, state: CycleState, pod: JSON, node_info: NodeInfo) -> Status | None:
         if fits(pod, node_info):

@@ -2,14 +2,16 @@
 
 The default profile enables the plugins we have at the extension points and in the order of
 upstream's default KubeSchedulerConfiguration, with upstream's score weights (TaintToleration 3,
-NodeAffinity 2, the resource scorers 1). Binding plugins (DefaultBinder) arrive with the API wiring.
+NodeAffinity 2, the resource scorers 1); DefaultBinder binds. Plugins that talk to the API or read
+the whole cluster get the scheduler's ``Handle``.
 """
 
 from __future__ import annotations
 
-from kubelite.controlplane.scheduler.framework import ExtensionPoint, PluginFactory, Profile
+from kubelite.controlplane.scheduler.framework import ExtensionPoint, Handle, PluginFactory, Profile
 from kubelite.controlplane.scheduler.plugins import (
     balanced_allocation,
+    default_binder,
     node_affinity,
     node_name,
     node_ports,
@@ -19,9 +21,11 @@ from kubelite.controlplane.scheduler.plugins import (
 )
 
 
-def in_tree_registry() -> dict[str, PluginFactory]:
+def in_tree_registry(handle: Handle | None = None) -> dict[str, PluginFactory]:
     """Plugin name -> factory for every plugin in this package."""
+    handle = handle if handle is not None else Handle()
     return {
+        default_binder.NAME: default_binder.factory(handle),
         node_name.NAME: node_name.new,
         node_unschedulable.NAME: node_unschedulable.new,
         taint_toleration.NAME: taint_toleration.new,
@@ -44,6 +48,7 @@ def default_profile(*, scheduler_name: str = "default-scheduler") -> Profile:
                                        balanced_allocation.NAME],
             ExtensionPoint.SCORE: [taint_toleration.NAME, node_affinity.NAME, node_resources_fit.NAME,
                                    balanced_allocation.NAME],
+            ExtensionPoint.BIND: [default_binder.NAME],
         },
         score_weights={taint_toleration.NAME: 3, node_affinity.NAME: 2, node_resources_fit.NAME: 1,
                        balanced_allocation.NAME: 1},

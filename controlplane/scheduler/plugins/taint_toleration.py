@@ -8,6 +8,7 @@ normalized reversed so that the node with the fewest gets 100.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -19,6 +20,8 @@ from kubelite.controlplane.scheduler.framework import (
     missing_state,
 )
 from kubelite.controlplane.scheduler.nodeinfo import JSON, NodeInfo
+from kubelite.controlplane.scheduler.snapshot import Snapshot
+from kubelite.native.scoring import Kernel
 
 NAME = "TaintToleration"
 _STATE_KEY = f"PreScore{NAME}"
@@ -71,6 +74,29 @@ class TaintToleration:
             return None
         return Status.of(Code.UNSCHEDULABLE_AND_UNRESOLVABLE,
                          f"node(s) had untolerated taint {{{taint.get('key', '')}: {taint.get('value') or ''}}}")
+
+    def filter_batch(self, *, state: CycleState, pod: JSON, snapshot: Snapshot, mask: bytearray,
+                     kernel: Kernel) -> bool:
+        # only nodes with NoSchedule/NoExecute taints (the snapshot's blocked slots) can reject a pod
+        for slot in snapshot.blocked_slots:
+            if mask[slot] and self.filter(state=state, pod=pod, node_info=snapshot.infos[slot]) is not None:
+                mask[slot] = 0
+        return True
+
+    def score_batch(self, *, state: CycleState, pod: JSON, snapshot: Snapshot, idx: array[int], count: int,
+                    kernel: Kernel) -> array[int] | None:
+        prefer = state.read(_STATE_KEY, list)
+        if prefer is None:
+            return None
+        # untolerated PreferNoSchedule taints per slot: only the snapshot's prefer slots have any
+        per_slot = array("q", bytes(8 * len(snapshot)))
+        for slot in snapshot.prefer_slots:
+            per_slot[slot] = sum(1 for taint in node_taints(snapshot.infos[slot])
+                                 if taint.get("effect") == "PreferNoSchedule" and not tolerated(taint, prefer))
+        out = array("q", bytes(8 * count))
+        kernel.gather(per_slot, idx, count, out)
+        kernel.normalize(out, count, True)
+        return out
 
     def pre_score(self, *, state: CycleState, pod: JSON, nodes: Sequence[NodeInfo]) -> Status | None:
         prefer = [t for t in pod_tolerations(pod) if (t.get("effect") or "") in ("", "PreferNoSchedule")]

@@ -1,0 +1,394 @@
+"""The scheduler process: informers feed the queue and the cache; one loop schedules, tasks bind.
+
+Upstream ``pkg/scheduler`` (scheduler.go, schedule_one.go, eventhandlers.go), as an asyncio program:
+
+* **Informers** (``kubelite.client.SharedInformerFactory``) on Pods, Nodes and PodDisruptionBudgets.
+  An unassigned pod whose ``spec.schedulerName`` names one of our profiles, and that is not being
+  deleted, goes into the ``SchedulingQueue``; an assigned pod goes into the ``SchedulerCache``
+  (confirming an assumption). Node changes and assigned-pod deletions are cluster events that move
+  unschedulable pods back to the active or backoff queue.
+* **Scheduling cycle** (``schedule_one``, synchronous, so it sees one consistent cache): pop the next
+  pod, run its profile's Framework over the cache's live snapshot, **assume** the pod on the chosen
+  node, run Reserve and Permit.
+* **Binding cycle** (one task per pod, so the loop goes on while the API call is in flight): PreBind
+  and Bind (DefaultBinder posts ``pods/binding``); success records a ``Scheduled`` event, failure
+  forgets the assumption and retries the pod after its back-off.
+* **Failures**: a pod no node fits gets ``PodScheduled=False`` (reason ``Unschedulable``, upstream's
+  "0/N nodes are available: ..." message) through ``pods/status`` and a ``FailedScheduling`` Warning
+  event, and waits in the unschedulable pods for a cluster event; an error of ours (reason
+  ``SchedulerError``) goes to the backoff queue.
+
+``SchedulerRunner`` runs one ``Scheduler`` at a time, under the ``kube-system/kube-scheduler``
+Lease when ``leader_elect`` is set (a fresh scheduler per leadership term, as the controller manager).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import signal
+import socket
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from kubelite.client import (
+    APIClient,
+    APIConnectionError,
+    APIStatusError,
+    ClientConfig,
+    EventRecorder,
+    Informer,
+    LeaderElector,
+    LeaseLock,
+    SharedInformerFactory,
+    meta_namespace_key,
+)
+from kubelite.controlplane.scheduler.cache import SchedulerCache
+from kubelite.controlplane.scheduler.config import SchedulerConfig
+from kubelite.controlplane.scheduler.framework import (
+    Code,
+    CycleState,
+    FitError,
+    Framework,
+    Handle,
+    ScheduleFailure,
+    Status,
+    is_success,
+)
+from kubelite.controlplane.scheduler.plugins import in_tree_registry
+from kubelite.controlplane.scheduler.scheduling_queue import (
+    ASSIGNED_POD_ADD,
+    ASSIGNED_POD_DELETE,
+    ASSIGNED_POD_UPDATE,
+    NODE_ADD,
+    NODE_UPDATE,
+    QueuedPodInfo,
+    SchedulingQueue,
+)
+
+log = logging.getLogger(__name__)
+
+JSON = dict[str, Any]
+COMPONENT = "default-scheduler"
+LEASE_NAMESPACE, LEASE_NAME = "kube-system", "kube-scheduler"
+REASON_UNSCHEDULABLE = "Unschedulable"
+REASON_ERROR = "SchedulerError"
+MAX_MESSAGE = 1024  # upstream truncates event and condition messages (truncateMessage)
+
+# which rejecting plugins a cluster event can help (upstream EventsToRegister, simplified)
+_HELPED_BY: dict[str, frozenset[str]] = {
+    ASSIGNED_POD_DELETE: frozenset({"NodeResourcesFit", "NodePorts", "InterPodAffinity", "PodTopologySpread",
+                                    "DefaultPreemption"}),
+    ASSIGNED_POD_ADD: frozenset({"InterPodAffinity", "PodTopologySpread"}),
+    ASSIGNED_POD_UPDATE: frozenset({"InterPodAffinity", "PodTopologySpread", "NodeResourcesFit"}),
+}
+
+
+def _assigned(pod: JSON) -> bool:
+    return bool((pod.get("spec") or {}).get("nodeName"))
+
+
+def _terminating(pod: JSON) -> bool:
+    return bool((pod.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def _truncate(message: str) -> str:
+    return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE - 3] + "..."
+
+
+def _now_text() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Scheduler:
+    """One scheduler: ``await run()`` until cancelled."""
+
+    def __init__(self, client: APIClient, *, config: SchedulerConfig | None = None,
+                 rng: random.Random | None = None, queue: SchedulingQueue | None = None,
+                 cache: SchedulerCache | None = None) -> None:
+        self.client = client
+        self.config = config or SchedulerConfig()
+        self.cache = cache or SchedulerCache()
+        self.queue = queue or SchedulingQueue(initial_backoff=self.config.initial_backoff,
+                                              max_backoff=self.config.max_backoff)
+        self.informers = SharedInformerFactory(client)
+        self.pods: Informer = self.informers.for_resource("", "v1", "pods")
+        self.nodes: Informer = self.informers.for_resource("", "v1", "nodes", namespaced=False)
+        self.pdbs: Informer = self.informers.for_resource("policy", "v1", "poddisruptionbudgets")
+        self.handle = Handle(client=client, snapshot=self.cache.snapshot, pdbs=self.pdbs.store.list)
+        registry = in_tree_registry(self.handle)
+        self.frameworks: dict[str, Framework] = {}
+        for profile in self.config.profiles:
+            self.frameworks[profile.scheduler_name] = Framework(
+                profile=profile, registry=registry, rng=rng,
+                percentage_of_nodes_to_score=self.config.percentage_of_nodes_to_score)
+        self.recorder = EventRecorder(client, component=COMPONENT, host=socket.gethostname())
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.scheduled = 0  # pods bound by this scheduler (for benchmarks and tests)
+
+    # ---- informer handlers ------------------------------------------------------------------------
+
+    def _responsible(self, pod: JSON) -> bool:
+        name = (pod.get("spec") or {}).get("schedulerName") or COMPONENT
+        return name in self.frameworks
+
+    def _pending(self, pod: JSON) -> bool:
+        """A pod for our queue: unassigned, ours, not being deleted, not finished."""
+        return (not _assigned(pod) and self._responsible(pod) and not _terminating(pod)
+                and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"))
+
+    def on_pod_add(self, pod: JSON) -> None:
+        if _assigned(pod):
+            self.cache.add_pod(pod)
+            self.queue.move_all_to_active_or_backoff(ASSIGNED_POD_ADD, interested=self._helped(ASSIGNED_POD_ADD))
+        elif self._pending(pod):
+            self.queue.add(pod)
+
+    def on_pod_update(self, old: JSON, new: JSON) -> None:
+        if _assigned(new):
+            if not _assigned(old):
+                self.queue.delete(new)
+            self.cache.update_pod(new)
+            if old is not new:
+                self.queue.move_all_to_active_or_backoff(ASSIGNED_POD_UPDATE,
+                                                         interested=self._helped(ASSIGNED_POD_UPDATE))
+        elif self._pending(new):
+            self.queue.update(old, new)
+        else:
+            self.queue.delete(new)
+
+    def on_pod_delete(self, pod: JSON) -> None:
+        if _assigned(pod) or self.cache.is_assumed(pod):
+            self.cache.remove_pod(pod)
+            self.queue.move_all_to_active_or_backoff(ASSIGNED_POD_DELETE,
+                                                     interested=self._helped(ASSIGNED_POD_DELETE))
+        self.queue.delete(pod)
+
+    def on_node_add(self, node: JSON) -> None:
+        self.cache.add_node(node)
+        self.queue.move_all_to_active_or_backoff(NODE_ADD)
+
+    def on_node_update(self, old: JSON, new: JSON) -> None:
+        self.cache.update_node(new)
+        if _node_scheduling_view(old) != _node_scheduling_view(new):
+            self.queue.move_all_to_active_or_backoff(NODE_UPDATE)
+
+    def on_node_delete(self, node: JSON) -> None:
+        self.cache.remove_node(node)
+
+    @staticmethod
+    def _helped(event: str) -> Any:
+        helped = _HELPED_BY[event]
+        return lambda plugins: bool(plugins & helped)
+
+    # ---- the loop ---------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        registrations = [
+            self.pods.add_handler(on_add=self.on_pod_add, on_update=self.on_pod_update, on_delete=self.on_pod_delete),
+            self.nodes.add_handler(on_add=self.on_node_add, on_update=self.on_node_update,
+                                   on_delete=self.on_node_delete),
+        ]
+        self.informers.start()
+        try:
+            await self.informers.wait_for_sync()
+            for registration in registrations:
+                await registration.wait_idle()
+            log.info("scheduler: caches synced (%d nodes, %d pods pending); profiles: %s",
+                     len(self.cache.snapshot), len(self.queue), ", ".join(self.frameworks))
+            while True:
+                info = await self.queue.pop()
+                if info is None:
+                    return
+                self.schedule_one(info)
+                # let informer handlers and binding tasks run between cycles
+                await asyncio.sleep(0)
+        finally:
+            self.queue.close()
+            for task in list(self._tasks):
+                task.cancel()
+            for task in list(self._tasks):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await self.recorder.close(timeout=2.0)
+            await self.informers.shutdown()
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def schedule_one(self, info: QueuedPodInfo) -> None:
+        """One scheduling cycle (synchronous); the binding cycle continues in a task."""
+        key = info.key
+        current = self.pods.store.get(key)
+        pod_uid = (info.pod.get("metadata") or {}).get("uid")
+        if (current is None or (current.get("metadata") or {}).get("uid") != pod_uid or _assigned(current)
+                or _terminating(current) or self.cache.is_assumed(current)):
+            self.queue.done(key)  # deleted, bound or being deleted meanwhile: nothing to do
+            return
+        info.pod = current
+        framework = self.frameworks.get((current.get("spec") or {}).get("schedulerName") or COMPONENT)
+        if framework is None:
+            self.queue.done(key)
+            return
+        self.cache.cleanup_expired()
+        cycle = self.queue.scheduling_cycle
+        state = CycleState()
+        result = framework.schedule(pod=current, nodes=self.cache.snapshot, state=state)
+        if isinstance(result, FitError):
+            plugins = {status.plugin for status in result.node_statuses.values() if status.plugin}
+            self._failed(info, message=result.message, reason=REASON_UNSCHEDULABLE, cycle=cycle, plugins=plugins,
+                         nominated=result.nominated_node_name)
+            return
+        if isinstance(result, ScheduleFailure):
+            self._failed(info, message=result.message, reason=REASON_ERROR, cycle=cycle, error=True)
+            return
+        host = result.suggested_host
+        assumed = self.cache.assume_pod(current, host)
+        status = framework.run_reserve(state=state, pod=assumed, node_name=host)
+        if not is_success(status):
+            assert status is not None
+            self.cache.forget_pod(assumed)
+            self._failed(info, message=f"running Reserve plugin {status.plugin!r}: {status.message}",
+                         reason=REASON_ERROR, cycle=cycle, error=not status.is_rejected())
+            return
+        status, _timeout = framework.run_permit(state=state, pod=assumed, node_name=host)
+        if not is_success(status):
+            assert status is not None
+            # kubelite has no waiting pods yet: a Wait is treated as a rejection, retried after back-off
+            framework.run_unreserve(state=state, pod=assumed, node_name=host)
+            self.cache.forget_pod(assumed)
+            self._failed(info, message=f"running Permit plugin {status.plugin!r}: {status.message or status.code.name}",
+                         reason=REASON_ERROR, cycle=cycle, error=True)
+            return
+        self._spawn(self._bind(framework, state, info, assumed, host), name=f"bind-{key}")
+
+    async def _bind(self, framework: Framework, state: CycleState, info: QueuedPodInfo, assumed: JSON,
+                    host: str) -> None:
+        status: Status | None
+        try:
+            status = await framework.run_pre_bind(state=state, pod=assumed, node_name=host)
+            if is_success(status):
+                status = await framework.run_bind(state=state, pod=assumed, node_name=host)
+        except (APIStatusError, APIConnectionError) as exc:
+            status = Status.of(Code.ERROR, str(exc))
+        if not is_success(status):
+            assert status is not None
+            self.cache.forget_pod(assumed)
+            framework.run_unreserve(state=state, pod=assumed, node_name=host)
+            self._failed(info, message=f"Binding rejected: {status.message}", reason=REASON_ERROR,
+                         cycle=self.queue.scheduling_cycle, error=True)
+            return
+        self.cache.finish_binding(assumed)
+        self.queue.done(info.key)
+        self.scheduled += 1
+        meta = assumed.get("metadata") or {}
+        self.recorder.event(info.pod, event_type="Normal", reason="Scheduled",
+                            message=f"Successfully assigned {meta.get('namespace')}/{meta.get('name')} to {host}")
+
+    def _failed(self, info: QueuedPodInfo, *, message: str, reason: str, cycle: int,
+                plugins: set[str] | None = None, nominated: str = "", error: bool = False) -> None:
+        """Upstream handleSchedulingFailure: requeue, record the event, update the pod's condition."""
+        key = info.key
+        current = self.pods.store.get(key)
+        if current is None or _assigned(current):
+            self.queue.done(key)  # deleted or bound by someone else meanwhile
+            return
+        info.pod = current
+        if error:
+            self.queue.add_backoff(info)
+        else:
+            self.queue.add_unschedulable(info, cycle=cycle, plugins=plugins or ())
+        message = _truncate(message)
+        log.info("scheduler: unable to schedule %s: %s", key, message)
+        self.recorder.event(current, event_type="Warning", reason="FailedScheduling", message=message)
+        self._spawn(self._update_condition(current, reason=reason, message=message, nominated=nominated),
+                    name=f"status-{key}")
+
+    async def _update_condition(self, pod: JSON, *, reason: str, message: str, nominated: str) -> None:
+        status = pod.get("status") or {}
+        existing = next((c for c in status.get("conditions") or () if c.get("type") == "PodScheduled"), None)
+        same_nomination = not nominated or status.get("nominatedNodeName") == nominated
+        if (existing is not None and existing.get("status") == "False" and existing.get("reason") == reason
+                and existing.get("message") == message and same_nomination):
+            return  # nothing new to say (upstream updatePod skips this write too)
+        transition = existing.get("lastTransitionTime") if existing and existing.get("status") == "False" else None
+        condition = {"type": "PodScheduled", "status": "False", "reason": reason, "message": message,
+                     "lastProbeTime": None, "lastTransitionTime": transition or _now_text()}
+        patch: JSON = {"status": {"conditions": [condition]}}
+        if nominated:
+            patch["status"]["nominatedNodeName"] = nominated
+        meta = pod.get("metadata") or {}
+        try:
+            await self.client.resource("", "v1", "pods").subresource("status").patch(
+                str(meta.get("name")), patch, namespace=str(meta.get("namespace")), patch_type="strategic")
+        except (APIStatusError, APIConnectionError) as exc:
+            log.warning("scheduler: updating the PodScheduled condition of %s failed: %s",
+                        meta_namespace_key(pod), exc)
+
+
+def _node_scheduling_view(node: JSON) -> tuple[Any, ...]:
+    """What of a Node the plugins read; heartbeats (conditions, timestamps) do not re-queue pods."""
+    meta = node.get("metadata") or {}
+    status = node.get("status") or {}
+    return (meta.get("labels"), node.get("spec"), status.get("allocatable"), status.get("capacity"),
+            status.get("images"))
+
+
+class SchedulerRunner:
+    """Runs a Scheduler, under the kube-system/kube-scheduler Lease when ``leader_elect``."""
+
+    def __init__(self, client: APIClient, *, config: SchedulerConfig | None = None, leader_elect: bool = False,
+                 identity: str = "") -> None:
+        self.client = client
+        self.config = config or SchedulerConfig()
+        self.leader_elect = leader_elect
+        self.identity = identity or f"{socket.gethostname()}_{uuid.uuid4()}"
+        self.current: Scheduler | None = None
+
+    async def _run_scheduler(self) -> None:
+        self.current = Scheduler(self.client, config=self.config)
+        await self.current.run()
+
+    async def run(self) -> None:
+        if not self.leader_elect:
+            await self._run_scheduler()
+            return
+        lock = LeaseLock(self.client, namespace=LEASE_NAMESPACE, name=LEASE_NAME, identity=self.identity)
+        while True:
+            elector = LeaderElector(lock, on_started_leading=self._run_scheduler,
+                                    on_stopped_leading=lambda: log.info("scheduler: lost the lease"),
+                                    name="kube-scheduler")
+            await elector.run()
+            await asyncio.sleep(1.0)
+
+
+def run_standalone(*, client_config: ClientConfig, config: SchedulerConfig | None, leader_elect: bool) -> None:
+    """``kubelite scheduler``: run until SIGINT/SIGTERM against the server in ``client_config``."""
+    logging.basicConfig(level=os.environ.get("KUBELITE_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signo in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signo, stop.set)
+        async with APIClient(client_config) as client:
+            runner = asyncio.create_task(SchedulerRunner(client, config=config, leader_elect=leader_elect).run())
+            stopper = asyncio.create_task(stop.wait())
+            await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (runner, stopper):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    asyncio.run(main())
