@@ -29,14 +29,24 @@ from kubelite.controlplane.apiserver.allocators import (
 from kubelite.controlplane.apiserver.app import APIServer, make_ssl_context
 from kubelite.controlplane.apiserver.crds import CRDRegistrar
 from kubelite.controlplane.apiserver.errors import APIError
+from kubelite.controlplane.apiserver.kubelet_proxy import KubeletProxy, ensure_kubelet_client_certificate
 from kubelite.controlplane.apiserver.openapi_service import OpenAPIService
 from kubelite.controlplane.apiserver.registry import Registry, WriteOptions
 from kubelite.controlplane.apiserver.resources import ResourceTable
 from kubelite.controlplane.apiserver.strategy import StrategyContext, StrategySet
 from kubelite.controlplane.apiserver.watchcache import WatchCache
+from kubelite.controlplane.auth.bootstrap_token import (
+    TokenFormatError,
+    full_server_token,
+    new_server_secret,
+    parse_join_token,
+)
 from kubelite.controlplane.auth.kubeconfig import kubeconfig_yaml, write_kubeconfig
-from kubelite.controlplane.auth.pki import ClusterPKI, ensure_pki, is_ip
+from kubelite.controlplane.auth.pki import ClusterPKI, ensure_pki, is_ip, write_file_atomically
+from kubelite.controlplane.auth.security import ClusterSecurity
 from kubelite.controlplane.controllers.manager import ControllerManager, default_controllers
+from kubelite.controlplane.scheduler.config import SchedulerConfig
+from kubelite.controlplane.scheduler.scheduler import SchedulerRunner
 from kubelite.controlplane.storage import Store, open_store
 
 log = logging.getLogger("kubelite.server")
@@ -58,6 +68,13 @@ class ServerConfig:
     tls_san: list[str] = field(default_factory=list)
     leader_elect: bool = False
     disable_controllers: bool = False
+    # join secret (bare or K10 form); empty: reuse <data-dir>/server/token, or generate one
+    token: str = ""
+    token_auth_file: Path | None = None
+    # the embedded agent gets a node kubeconfig (<data-dir>/agent/kubelet.kubeconfig)
+    disable_agent: bool = True
+    disable_scheduler: bool = False
+    scheduler_config: SchedulerConfig | None = None
 
 
 
@@ -83,8 +100,11 @@ class ControlPlane:
         self.runner: web.AppRunner | None = None
         self.pki: ClusterPKI | None = None
         self.crds: CRDRegistrar | None = None
+        self.security: ClusterSecurity | None = None
         self.controller_client: APIClient | None = None
         self.controllers: asyncio.Task[None] | None = None
+        self.scheduler_client: APIClient | None = None
+        self.scheduler: asyncio.Task[None] | None = None
         self.url = ""
 
     async def start(self) -> None:
@@ -113,8 +133,16 @@ class ControlPlane:
         host = "127.0.0.1" if config.bind_address in ("0.0.0.0", "::") else config.bind_address
         advertise = config.node_ip or host
         await self._kubernetes_service(registry, table, service_ips.kubernetes_ip, advertise)
+        self.security = ClusterSecurity(registry=registry, table=table, pki=self.pki,
+                                        server_token=self._server_token(), token_auth_file=config.token_auth_file)
+        await self.security.start()
         server = APIServer(registry=registry, table=table, advertise_address=f"{advertise}:{config.secure_port}",
+                           authenticator=self.security.authenticator, authorizer=self.security.authorizer,
+                           service_account_tokens=self.security.sa_tokens, ca_pem=self.pki.server_ca_pem(),
                            openapi=openapi)
+        kubelet_cert, kubelet_key = ensure_kubelet_client_certificate(self.pki)
+        server.kubelet_proxy = KubeletProxy(registry=registry, table=table, client_cert=kubelet_cert,
+                                            client_key=kubelet_key)
         ssl_context = make_ssl_context(cert_file=str(self.pki.serving_cert), key_file=str(self.pki.serving_key),
                                        client_ca_file=str(self.pki.client_ca_cert))
         self.runner = web.AppRunner(server.app(), access_log=None, handle_signals=False,
@@ -125,6 +153,9 @@ class ControlPlane:
         await site.start()
         self.url = f"https://{host}:{config.secure_port}"
         self._write_kubeconfigs()
+        if not config.disable_agent:
+            self.security.write_node_kubeconfig(node_name=config.node_name or socket.gethostname(),
+                                                server_url=self.url, path=self.node_kubeconfig)
         log.info("kubelite API server listening on %s (datastore %s)", self.url, config.datastore_endpoint)
         if not config.disable_controllers:
             # controllers talk to the API over loopback HTTPS like any client (k3s does the same)
@@ -133,6 +164,12 @@ class ControlPlane:
                 self.controller_client, leader_elect=config.leader_elect,
                 factory=lambda client: default_controllers(client, cluster_cidr=config.cluster_cidr))
             self.controllers = asyncio.create_task(manager.run(), name="controller-manager")
+        if not config.disable_scheduler:
+            # the scheduler is a client over loopback too, under its own Lease kube-system/kube-scheduler
+            self.scheduler_client = APIClient(load_kubeconfig(self.admin_kubeconfig))
+            runner = SchedulerRunner(self.scheduler_client, config=config.scheduler_config,
+                                     leader_elect=config.leader_elect)
+            self.scheduler = asyncio.create_task(runner.run(), name="scheduler")
 
     async def _bootstrap(self, registry: Registry, table: ResourceTable) -> None:
         namespaces = table.get("", "v1", "namespaces")
@@ -174,6 +211,29 @@ class ControlPlane:
             await registry.update(endpoints, "default", "kubernetes", point, WriteOptions(),
                                   precondition_from_body=False)
 
+    def _server_token(self) -> str:
+        """The join secret: --token, else the one a previous start wrote, else a new one; the full K10 form
+        (with the CA hash an agent checks) is written to <data-dir>/server/token and node-token, as k3s."""
+        assert self.pki is not None
+        token_file = self.config.data_dir / "server" / "token"
+        text = self.config.token
+        if not text and token_file.exists():
+            text = token_file.read_text().strip()
+        try:
+            secret = parse_join_token(text).secret if text else new_server_secret()
+        except TokenFormatError as exc:
+            raise ValueError(f"--token: {exc}") from None
+        full = full_server_token(secret=secret, ca_pem=self.pki.server_ca_pem())
+        for name in ("token", "node-token"):
+            path = self.config.data_dir / "server" / name
+            if not path.exists() or path.read_text().strip() != full:
+                write_file_atomically(path, (full + "\n").encode(), mode=0o600)
+        return secret
+
+    @property
+    def node_kubeconfig(self) -> Path:
+        return self.config.data_dir / "agent" / "kubelet.kubeconfig"
+
     @property
     def admin_kubeconfig(self) -> Path:
         return self.config.data_dir / "server" / "cred" / "admin.kubeconfig"
@@ -188,6 +248,12 @@ class ControlPlane:
             write_kubeconfig(self.config.write_kubeconfig, content)
 
     async def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.scheduler
+        if self.scheduler_client is not None:
+            await self.scheduler_client.close()
         if self.controllers is not None:
             self.controllers.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -196,6 +262,8 @@ class ControlPlane:
             await self.controller_client.close()
         if self.runner is not None:
             await self.runner.cleanup()
+        if self.security is not None:
+            await self.security.stop()
         if self.crds is not None:
             await self.crds.close()
         if self.cache is not None:
