@@ -12,8 +12,12 @@ import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kubelite import __version__
+
+if TYPE_CHECKING:
+    from kubelite.controlplane.scheduler.config import SchedulerConfig
 
 DEFAULT_DATA_DIR = "/var/lib/kubelite"
 DEFAULT_KUBECONFIG = "/etc/kubelite/kubeconfig.yaml"
@@ -47,10 +51,13 @@ def _add_server_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cluster-cidr", default="10.42.0.0/16")
     p.add_argument("--service-cidr", default="10.43.0.0/16")
     p.add_argument("--tls-san", action="append", default=[])
+    p.add_argument("--token-auth-file", help="static bearer tokens: CSV lines token,user,uid[,\"group1,group2\"]")
     p.add_argument("--disable-agent", action="store_true")
     p.add_argument("--disable-controllers", action="store_true", help="run no controllers in this process")
+    p.add_argument("--disable-scheduler", action="store_true", help="run no scheduler in this process")
+    p.add_argument("--scheduler-config", help="KubeSchedulerConfiguration file for the embedded scheduler")
     p.add_argument("--leader-elect", action="store_true",
-                   help="run controllers only while holding the kube-system/kube-controller-manager Lease")
+                   help="run controllers and the scheduler only while holding their kube-system Leases")
 
 
 def _add_agent_flags(p: argparse.ArgumentParser) -> None:
@@ -80,22 +87,116 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return report(all_checks())
 
 
+def _scheduler_config(path: str | None) -> SchedulerConfig | None:
+    """The KubeSchedulerConfiguration at ``path`` (None: defaults); a bad file is a CLIError."""
+    if not path:
+        return None
+    from kubelite.controlplane.scheduler.config import SchedulerConfigError, load_config
+
+    try:
+        return load_config(path)
+    except SchedulerConfigError as exc:
+        raise CLIError(f"--config {exc}") from None
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    from kubelite.client import ConfigError, load_kubeconfig
+    from kubelite.controlplane.scheduler.scheduler import run_standalone
+
+    config = _scheduler_config(args.config)
+    try:
+        client_config = load_kubeconfig(args.kubeconfig)
+    except (ConfigError, OSError) as exc:
+        raise CLIError(f"--kubeconfig {args.kubeconfig}: {exc}") from None
+    run_standalone(client_config=client_config, config=config, leader_elect=args.leader_elect)
+    return 0
+
+
 def cmd_server(args: argparse.Namespace) -> int:
     from kubelite.controlplane.server import ServerConfig, run_server
 
     if not args.disable_agent:
         print("kubelite server: the embedded agent is not built yet (work area: node agent kubelet); "
               "serving the control plane only", file=sys.stderr)
-    if args.token or args.token_file:
-        print("kubelite server: --token/--token-file are accepted but not used yet: agents cannot join "
-              "(work area: security)", file=sys.stderr)
     config = ServerConfig(
         data_dir=Path(args.data_dir), write_kubeconfig=Path(args.write_kubeconfig) if args.write_kubeconfig
         else None, datastore_endpoint=args.datastore_endpoint, bind_address=args.bind_address,
         secure_port=args.secure_port, service_cidr=args.service_cidr, cluster_cidr=args.cluster_cidr,
         node_name=args.node_name or "", node_ip=args.node_ip or "", tls_san=list(args.tls_san),
-        leader_elect=args.leader_elect, disable_controllers=args.disable_controllers)
+        leader_elect=args.leader_elect, disable_controllers=args.disable_controllers,
+        disable_scheduler=args.disable_scheduler,
+        scheduler_config=_scheduler_config(args.scheduler_config))
+    config.token = read_token(args)
+    config.disable_agent = bool(args.disable_agent)
+    if args.token_auth_file:
+        if not Path(args.token_auth_file).is_file():
+            raise CLIError(f"--token-auth-file {args.token_auth_file}: no such file")
+        config.token_auth_file = Path(args.token_auth_file)
     run_server(config)
+    return 0
+
+
+def read_token(args: argparse.Namespace) -> str:
+    """--token, or the first line of --token-file (k3s's rule: --token wins)."""
+    if args.token:
+        return str(args.token).strip()
+    if args.token_file:
+        try:
+            return Path(args.token_file).read_text().strip()
+        except OSError as exc:
+            raise CLIError(f"--token-file {args.token_file}: {exc.strerror or exc}") from None
+    return ""
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from kubelite.client import APIClient, APIConnectionError, APIStatusError, load_kubeconfig
+    from kubelite.controlplane.auth import token_admin
+    from kubelite.controlplane.auth.bootstrap_token import DEFAULT_TTL, TokenFormatError, parse_ttl
+
+    kubeconfig = args.kubeconfig or find_kubeconfig(
+        dict(os.environ, KUBELITE_DATA_DIR=args.data_dir) if args.data_dir else None)
+
+    async def run() -> int:
+        async with APIClient(load_kubeconfig(kubeconfig)) as client:
+            if args.action == "create":
+                ttl = parse_ttl(args.ttl) if args.ttl is not None else DEFAULT_TTL
+                groups = tuple(g.strip() for g in (args.groups or "").split(",") if g.strip())
+                usages = tuple(u.strip() for u in args.usages.split(",") if u.strip())
+                print(await token_admin.create_token(client=client, token=args.token or "", ttl=ttl,
+                                                     description=args.description or "", groups=groups,
+                                                     usages=usages))
+            elif args.action == "list":
+                rows = await token_admin.list_tokens(client=client)
+                widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+                for row in rows:
+                    print("   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+            else:
+                if not args.token:
+                    raise CLIError("token delete: name the token or its id")
+                print(f'bootstrap token "{await token_admin.delete_token(client=client, token=args.token)}" deleted')
+        return 0
+
+    try:
+        return asyncio.run(run())
+    except TokenFormatError as exc:
+        raise CLIError(f"token {args.action}: {exc}") from None
+    except APIStatusError as exc:
+        raise CLIError(f"token {args.action}: {exc}") from None
+    except APIConnectionError as exc:
+        raise CLIError(f"token {args.action}: cannot reach the server ({exc})") from None
+
+
+def cmd_certificate(args: argparse.Namespace) -> int:
+    from kubelite.controlplane.auth.pki import PKIError, rotate_pki
+
+    try:
+        written = rotate_pki(tls_dir=Path(args.data_dir) / "server" / "tls")
+    except PKIError as exc:
+        raise CLIError(f"certificate rotate: {exc}") from None
+    print(f"certificate rotate: re-issued {', '.join(written)}; restart `kubelite server` to serve them "
+          "(it rewrites the admin kubeconfig)")
     return 0
 
 
@@ -136,7 +237,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_agent_flags(p)
     p.set_defaults(func=_not_built("node agent kubelet"))
 
-    for name, area in (("apiserver", "API server and storage"), ("scheduler", "scheduler"),
+    p = sub.add_parser("scheduler", help="run only the scheduler, against a server (for a second core)")
+    p.add_argument("--kubeconfig", required=True, help="kubeconfig to reach the API server with")
+    p.add_argument("--config", help="KubeSchedulerConfiguration file (kubescheduler.config.k8s.io/v1)")
+    p.add_argument("--leader-elect", action="store_true",
+                   help="schedule only while holding the kube-system/kube-scheduler Lease")
+    p.set_defaults(func=cmd_scheduler)
+
+    for name, area in (("apiserver", "API server and storage"),
                        ("controller-manager", "controller manager")):
         p = sub.add_parser(name, help=f"run only the {name} (for a second core)")
         _add_server_flags(p)
@@ -157,14 +265,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=_not_built("node agent kubelet"))
 
-    p = sub.add_parser("token", help="create, list and delete join tokens")
+    p = sub.add_parser("token", help="create, list and delete bootstrap (join) tokens")
     p.add_argument("action", choices=["create", "list", "delete"])
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=_not_built("security"))
+    p.add_argument("token", nargs="?", help="create: use this token instead of a random one; delete: token or id")
+    p.add_argument("--ttl", help="create: lifetime such as 24h, 90m or 0 for never (default 24h)")
+    p.add_argument("--description", help="create: a note shown by `token list`")
+    p.add_argument("--groups", help="create: extra groups, comma-separated, each system:bootstrappers:...")
+    p.add_argument("--usages", default="authentication,signing", help="create: authentication,signing")
+    p.add_argument("--kubeconfig", help="admin kubeconfig (default: $KUBECONFIG, then the server's)")
+    p.add_argument("--data-dir", help="the server's data dir, to find its admin kubeconfig")
+    p.set_defaults(func=cmd_token)
 
     p = sub.add_parser("certificate", help="rotate the cluster's certificates")
     p.add_argument("action", choices=["rotate"])
-    p.set_defaults(func=_not_built("security"))
+    p.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
+    p.set_defaults(func=cmd_certificate)
     return parser
 
 

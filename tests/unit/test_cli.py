@@ -16,7 +16,6 @@ from kubelite import cli
     [
         pytest.param(["agent", "--server", "https://127.0.0.1:6443"], "node agent kubelet", id="agent"),
         pytest.param(["apiserver"], "API server and storage", id="apiserver"),
-        pytest.param(["scheduler"], "scheduler", id="scheduler"),
         pytest.param(["controller-manager"], "controller manager", id="controller-manager"),
         pytest.param(["images", "list"], "node agent kubelet", id="images"),
         pytest.param(["token", "create"], "security", id="token"),
