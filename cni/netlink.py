@@ -137,15 +137,10 @@ def ensure_bridge(ipr: IPRoute, *, name: str, mtu: int, gateway: ipaddress.IPv4I
         have = {(a.get_attr("IFA_ADDRESS"), a["prefixlen"]) for a in ipr.get_addr(index=index, family=socket.AF_INET)}
         if (str(gateway.ip), gateway.network.prefixlen) not in have:
             _ignore_exists(ipr.addr, "add", index=index, address=str(gateway.ip), prefixlen=gateway.network.prefixlen)
-    flags = info["flags"]
-    wanted: dict[str, Any] = {}
-    if not flags & 0x1:  # IFF_UP
-        wanted["state"] = "up"
-    if promisc and not flags & 0x100:  # IFF_PROMISC
-        wanted["flags"] = flags | 0x100
-        wanted["change"] = 0x100
-    if wanted:
-        ipr.link("set", index=index, **wanted)
+    # one RTM_SETLINK with an explicit flags/change mask: IFF_UP, and IFF_PROMISC when asked
+    wanted = 0x1 | (0x100 if promisc else 0)
+    if info["flags"] & wanted != wanted:
+        ipr.link("set", index=index, flags=wanted, change=wanted)
     return index
 
 
