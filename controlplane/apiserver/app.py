@@ -28,6 +28,7 @@ from kubelite.api import labels as label_selectors
 from kubelite.api import managed_fields, protobuf
 from kubelite.api import patch as patching
 from kubelite.controlplane.apiserver import discovery, errors, tables
+from kubelite.controlplane.apiserver.kubelet_proxy import KubeletProxy
 from kubelite.controlplane.apiserver.registry import Registry, WriteOptions, WriteResult
 from kubelite.controlplane.apiserver.request import Target, parse_path, query_bool, query_int
 from kubelite.controlplane.apiserver.resources import ResourceInfo, ResourceTable
@@ -116,6 +117,8 @@ class APIServer:
         self.advertise_address = advertise_address
         self.authenticators = authenticators if authenticators is not None else [client_certificate_user]
         self.openapi = openapi
+        # the kubelet-backed subresources (pods/log|exec|attach|portforward, nodes/proxy); set by the server
+        self.kubelet_proxy: KubeletProxy | None = None
         self.metrics = CollectorRegistry()
         self.requests = Counter("apiserver_request", "Requests by verb, resource and code",
                                 ["verb", "resource", "code"], registry=self.metrics)
@@ -128,6 +131,8 @@ class APIServer:
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._edge], client_max_size=MAX_BODY_BYTES)
+        if self.kubelet_proxy is not None:  # before the generic /api routes, which would claim these paths
+            self.kubelet_proxy.add_routes(app.router)
         app.router.add_get("/version", self.version)
         for path in ("/healthz", "/livez", "/readyz"):
             app.router.add_get(path, self.health)

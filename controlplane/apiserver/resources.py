@@ -111,10 +111,17 @@ def _api(group: str, version: str, kind: str, plural: str, namespaced: bool = Tr
 
 BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
     _core("Namespace", "namespaces", False, short_names=("ns",), subresources=(STATUS,)),
-    _core("Node", "nodes", False, short_names=("no",), subresources=(STATUS,)),
+    _core("Node", "nodes", False, short_names=("no",),
+          subresources=(STATUS, Subresource("proxy", "NodeProxyOptions",
+                                            ("create", "delete", "get", "patch", "update")))),
+    # log/exec/attach/portforward (and nodes/proxy) are served by apiserver/kubelet_proxy.py
     _core("Pod", "pods", short_names=("po",), categories=("all",),
           subresources=(STATUS, Subresource("binding", "Binding", ("create",)),
-                        Subresource("eviction", "Eviction", ("create",), "policy", "v1"))),
+                        Subresource("eviction", "Eviction", ("create",), "policy", "v1"),
+                        Subresource("log", "Pod", ("get",)),
+                        Subresource("exec", "PodExecOptions", ("create", "get")),
+                        Subresource("attach", "PodAttachOptions", ("create", "get")),
+                        Subresource("portforward", "PodPortForwardOptions", ("create", "get")))),
     _core("Service", "services", short_names=("svc",), categories=("all",), subresources=(STATUS,)),
     _core("Endpoints", "endpoints", short_names=("ep",), singular="endpoints"),
     _core("ConfigMap", "configmaps", short_names=("cm",)),
