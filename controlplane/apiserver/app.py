@@ -13,7 +13,6 @@ import logging
 import ssl
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +32,11 @@ from kubelite.controlplane.apiserver.registry import Registry, WriteOptions, Wri
 from kubelite.controlplane.apiserver.request import Target, parse_path, query_bool, query_int
 from kubelite.controlplane.apiserver.resources import ResourceInfo, ResourceTable
 from kubelite.controlplane.apiserver.watchcache import Filter, TooNew, TooOld, WatchClosed
+from kubelite.controlplane.auth import csr
+from kubelite.controlplane.auth.authentication import AuthenticationError, Authenticator, UserInfo
+from kubelite.controlplane.auth.authorization import Authorizers, Decision, forbidden_status, request_attributes
+from kubelite.controlplane.auth.reviews import REVIEW_RESOURCES, ReviewError, Reviews
+from kubelite.controlplane.auth.serviceaccount_token import ServiceAccountTokens, TokenRequestError
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +45,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 MAX_BODY_BYTES = 3 * 1024 * 1024  # upstream's default request body limit
 KUBERNETES_VERSION = (1, 32, 0)
-PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
+# anonymous callers reach only these (/cacerts: the server CA, which a joining agent checks against its
+# token's hash before trusting it, as k3s serves it)
+PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/cacerts"})
 BOOKMARK_INTERVAL = 30.0
 
 JSON_TYPES = ("application/json", "")
@@ -50,31 +56,7 @@ PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
                "application/strategic-merge-patch+json", "application/apply-patch+yaml")
 
 
-@dataclass(frozen=True)
-class User:
-    name: str
-    groups: tuple[str, ...]
-
-
-Authenticator = Callable[[web.Request], User | None]
-
-
-def client_certificate_user(request: web.Request) -> User | None:
-    """x509 client certificates verified by the TLS layer: CN is the user, O the groups."""
-    transport = request.transport
-    cert = transport.get_extra_info("peercert") if transport is not None else None
-    if not cert:
-        return None
-    name, groups = "", []
-    for rdn in cert.get("subject", ()):
-        for key, value in rdn:
-            if key == "commonName":
-                name = value
-            elif key == "organizationName":
-                groups.append(value)
-    if not name:
-        return None
-    return User(name, (*groups, "system:authenticated"))
+User = UserInfo  # the authenticated caller (controlplane.auth.authentication)
 
 
 def warning_header(warnings: list[str]) -> str:
@@ -110,12 +92,18 @@ def wants_partial_metadata(accept: str) -> bool:
 
 class APIServer:
     def __init__(self, *, registry: Registry, table: ResourceTable, advertise_address: str,
-                 authenticators: list[Authenticator] | None = None,
+                 authenticator: Authenticator | None = None, authorizer: Authorizers | None = None,
+                 service_account_tokens: ServiceAccountTokens | None = None, ca_pem: bytes = b"",
                  openapi: Any = None) -> None:
         self.registry = registry
         self.table = table
         self.advertise_address = advertise_address
-        self.authenticators = authenticators if authenticators is not None else [client_certificate_user]
+        # without an authorizer every authenticated caller may do everything (unit tests, old callers)
+        self.authenticator = authenticator if authenticator is not None else Authenticator()
+        self.authorizer = authorizer
+        self.reviews = Reviews(authenticator=self.authenticator, authorizer=authorizer or Authorizers([]))
+        self.service_account_tokens = service_account_tokens
+        self.ca_pem = ca_pem
         self.openapi = openapi
         # the kubelet-backed subresources (pods/log|exec|attach|portforward, nodes/proxy); set by the server
         self.kubelet_proxy: KubeletProxy | None = None
@@ -134,6 +122,7 @@ class APIServer:
         if self.kubelet_proxy is not None:  # before the generic /api routes, which would claim these paths
             self.kubelet_proxy.add_routes(app.router)
         app.router.add_get("/version", self.version)
+        app.router.add_get("/cacerts", self.cacerts)
         for path in ("/healthz", "/livez", "/readyz"):
             app.router.add_get(path, self.health)
         app.router.add_get("/metrics", self.prometheus)
@@ -158,10 +147,11 @@ class APIServer:
         resource = "-"
         try:
             if request.path not in PUBLIC_PATHS:
-                user = self.authenticate(request)
+                user = await self.authenticate(request)
                 if user is None:
                     raise errors.unauthorized()
                 request["user"] = user
+                self.authorize(request, user)
             response = await handler(request)
         except errors.APIError as exc:
             response = status_response(exc)
@@ -186,12 +176,28 @@ class APIServer:
         self.latency.labels(verb, resource).observe(time.monotonic() - started)
         return response
 
-    def authenticate(self, request: web.Request) -> User | None:
-        for authenticator in self.authenticators:
-            user = authenticator(request)
-            if user is not None:
-                return user
-        return None
+    async def authenticate(self, request: web.Request) -> UserInfo | None:
+        """The caller (None: no credentials); a credential that is presented but invalid is a 401."""
+        transport = request.transport
+        peercert = transport.get_extra_info("peercert") if transport is not None else None
+        try:
+            return await self.authenticator.authenticate(peercert=peercert,
+                                                         authorization=request.headers.get("Authorization"))
+        except AuthenticationError as exc:
+            # the reason stays in the log: a client learns only that it is not authenticated
+            log.info("unauthenticated %s %s: %s", request.method, request.path, exc)
+            raise errors.unauthorized()
+
+    def authorize(self, request: web.Request, user: UserInfo) -> None:
+        """Raise 403 with upstream's message unless the authorizer allows the request."""
+        if self.authorizer is None:
+            return
+        attributes = request_attributes(user, request.method, request.path, request.query)
+        decision, reason = self.authorizer.authorize(attributes)
+        if decision is not Decision.ALLOW:
+            request["verb"] = attributes.verb
+            body = forbidden_status(attributes, reason)
+            raise errors.APIError(403, "Forbidden", body["message"], body.get("details"))
 
     # ---- non-resource endpoints --------------------------------------------------------------
 
@@ -205,6 +211,11 @@ class APIServer:
 
     async def health(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
+
+    async def cacerts(self, request: web.Request) -> web.Response:
+        if not self.ca_pem:
+            raise errors.path_not_found(request.path)
+        return web.Response(body=self.ca_pem, headers={"Content-Type": "text/plain; charset=utf-8"})
 
     async def prometheus(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self.metrics),
@@ -279,6 +290,9 @@ class APIServer:
 
         target = parse_path(self.table, request.path)
         request["resource"] = target.info.plural
+        if (target.info.group, target.info.plural) in REVIEW_RESOURCES or (
+                target.info.group == "" and target.info.plural == "serviceaccounts" and target.subresource == "token"):
+            return await self.security_request(request, target)
         method = request.method
         q = request.query
         if method == "GET":
@@ -435,6 +449,8 @@ class APIServer:
         body = await self.read_body(request)
         if not isinstance(body, dict):
             raise errors.bad_request("the body must be a JSON object")
+        if info.plural == "certificatesigningrequests" and "user" in request:
+            csr.set_requester(body, request["user"])
         result = await self.registry.create(info, target.namespace, body, self.write_options(request))
         return self.render(request, target, result.obj, 201, result.warnings)
 
@@ -544,6 +560,35 @@ class APIServer:
                               "metadata": {"resourceVersion": page.resource_version}, "items": deleted})
 
     # -- subresources --
+
+    async def security_request(self, request: web.Request, target: Target) -> web.Response:
+        """The create-only kinds of controlplane.auth: reviews and serviceaccounts/token."""
+        if request.method != "POST":
+            raise errors.method_not_allowed(f"the server does not allow this method on the requested resource "
+                                            f"({request.method} {target.info.group_resource})")
+        request["verb"] = "create"
+        body = await self.read_body(request)
+        try:
+            if target.subresource == "token":
+                if self.service_account_tokens is None:
+                    raise errors.path_not_found(request.path)
+                sa = await self.registry.get(target.info, target.namespace, target.name)
+                return json_response(await self.service_account_tokens.token_request(service_account=sa, body=body),
+                                     201)
+            user = request.get("user") or UserInfo("system:anonymous", "", ("system:unauthenticated",))
+            answer = await self.reviews.review(group=target.info.group, resource=target.info.plural,
+                                               namespace=target.namespace, body=body, user=user)
+            return json_response(answer, 201)
+        except TokenRequestError as exc:
+            raise errors.APIError(exc.code, {400: "BadRequest", 404: "NotFound", 409: "Conflict"}.get(
+                exc.code, "Invalid"), f'TokenRequest.authentication.k8s.io "{target.name}" is invalid: {exc}'
+                if exc.code == 422 else str(exc),
+                {"name": target.name, "group": "authentication.k8s.io", "kind": "TokenRequest",
+                 "causes": [{"reason": exc.reason, "message": str(exc).partition(": ")[2], "field": exc.field}]}
+                if exc.code == 422 else None)
+        except ReviewError as exc:
+            raise errors.APIError(exc.code, "Invalid" if exc.code == 422 else "BadRequest", str(exc),
+                                  {"kind": exc.kind, "causes": [{"field": exc.field}]} if exc.code == 422 else None)
 
     async def bind(self, request: web.Request, target: Target) -> web.Response:
         body = await self.read_body(request)

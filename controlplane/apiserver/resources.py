@@ -126,7 +126,8 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
     _core("Endpoints", "endpoints", short_names=("ep",), singular="endpoints"),
     _core("ConfigMap", "configmaps", short_names=("cm",)),
     _core("Secret", "secrets"),
-    _core("ServiceAccount", "serviceaccounts", short_names=("sa",)),
+    _core("ServiceAccount", "serviceaccounts", short_names=("sa",),
+          subresources=(Subresource("token", "TokenRequest", ("create",), "authentication.k8s.io", "v1"),)),
     _core("Event", "events", short_names=("ev",)),
     _core("LimitRange", "limitranges", short_names=("limits",)),
     _core("ResourceQuota", "resourcequotas", short_names=("quota",), subresources=(STATUS,)),
@@ -167,6 +168,14 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
     _api("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", short_names=("hpa",),
          categories=("all",), subresources=(STATUS,), generation=True),
     _api("storage.k8s.io", "v1", "StorageClass", "storageclasses", False, short_names=("sc",)),
+    # create-only kinds that are answered, never stored (controlplane.auth.reviews); no OpenAPI paths
+    *(ResourceInfo(group, "v1", kind, plural, namespaced, verbs=("create",)) for group, kind, plural, namespaced in (
+        ("authentication.k8s.io", "TokenReview", "tokenreviews", False),
+        ("authentication.k8s.io", "SelfSubjectReview", "selfsubjectreviews", False),
+        ("authorization.k8s.io", "SubjectAccessReview", "subjectaccessreviews", False),
+        ("authorization.k8s.io", "SelfSubjectAccessReview", "selfsubjectaccessreviews", False),
+        ("authorization.k8s.io", "SelfSubjectRulesReview", "selfsubjectrulesreviews", False),
+        ("authorization.k8s.io", "LocalSubjectAccessReview", "localsubjectaccessreviews", True))),
 )
 
 # preferred version first, as discovery lists them (only groups serving several versions need an entry)

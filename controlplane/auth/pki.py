@@ -936,3 +936,21 @@ def _tighten_key_modes(tls_dir: Path) -> None:
                 os.chmod(path, KEY_MODE)
         except OSError as exc:
             raise PKIError(f"cannot set mode 0600: {exc.strerror or exc}", path=path)
+
+
+def rotate_pki(*, tls_dir: Path, now: dt.datetime | None = None) -> tuple[str, ...]:
+    """``kubelite certificate rotate``: re-issue every leaf with a new key, keeping the serving
+    certificate's current SANs (the next server start adds any it wants on top). CAs stay."""
+    tls_dir = Path(tls_dir)
+    if not (tls_dir / SERVER_CA_CERT).exists():
+        raise PKIError("no cluster PKI here; start `kubelite server` once first", path=tls_dir)
+    dns_names: list[str] = []
+    ips: list[str] = []
+    serving = tls_dir / SERVING_CERT
+    if serving.exists():
+        sans = _extension(_load_certs(serving)[0], x509.SubjectAlternativeName)
+        if sans is not None:
+            dns_names = list(sans.get_values_for_type(x509.DNSName))
+            ips = [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)]
+    pki = ensure_pki(tls_dir=tls_dir, dns_names=dns_names, ip_addresses=ips, now=now)
+    return pki.rotate(now=now)

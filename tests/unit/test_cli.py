@@ -18,8 +18,6 @@ from kubelite import cli
         pytest.param(["apiserver"], "API server and storage", id="apiserver"),
         pytest.param(["controller-manager"], "controller manager", id="controller-manager"),
         pytest.param(["images", "list"], "node agent kubelet", id="images"),
-        pytest.param(["token", "create"], "security", id="token"),
-        pytest.param(["certificate", "rotate"], "security", id="certificate"),
     ],
 )
 def test_unbuilt_subcommands_exit_nonzero_with_one_line(argv: list[str], area: str,

@@ -1,0 +1,186 @@
+"""The security of one API server, assembled: authenticators, authorizers, the default policy and
+the background loops that keep them current.
+
+Design
+------
+``ClusterSecurity`` is built by ``kubelite server`` after the registry and before the listener:
+
+* the authenticator union (x509, ``--token-auth-file``, the server join token, bootstrap tokens,
+  ServiceAccount JWTs) reads objects through ``get_object``: the watch cache first, the store on a miss
+  (a token created a moment ago must work at once);
+* the authorizer union (Node, then RBAC; ``system:masters`` first) answers from the watch cache;
+* ``start()`` reconciles the default RBAC policy, then runs three loops on watch-cache watches: RBAC
+  changes invalidate the RBAC index and drive ClusterRole aggregation; CSRs are approved and signed.
+
+The in-process controllers keep using the admin (``system:masters``) loopback kubeconfig, so turning
+authorization on never locks the control plane out of its own API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from kubelite.controlplane.apiserver import errors
+from kubelite.controlplane.apiserver.registry import Registry, WriteOptions
+from kubelite.controlplane.apiserver.resources import ResourceInfo, ResourceTable
+from kubelite.controlplane.apiserver.watchcache import WatchClosed, decode, resource_prefix
+from kubelite.controlplane.auth import bootstrap_policy, rbac
+from kubelite.controlplane.auth.authentication import Authenticator, StaticTokenFile, TokenAuthenticator
+from kubelite.controlplane.auth.authorization import Authorizers
+from kubelite.controlplane.auth.bootstrap_token import BootstrapTokenAuthenticator, ServerTokenAuthenticator
+from kubelite.controlplane.auth.csr import PREFIX as CSR_PREFIX
+from kubelite.controlplane.auth.csr import CSRSigner
+from kubelite.controlplane.auth.kubeconfig import kubeconfig_yaml, write_kubeconfig
+from kubelite.controlplane.auth.node_authorizer import NodeAuthorizer
+from kubelite.controlplane.auth.pki import ClusterPKI
+from kubelite.controlplane.auth.serviceaccount_token import ServiceAccountTokens
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+
+
+class ClusterSecurity:
+    def __init__(self, *, registry: Registry, table: ResourceTable, pki: ClusterPKI, server_token: str = "",
+                 token_auth_file: Path | None = None) -> None:
+        self.registry = registry
+        self.table = table
+        self.pki = pki
+        cache = registry.cache
+        self.sa_tokens = ServiceAccountTokens(private_key_pem=pki.service_key.read_bytes(), get_object=self.get_object)
+        tokens: list[TokenAuthenticator] = []
+        if token_auth_file is not None:
+            tokens.append(StaticTokenFile.load(token_auth_file))
+        if server_token:
+            tokens.append(ServerTokenAuthenticator(server_token))
+        tokens += [BootstrapTokenAuthenticator(self.get_object), self.sa_tokens]
+        self.authenticator = Authenticator(token_authenticators=tokens)
+        self.rbac = rbac.RBACAuthorizer(lambda prefix: cache.snapshot(prefix, prefix)[0])
+        self.node = NodeAuthorizer(lambda prefix, key_prefix: cache.snapshot(prefix, key_prefix)[0])
+        self.authorizer = Authorizers([self.node, self.rbac])
+        self.signer = CSRSigner(pki=pki, authorizer=self.authorizer, update_status=self._update_csr)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _info(self, group: str, plural: str) -> ResourceInfo:
+        info = self.table.get(group, "v1", plural)
+        assert info is not None, plural
+        return info
+
+    async def get_object(self, key: str) -> Obj | None:
+        obj = self.registry.cache.get(resource_prefix(key), key)
+        if obj is not None:
+            return obj
+        kv = await self.registry.store.get(key)
+        return decode(kv) if kv is not None else None
+
+    # ---- start-up --------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.ensure_policy()
+        self._tasks = [asyncio.create_task(self._watch_rbac(), name="rbac-index"),
+                       asyncio.create_task(self.signer.run(lambda: self._objects(CSR_PREFIX)), name="csr-signer")]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+
+    async def ensure_policy(self) -> None:
+        async def get(resource: str, name: str) -> Obj | None:
+            try:
+                return await self.registry.get(self._info("rbac.authorization.k8s.io", resource), None, name)
+            except errors.APIError as exc:
+                if exc.code == 404:
+                    return None
+                raise
+
+        async def create(resource: str, obj: Obj) -> None:
+            try:
+                await self.registry.create(self._info("rbac.authorization.k8s.io", resource), None, obj,
+                                           WriteOptions(field_manager="kubelite-bootstrap"))
+            except errors.APIError as exc:
+                if exc.code != 409:  # another server of an HA cluster created it first
+                    raise
+
+        async def update(resource: str, name: str, mutate: Callable[[Obj], Obj]) -> None:
+            await self.registry.update(self._info("rbac.authorization.k8s.io", resource), None, name, mutate,
+                                       WriteOptions(field_manager="kubelite-bootstrap"), precondition_from_body=False)
+
+        changed = await bootstrap_policy.ensure_policy(get=get, create=create, update=update)
+        if changed:
+            log.info("default RBAC policy: created or updated %d roles and bindings", len(changed))
+        await self.aggregate()
+
+    # ---- loops -----------------------------------------------------------------------------------
+
+    async def _objects(self, prefix: str) -> AsyncIterator[Obj]:
+        """Every object under ``prefix`` now, then each change; ends when the watch is closed."""
+        cache = self.registry.cache
+        initial, watcher, _ = await cache.watch(prefix, prefix, after_revision=None, predicate=None)
+        try:
+            for event in initial:
+                yield event.obj
+            async for item in cache.events(watcher, timeout=None):
+                if item is not None and item.type != "DELETED":
+                    yield item.obj
+                elif item is not None:
+                    yield {}
+        except WatchClosed:
+            return
+        finally:
+            cache.unwatch(prefix, watcher)
+
+    async def _watch_rbac(self) -> None:
+        async def one(prefix: str) -> None:
+            while True:
+                try:
+                    async for _ in self._objects(prefix):
+                        self.rbac.invalidate()
+                        if prefix == rbac.CLUSTER_ROLES:
+                            await self.aggregate()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("rbac watch on %s failed (%s); restarting", prefix, exc)
+                self.rbac.invalidate()
+                await asyncio.sleep(0.2)
+
+        await asyncio.gather(*(one(prefix) for prefix in rbac.PREFIXES))
+
+    async def aggregate(self) -> None:
+        """ClusterRole aggregation (upstream's clusterroleaggregation controller)."""
+        info = self._info("rbac.authorization.k8s.io", "clusterroles")
+        roles = (await self.registry.list(info, None)).items
+        for name, rules in rbac.aggregate(roles).items():
+            def put(current: Obj, rules: list[Obj] = rules) -> Obj:
+                current["rules"] = rules
+                return current
+
+            try:
+                await self.registry.update(info, None, name, put, WriteOptions(field_manager="clusterrole-aggregator"),
+                                           precondition_from_body=False)
+            except errors.APIError as exc:
+                log.warning("aggregating clusterrole %s: %s", name, exc.message)
+
+    async def _update_csr(self, name: str, mutate: Callable[[Obj], Obj]) -> None:
+        await self.registry.update(self._info("certificates.k8s.io", "certificatesigningrequests"), None, name, mutate,
+                                   WriteOptions(field_manager="certificate-controller"), subresource="status",
+                                   precondition_from_body=False)
+
+    # ---- node credentials ------------------------------------------------------------------------
+
+    def write_node_kubeconfig(self, *, node_name: str, server_url: str, path: Path) -> Path:
+        """A kubeconfig for the embedded agent: a client certificate ``system:node:<name>`` in
+        ``system:nodes`` issued directly by the client CA (the server is its own CSR signer)."""
+        cert, key = self.pki.issue_client_cert(common_name=f"system:node:{node_name}", organizations=["system:nodes"])
+        write_kubeconfig(path, kubeconfig_yaml(server_url=server_url, ca_pem=self.pki.server_ca_cert.read_bytes(),
+                                               client_cert_pem=cert, client_key_pem=key))
+        return path

@@ -1,0 +1,124 @@
+"""ServiceAccount JWTs: issue, verify, expiry, audience, revocation by deleting the account or pod."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from kubelite.controlplane.auth.authentication import AuthenticationError
+from kubelite.controlplane.auth.serviceaccount_token import ServiceAccountTokens, TokenRequestError
+
+Obj = dict[str, Any]
+SA_KEY = "/core/serviceaccounts/default/builder"
+POD_KEY = "/core/pods/default/web"
+
+
+def pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+@pytest.fixture(scope="module")
+def rsa_pem() -> bytes:
+    return pem(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+
+
+def make(objects: dict[str, Obj], key_pem: bytes) -> ServiceAccountTokens:
+    async def get(key: str) -> Obj | None:
+        return objects.get(key)
+
+    return ServiceAccountTokens(private_key_pem=key_pem, get_object=get)
+
+
+def objects() -> dict[str, Obj]:
+    return {SA_KEY: {"metadata": {"name": "builder", "namespace": "default", "uid": "sa-uid"}},
+            POD_KEY: {"metadata": {"name": "web", "namespace": "default", "uid": "pod-uid"},
+                      "spec": {"nodeName": "n1"}}}
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "ES256"])
+async def test_issued_token_authenticates_as_the_account(rsa_pem: bytes, algorithm: str) -> None:
+    key_pem = rsa_pem if algorithm == "RS256" else pem(ec.generate_private_key(ec.SECP256R1()))
+    store = objects()
+    tokens = make(store, key_pem)
+    token, _ = tokens.issue(namespace="default", name="builder", uid="sa-uid")
+    assert jwt.get_unverified_header(token)["alg"] == algorithm
+    assert jwt.get_unverified_header(token)["kid"] == tokens.kid
+    user = await tokens.authenticate_token(token)
+    assert user is not None
+    assert user.name == "system:serviceaccount:default:builder"
+    assert user.uid == "sa-uid"
+    assert user.groups == ("system:serviceaccounts", "system:serviceaccounts:default")
+
+
+async def test_deleting_or_recreating_the_account_revokes(rsa_pem: bytes) -> None:
+    store = objects()
+    tokens = make(store, rsa_pem)
+    token, _ = tokens.issue(namespace="default", name="builder", uid="sa-uid")
+    store[SA_KEY] = {"metadata": {"name": "builder", "namespace": "default", "uid": "another"}}
+    with pytest.raises(AuthenticationError, match="no longer exists"):
+        await tokens.authenticate_token(token)
+    del store[SA_KEY]
+    with pytest.raises(AuthenticationError, match="no longer exists"):
+        await tokens.authenticate_token(token)
+
+
+async def test_pod_bound_token_dies_with_its_pod(rsa_pem: bytes) -> None:
+    store = objects()
+    tokens = make(store, rsa_pem)
+    token, _ = tokens.issue(namespace="default", name="builder", uid="sa-uid",
+                            bound={"kind": "Pod", "name": "web", "uid": "pod-uid"})
+    user = await tokens.authenticate_token(token)
+    assert user is not None and user.extra["authentication.kubernetes.io/node-name"] == ("n1",)
+    del store[POD_KEY]
+    with pytest.raises(AuthenticationError, match="bound to"):
+        await tokens.authenticate_token(token)
+
+
+async def test_expired_wrong_audience_tampered_and_foreign_tokens(rsa_pem: bytes) -> None:
+    tokens = make(objects(), rsa_pem)
+    old, _ = tokens.issue(namespace="default", name="builder", uid="sa-uid",
+                          now=dt.datetime.now(dt.UTC) - dt.timedelta(hours=2))
+    with pytest.raises(AuthenticationError, match="expired"):
+        await tokens.authenticate_token(old)
+    other_audience, _ = tokens.issue(namespace="default", name="builder", uid="sa-uid", audiences=("vault",))
+    with pytest.raises(AuthenticationError, match="not valid"):
+        await tokens.authenticate_token(other_audience)
+    good, _ = tokens.issue(namespace="default", name="builder", uid="sa-uid")
+    head, body, signature = good.split(".")
+    tampered = f"{head}.{body}.{signature[:-4]}AAAA"
+    with pytest.raises(AuthenticationError):
+        await tokens.authenticate_token(tampered)
+    other_key = make(objects(), pem(rsa.generate_private_key(public_exponent=65537, key_size=2048)))
+    forged, _ = other_key.issue(namespace="default", name="builder", uid="sa-uid")
+    with pytest.raises(AuthenticationError):
+        await tokens.authenticate_token(forged)
+    foreign = jwt.encode({"iss": "https://elsewhere", "sub": "x"}, "k" * 32, algorithm="HS256")
+    assert await tokens.authenticate_token(foreign) is None
+    assert await tokens.authenticate_token("abc.def") is None
+
+
+async def test_token_request_validation(rsa_pem: bytes) -> None:
+    store = objects()
+    tokens = make(store, rsa_pem)
+    sa = store[SA_KEY]
+    answer = await tokens.token_request(service_account=sa, body={"spec": {"expirationSeconds": 900}})
+    assert answer["kind"] == "TokenRequest"
+    assert answer["spec"]["audiences"] == ["https://kubernetes.default.svc.cluster.local"]
+    assert await tokens.authenticate_token(answer["status"]["token"]) is not None
+    with pytest.raises(TokenRequestError, match="less than 10 minutes"):
+        await tokens.token_request(service_account=sa, body={"spec": {"expirationSeconds": 60}})
+    with pytest.raises(TokenRequestError, match="Unsupported value"):
+        await tokens.token_request(service_account=sa, body={"spec": {"boundObjectRef": {"kind": "Node",
+                                                                                           "name": "n1"}}})
+    with pytest.raises(TokenRequestError, match="not found"):
+        await tokens.token_request(service_account=sa, body={"spec": {"boundObjectRef": {"kind": "Pod",
+                                                                                           "name": "gone"}}})
+    with pytest.raises(TokenRequestError, match="UID"):
+        await tokens.token_request(service_account=sa, body={"spec": {"boundObjectRef": {
+            "kind": "Pod", "name": "web", "uid": "stale"}}})
