@@ -29,6 +29,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 CLONE_NEWNET = 0x40000000
 BRPORT_MODE_HAIRPIN = 1
+NTF_SELF = 0x2  # an FDB entry of the device itself (the VXLAN driver's table), not of a bridge master
 _libc = ctypes.CDLL(None, use_errno=True)
 _local = threading.local()
 
@@ -353,7 +354,7 @@ def vxlan_peers(ipr: IPRoute, index: int) -> tuple[dict[str, str], dict[str, str
 
 def set_vxlan_peer(ipr: IPRoute, index: int, *, mac: str, vtep_ip: str, peer_ip: str) -> None:
     ipr.neigh("replace", ifindex=index, dst=peer_ip, lladdr=mac, state=0x80, family=socket.AF_INET)
-    ipr.fdb("replace", ifindex=index, lladdr=mac, dst=vtep_ip, state=0x80)
+    ipr.fdb("replace", ifindex=index, lladdr=mac, dst=vtep_ip, state=0x80, flags=NTF_SELF)
 
 
 def delete_vxlan_peer(ipr: IPRoute, index: int, *, mac: str | None, vtep_ip: str | None,
@@ -363,4 +364,4 @@ def delete_vxlan_peer(ipr: IPRoute, index: int, *, mac: str | None, vtep_ip: str
             ipr.neigh("del", ifindex=index, dst=peer_ip, family=socket.AF_INET)
     if mac and vtep_ip:
         with contextlib.suppress(NetlinkError):
-            ipr.fdb("del", ifindex=index, lladdr=mac, dst=vtep_ip)
+            ipr.fdb("del", ifindex=index, lladdr=mac, dst=vtep_ip, flags=NTF_SELF)
