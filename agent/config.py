@@ -42,6 +42,14 @@ class AgentConfig:
     """``nftables``, or ``userspace`` (also chosen automatically when nftables is unusable)."""
     proxy_lb: str = "round-robin"
     nodeport_addresses: tuple[str, ...] = ()
+    cgroup_root: str = "/kubepods"
+    """Parent cgroup of every pod (cgroupfs driver): ``<cgroup_root>/<qos>/pod<uid>`` as upstream."""
+    crash_loop_backoff_base: float = 10.0
+    """First CrashLoopBackOff/ImagePullBackOff delay; doubles per restart up to :attr:`crash_loop_backoff_max`."""
+    crash_loop_backoff_max: float = 300.0
+    node_status_update_frequency: float = 10.0
+    """How often the node's status is computed (and written when it changed), as the kubelet's flag."""
+    pleg_relist_period: float = 1.0
 
     @property
     def agent_dir(self) -> Path:

@@ -1,0 +1,441 @@
+"""The kubelet: drives the pods bound to this node to their spec on the container runtime.
+
+Design (upstream pkg/kubelet/kubelet.go syncPod / syncTerminatingPod, level-triggered)
+-------------------------------------------------------------------------------------
+* An informer watches the pods with ``fieldSelector=spec.nodeName=<node>``; every add/update goes
+  to that pod's worker (`PodWorkers`, latest update wins), a deletion from the API becomes a
+  removal. PLEG relists the runtime every second and wakes the worker of each pod whose containers
+  changed; a pod UID in the runtime that the API no longer has (orphaned sandboxes) gets a removal.
+* `Kubelet.sync_pod` is level-triggered and idempotent: it reads the pod's runtime state (CRI
+  labels, see runtime_state.py), computes actions (kuberuntime.py), executes them (sandbox, volumes,
+  image, CreateContainer + StartContainer with CrashLoopBackOff / ImagePullBackOff back-off), reads the
+  state again and writes the derived status (pod_status.py) through ``pods/status`` only when it
+  changed. Nothing about a pod is remembered that the runtime or the API cannot tell again, except
+  back-off timers and the reason a container could not start, so a restarted agent adopts its pods
+  (same containers, same status) rather than restarting them.
+* Termination: a pod with ``deletionTimestamp`` gets its containers stopped (StopContainer with the
+  grace period: SIGTERM, then SIGKILL), its sandbox stopped, a final status, and then the kubelet
+  deletes it with ``gracePeriodSeconds=0`` (uid precondition), as upstream. A pod removed from the
+  API is stopped and its sandboxes, containers and volumes removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from kubelite.agent.config import AgentConfig
+from kubelite.agent.kubelet.backoff import Backoff
+from kubelite.agent.kubelet.container_config import (
+    ContainerConfigError,
+    ResolvConf,
+    container_config,
+    pod_log_directory,
+    resolve_env,
+    sandbox_config,
+)
+from kubelite.agent.kubelet.kuberuntime import ImagePuller, ImagePullError, PodActions, compute_pod_actions, go_duration
+from kubelite.agent.kubelet.pleg import PLEG, PodLifecycleEvent
+from kubelite.agent.kubelet.pod_status import generate_pod_status
+from kubelite.agent.kubelet.pod_workers import PodWorkers, SyncResult
+from kubelite.agent.kubelet.probes import ProbeManager
+from kubelite.agent.kubelet.runtime_state import EXITED, PodRuntime, RuntimeReader
+from kubelite.agent.kubelet.volumes import VolumeError, VolumeManager
+from kubelite.client import APIClient, APIConnectionError, APIStatusError, EventRecorder, Informer, is_not_found
+from kubelite.cri import CriError, CriNotFound, RuntimeClient, RuntimeUnavailable
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+
+MINIMUM_GRACE_PERIOD: Final = 2  # upstream minimumGracePeriodInSeconds
+VOLUME_RETRY: Final = 2.0
+CONTAINER_ID_PREFIX: Final = "containerd://"
+
+
+@dataclass(frozen=True)
+class NodeFacts:
+    host_ip: str
+    memory_capacity: int
+    allocatable: Mapping[str, str]
+    systemd_cgroup: bool = False
+
+
+class APILookup:
+    """ConfigMaps and Secrets for env and volumes, read straight from the API (no cache yet)."""
+
+    def __init__(self, client: APIClient) -> None:
+        self.configmaps = client.resource("", "v1", "configmaps")
+        self.secrets = client.resource("", "v1", "secrets")
+
+    async def _get(self, resource: Any, namespace: str, name: str) -> Obj | None:
+        try:
+            obj: Obj = await resource.get(name, namespace=namespace)
+        except APIStatusError as err:
+            if is_not_found(err):
+                return None
+            raise ContainerConfigError(str(err)) from None
+        except APIConnectionError as err:
+            raise ContainerConfigError(str(err)) from None
+        return obj
+
+    async def get_configmap(self, namespace: str, name: str) -> Obj | None:
+        return await self._get(self.configmaps, namespace, name)
+
+    async def get_secret(self, namespace: str, name: str) -> Obj | None:
+        return await self._get(self.secrets, namespace, name)
+
+
+def pod_full_name(pod: Mapping[str, Any]) -> str:
+    md = pod["metadata"]
+    return f"{md['name']}_{md.get('namespace', 'default')}({md['uid']})"
+
+
+class Kubelet:
+    def __init__(self, *, config: AgentConfig, client: APIClient, runtime: RuntimeClient, node: NodeFacts,
+                 recorder: EventRecorder | None = None) -> None:
+        self.config = config
+        self.client = client
+        self.runtime = runtime
+        self.node = node
+        self.pods = client.resource("", "v1", "pods")
+        self.recorder = recorder
+        self.lookup = APILookup(client)
+        self.reader = RuntimeReader(runtime)
+        self.images = ImagePuller(runtime=runtime, lookup=self.lookup)
+        self.volumes = VolumeManager(config=config, lookup=self.lookup, allocatable=node.allocatable)
+        self.backoff = Backoff(base=config.crash_loop_backoff_base, cap=config.crash_loop_backoff_max)
+        self.pull_backoff = Backoff(base=config.crash_loop_backoff_base, cap=config.crash_loop_backoff_max)
+        self._pull_failed_at: dict[str, float] = {}
+        self.probes = ProbeManager(runtime=runtime, on_change=self._wake)
+        self.workers = PodWorkers(sync=self.sync_pod)
+        self.waiting: dict[str, dict[str, tuple[str, str]]] = {}
+        """pod uid -> container name -> (reason, message) the last sync could not start it for."""
+        self.written: dict[str, Obj] = {}
+        self.host_dns = ResolvConf.host()
+        self.informer = Informer(self.pods, field_selector=f"spec.nodeName={config.node_name}")
+        self.pleg = PLEG(runtime=runtime, period=config.pleg_relist_period, on_event=self._on_pleg,
+                         on_relist=self._on_relist)
+
+    # ---- event sources ------------------------------------------------------------------------------
+
+    def _wake(self, uid: str) -> None:
+        self.workers.wake(uid)
+
+    def _on_pleg(self, event: PodLifecycleEvent) -> None:
+        self.workers.wake(event.uid)
+
+    async def _on_relist(self, snapshot: Mapping[str, Mapping[str, str]]) -> None:
+        if not self.informer.has_synced:
+            return
+        known = {pod["metadata"]["uid"] for pod in self.informer.store.list()}
+        for uid in snapshot:
+            if uid and uid not in known and uid not in self.workers:
+                log.info("cleaning up orphaned sandboxes/containers of pod %s (not in the API)", uid)
+                self.workers.update(uid, None, removed=True)
+
+    def _on_add(self, pod: Obj) -> None:
+        self.workers.update(pod["metadata"]["uid"], pod)
+
+    def _on_update(self, old: Obj, pod: Obj) -> None:
+        self.workers.update(pod["metadata"]["uid"], pod)
+
+    def _on_delete(self, pod: Obj) -> None:
+        self.workers.update(pod["metadata"]["uid"], pod, removed=True)
+
+    def event(self, pod: Mapping[str, Any] | None, kind: str, reason: str, message: str,
+              field_path: str = "") -> None:
+        if self.recorder is None or pod is None:
+            return
+        involved = {"apiVersion": "v1", "kind": "Pod", "metadata": dict(pod["metadata"])}
+        if field_path:
+            involved["fieldPath"] = field_path
+        self.recorder.event(involved, event_type=kind, reason=reason, message=message)
+
+    # ---- running ------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self.informer.add_handler(on_add=self._on_add, on_update=self._on_update, on_delete=self._on_delete)
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self.informer.run(), name="kubelet-pod-informer")
+                group.create_task(self.pleg.run(), name="kubelet-pleg")
+        finally:
+            self.informer.stop()
+            await self.workers.close()
+            await self.probes.close()
+
+    # ---- one pod ------------------------------------------------------------------------------------
+
+    async def sync_pod(self, uid: str, pod: Obj | None, removed: bool) -> SyncResult:
+        try:
+            state = await self.reader.read_pod_runtime(uid)
+        except RuntimeUnavailable as err:
+            log.warning("pod %s: %s", uid, err)
+            return SyncResult(requeue_after=2.0)
+        if removed or pod is None:
+            await self.kill_pod(pod, state, grace=self._grace(pod))
+            await self.remove_pod(uid, await self.reader.read_pod_runtime(uid))
+            return SyncResult(finished=True)
+        if pod["metadata"].get("deletionTimestamp"):
+            return await self.terminate_pod(pod, state)
+        phase = (pod.get("status") or {}).get("phase")
+        if phase in ("Succeeded", "Failed"):
+            # a finished pod never runs again (upstream): make sure nothing is left running
+            await self.kill_pod(pod, state, grace=self._grace(pod))
+            return SyncResult()
+        requeue = await self.apply_actions(pod, state)
+        state = await self.reader.read_pod_runtime(uid)
+        self.probes.sync(pod, state, pod_ip=self._pod_ip(pod, state))
+        status = await self.write_status(pod, state)
+        if status is not None and status["phase"] in ("Succeeded", "Failed"):
+            await self.kill_pod(pod, state, grace=self._grace(pod))
+        return SyncResult(requeue_after=requeue)
+
+    def _grace(self, pod: Mapping[str, Any] | None) -> int:
+        if pod is None:
+            return MINIMUM_GRACE_PERIOD
+        md = pod["metadata"]
+        spec = pod.get("spec") or {}
+        grace = md.get("deletionGracePeriodSeconds")
+        if grace is None:
+            grace = spec.get("terminationGracePeriodSeconds", 30)
+        return max(int(grace), MINIMUM_GRACE_PERIOD)
+
+    def _pod_ip(self, pod: Mapping[str, Any], state: PodRuntime) -> str:
+        if (pod.get("spec") or {}).get("hostNetwork"):
+            return self.node.host_ip
+        sandbox = state.sandbox
+        return sandbox.ip if sandbox is not None and sandbox.ready else ""
+
+    async def apply_actions(self, pod: Obj, state: PodRuntime) -> float | None:
+        uid = pod["metadata"]["uid"]
+        actions: PodActions = compute_pod_actions(pod, state, liveness_failed=self.probes.liveness_failed)
+        waiting = self.waiting.setdefault(uid, {})
+        requeue: list[float] = []
+        for cid, why in actions.kill.items():
+            record = next((c for c in state.containers if c.id == cid), None)
+            name = record.name if record else cid
+            self.event(pod, "Normal", "Killing", f"Stopping container {name}: {why}"[:1024],
+                       f"spec.containers{{{name}}}")
+            await self._stop_container(cid, self._grace(pod))
+            self.probes.liveness_failed.pop(cid, None)
+        if actions.done or not (actions.create_sandbox or actions.start):
+            return None
+        attempt = actions.sandbox_attempt if actions.create_sandbox else (state.sandbox.attempt if state.sandbox
+                                                                          else 0)
+        sb_config = sandbox_config(pod, config=self.config, attempt=attempt, host_dns=self.host_dns,
+                                   systemd=self.node.systemd_cgroup)
+        if actions.create_sandbox:
+            for old in state.sandboxes:
+                with contextlib.suppress(CriError):
+                    await self.runtime.stop_pod_sandbox(pod_sandbox_id=old.id)
+            pod_log_directory(self.config, pod).mkdir(parents=True, exist_ok=True)
+            try:
+                sandbox_id = (await self.runtime.run_pod_sandbox(config=sb_config)).pod_sandbox_id
+            except CriError as err:
+                message = f"Failed to create pod sandbox: {err.details or err}"
+                self.event(pod, "Warning", "FailedCreatePodSandBox", message)
+                for c in actions.start:
+                    waiting[c["name"]] = ("ContainerCreating", "")
+                delay = self.backoff.next(f"{uid}/sandbox")
+                return delay
+            self.backoff.reset(f"{uid}/sandbox")
+            for old in state.sandboxes:
+                with contextlib.suppress(CriError):
+                    await self.runtime.remove_pod_sandbox(pod_sandbox_id=old.id)
+            state = await self.reader.read_pod_runtime(uid)
+        sandbox = state.sandbox
+        if sandbox is None:
+            return 1.0
+        sandbox_id = sandbox.id
+        pod_ip = self._pod_ip(pod, state)
+        if pod_ip and (pod.get("status") or {}).get("podIP") != pod_ip:
+            pod = dict(pod, status=dict(pod.get("status") or {}, podIP=pod_ip))
+        try:
+            volume_paths = await self.volumes.setup(pod, host_ip=self.node.host_ip)
+        except VolumeError as err:
+            self.event(pod, "Warning", "FailedMount", f"MountVolume.SetUp failed for {err}")
+            for c in actions.start:
+                waiting[c["name"]] = ("ContainerCreating", "")
+            return VOLUME_RETRY
+        for container in actions.start:
+            wait = await self._start_container(pod, container, state, sandbox_id=sandbox_id, sb_config=sb_config,
+                                               volume_paths=volume_paths, pod_ip=pod_ip)
+            if wait is not None:
+                requeue.append(wait)
+        await self._collect_garbage(state)
+        return min(requeue) if requeue else None
+
+    async def _start_container(self, pod: Obj, container: Obj, state: PodRuntime, *, sandbox_id: str,
+                               sb_config: Any, volume_paths: Mapping[str, Any], pod_ip: str) -> float | None:
+        uid = pod["metadata"]["uid"]
+        name = container["name"]
+        field_path = f"spec.containers{{{name}}}"
+        waiting = self.waiting.setdefault(uid, {})
+        previous = state.latest(name)
+        if previous is not None and previous.state == EXITED:
+            key = f"{uid}/{name}"
+            finished = previous.finished_at / 1e9 if previous.finished_at else time.time()
+            if self.backoff.in_backoff_since(key, finished):
+                delay = self.backoff.get(key)
+                message = f"back-off {go_duration(delay)} restarting failed container={name} pod={pod_full_name(pod)}"
+                if waiting.get(name, ("",))[0] != "CrashLoopBackOff":
+                    self.event(pod, "Warning", "BackOff", "Back-off restarting failed container "
+                               f"{name} in pod {pod_full_name(pod)}", field_path)
+                waiting[name] = ("CrashLoopBackOff", message)
+                return self.backoff.remaining(key, finished) + 0.05
+            self.backoff.next(key)
+        image = container.get("image", "")
+        pull_key = f"{uid}/{image}"
+        if pull_key in self._pull_failed_at and self.pull_backoff.in_backoff_since(pull_key,
+                                                                                   self._pull_failed_at[pull_key]):
+            waiting[name] = ("ImagePullBackOff", f'Back-off pulling image "{image}"')
+            self.event(pod, "Normal", "BackOff", f'Back-off pulling image "{image}"', field_path)
+            return self.pull_backoff.remaining(pull_key, self._pull_failed_at[pull_key]) + 0.05
+        try:
+            started = time.monotonic()
+            if not await self.images.present(image) or (container.get("imagePullPolicy") == "Always"):
+                self.event(pod, "Normal", "Pulling", f'Pulling image "{image}"', field_path)
+            pulled = await self.images.ensure(pod, container, sb_config)
+            if pulled:
+                self.event(pod, "Normal", "Pulled", f'Successfully pulled image "{image}" in '
+                           f"{time.monotonic() - started:.3f}s", field_path)
+            self._pull_failed_at.pop(pull_key, None)
+            self.pull_backoff.reset(pull_key)
+        except ImagePullError as err:
+            waiting[name] = (err.reason, err.message)
+            self.event(pod, "Warning", "Failed", err.message, field_path)
+            if err.reason == "ErrImagePull":
+                self._pull_failed_at[pull_key] = time.time()
+                return self.pull_backoff.next(pull_key) + 0.05
+            return None
+        except CriError as err:
+            waiting[name] = ("ErrImagePull", str(err))
+            return 2.0
+        attempt = 0
+        any_previous = state.latest(name)
+        if any_previous is not None:
+            attempt = any_previous.restart_count + 1
+        try:
+            env = await resolve_env(container, pod, lookup=self.lookup, allocatable=self.node.allocatable,
+                                    pod_ip=pod_ip, pod_ips=[pod_ip] if pod_ip else [], host_ip=self.node.host_ip)
+            mounts = self.volumes.mounts_for(pod, container, volume_paths)
+            config = container_config(container, pod, attempt=attempt, env=env, mounts=mounts,
+                                      memory_capacity=self.node.memory_capacity)
+        except (ContainerConfigError, VolumeError) as err:
+            waiting[name] = ("CreateContainerConfigError", str(err))
+            self.event(pod, "Warning", "Failed", f"Error: {err}", field_path)
+            return 2.0
+        try:
+            created = await self.runtime.create_container(pod_sandbox_id=sandbox_id, config=config,
+                                                          sandbox_config=sb_config)
+        except CriError as err:
+            waiting[name] = ("CreateContainerError", err.details or str(err))
+            self.event(pod, "Warning", "Failed", f"Error: {err.details or err}", field_path)
+            return 2.0
+        self.event(pod, "Normal", "Created", f"Created container {name}", field_path)
+        try:
+            await self.runtime.start_container(container_id=created.container_id)
+        except CriError as err:
+            waiting[name] = ("RunContainerError", err.details or str(err))
+            self.event(pod, "Warning", "Failed", f"Error: {err.details or err}", field_path)
+            return None
+        waiting.pop(name, None)
+        self.event(pod, "Normal", "Started", f"Started container {name}", field_path)
+        return None
+
+    async def _stop_container(self, container_id: str, grace: int) -> None:
+        with contextlib.suppress(CriNotFound):
+            await self.runtime.stop_container(container_id=container_id, timeout=grace)
+
+    async def _collect_garbage(self, state: PodRuntime) -> None:
+        """Keep the newest two exited instances per container name (logs --previous needs one)."""
+        seen: dict[str, int] = {}
+        doomed = []
+        for record in state.containers:
+            if record.state != EXITED:
+                continue
+            seen[record.name] = seen.get(record.name, 0) + 1
+            if seen[record.name] > 2:
+                doomed.append(record.id)
+        for cid in doomed:
+            with contextlib.suppress(CriError):
+                await self.runtime.remove_container(container_id=cid)
+        self.reader.forget(doomed)
+
+    async def kill_pod(self, pod: Mapping[str, Any] | None, state: PodRuntime, *, grace: int) -> None:
+        """Stop every running container (concurrently, with ``grace``), then the sandboxes."""
+        running = state.running()
+        for record in running:
+            self.event(pod, "Normal", "Killing", f"Stopping container {record.name}",
+                       f"spec.containers{{{record.name}}}")
+        await asyncio.gather(*(self._stop_container(r.id, grace) for r in running))
+        for sandbox in state.sandboxes:
+            if sandbox.ready:
+                with contextlib.suppress(CriNotFound):
+                    await self.runtime.stop_pod_sandbox(pod_sandbox_id=sandbox.id)
+        if pod is not None:
+            self.probes.stop_pod(pod["metadata"]["uid"])
+
+    async def remove_pod(self, uid: str, state: PodRuntime) -> None:
+        for record in state.containers:
+            with contextlib.suppress(CriNotFound):
+                await self.runtime.remove_container(container_id=record.id)
+        for sandbox in state.sandboxes:
+            with contextlib.suppress(CriNotFound):
+                await self.runtime.stop_pod_sandbox(pod_sandbox_id=sandbox.id)
+                await self.runtime.remove_pod_sandbox(pod_sandbox_id=sandbox.id)
+        self.reader.forget([c.id for c in state.containers])
+        self.probes.stop_pod(uid)
+        await asyncio.to_thread(self.volumes.teardown, uid)
+        self.backoff.forget_prefix(f"{uid}/")
+        self.pull_backoff.forget_prefix(f"{uid}/")
+        for key in [k for k in self._pull_failed_at if k.startswith(f"{uid}/")]:
+            del self._pull_failed_at[key]
+        self.waiting.pop(uid, None)
+        self.written.pop(uid, None)
+
+    async def terminate_pod(self, pod: Obj, state: PodRuntime) -> SyncResult:
+        uid = pod["metadata"]["uid"]
+        await self.kill_pod(pod, state, grace=self._grace(pod))
+        state = await self.reader.read_pod_runtime(uid)
+        self.waiting.pop(uid, None)
+        with contextlib.suppress(APIStatusError, APIConnectionError):
+            await self.write_status(pod, state)
+        md = pod["metadata"]
+        try:
+            await self.pods.delete(md["name"], namespace=md.get("namespace", "default"), grace_period_seconds=0,
+                                   preconditions={"uid": uid})
+        except APIStatusError as err:
+            if not is_not_found(err) and err.status.get("code") != 409:
+                raise
+        await self.remove_pod(uid, state)
+        return SyncResult(finished=True)
+
+    async def write_status(self, pod: Obj, state: PodRuntime) -> Obj | None:
+        uid = pod["metadata"]["uid"]
+        status = generate_pod_status(pod, state, waiting=self.waiting.get(uid, {}), probes=self.probes.verdicts,
+                                     host_ip=self.node.host_ip)
+        old: Obj = self.written.get(uid) or pod.get("status") or {}
+        if old == status:
+            return status
+        patch = dict(status)
+        for key in old:
+            if key not in status:
+                patch[key] = None
+        md = pod["metadata"]
+        try:
+            await self.pods.subresource("status").patch(md["name"], {"status": patch},
+                                                        namespace=md.get("namespace", "default"))
+        except APIStatusError as err:
+            if is_not_found(err):
+                return None
+            raise
+        self.written[uid] = status
+        return status

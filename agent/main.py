@@ -1,0 +1,186 @@
+"""``kubelite agent``: a node's containerd, then its components, concurrently, until SIGTERM.
+
+Design
+------
+`run_agent` (the CLI's entry) sets up logging and uvloop and runs `agent_main`:
+
+1. **containerd**: with ``container_runtime_endpoint`` the agent uses that runtime as it is;
+   otherwise it writes its own config under ``<data-dir>/agent/containerd`` (CNI dirs from
+   `AgentConfig`) and starts it with `ContainerdSupervisor`, which restarts it when it dies.
+2. **images**: kubelite's pause image is imported when the runtime lacks it, and every archive in
+   ``<data-dir>/agent/images`` (``*.tar``) is imported (airgap images), as k3s does.
+3. **components**: each entry of `COMPONENTS` names a module and an ``async def run_xxx(*, config,
+   client, ...)`` that runs until cancelled; they run in one `asyncio.TaskGroup`, so one that fails
+   stops the agent (the supervisor, or `kubelite server`, restarts it). A component takes the keyword
+   arguments it declares from ``config``, ``client`` (an `APIClient`) and ``runtime`` (a
+   `RuntimeClient`). Adding a component is one line in `COMPONENTS`.
+4. **SIGTERM/SIGINT** cancel the group; containers keep running (a restarted agent adopts them) and
+   containerd is stopped only when this agent started it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import importlib
+import inspect
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Final
+
+from kubelite.agent.config import AgentConfig
+from kubelite.client import APIClient, load_kubeconfig
+from kubelite.cri import (
+    PAUSE_IMAGE,
+    ContainerdConfig,
+    ContainerdSupervisor,
+    ImageError,
+    RuntimeClient,
+    import_archive,
+    pause_image_archive,
+)
+
+log = logging.getLogger(__name__)
+
+COMPONENTS: Final[tuple[tuple[str, str, str], ...]] = (
+    # (name, module, coroutine function); a module that is not installed yet is skipped with a warning
+    ("node-status", "kubelite.agent.kubelet.node_status", "run_node_status"),
+    ("kubelet", "kubelite.agent.kubelet", "run_kubelet"),
+    ("kubelet-server", "kubelite.agent.kubelet.server", "run_kubelet_server"),
+    ("pod-network", "kubelite.agent.network", "run_pod_network"),
+    ("proxy", "kubelite.agent.proxy", "run_proxy"),
+)
+RUNTIME_READY_TIMEOUT: Final = 60.0
+PR_SET_PDEATHSIG: Final = 1
+
+
+class AgentError(Exception):
+    """The agent cannot start; the message says why (the CLI prints it as one line)."""
+
+
+def load_component(module: str, function: str) -> Callable[..., Awaitable[None]] | None:
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name is not None and module.startswith(err.name):
+            return None
+        raise
+    func = getattr(mod, function, None)
+    if func is None:
+        return None
+    return func  # type: ignore[no-any-return]
+
+
+def _call(func: Callable[..., Awaitable[None]], available: dict[str, Any]) -> Awaitable[None]:
+    params = inspect.signature(func).parameters
+    return func(**{name: value for name, value in available.items() if name in params})
+
+
+async def ensure_images(*, config: AgentConfig, runtime: RuntimeClient, address: str, snapshotter: str) -> None:
+    """Import the pause image when missing, and every archive dropped in ``config.images_dir``."""
+    if not (await runtime.image_status(image=PAUSE_IMAGE)).HasField("image"):
+        archive = pause_image_archive(output=config.agent_dir / "cache" / "pause.tar")
+        names = await import_archive(archive, address=address, snapshotter=snapshotter)
+        log.info("imported %s", ", ".join(names))
+    config.images_dir.mkdir(parents=True, exist_ok=True)
+    for archive in sorted(config.images_dir.glob("*.tar")):
+        try:
+            names = await import_archive(archive, address=address, snapshotter=snapshotter)
+        except ImageError as err:
+            log.warning("image archive %s: %s", archive, err)
+        else:
+            log.info("imported %s from %s", ", ".join(names), archive.name)
+
+
+async def _wait_image(runtime: RuntimeClient, image: str, timeout: float = 10.0) -> None:
+    # the CRI plugin learns about an imported image from containerd's events, a moment later
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if (await runtime.image_status(image=image)).HasField("image"):
+            return
+        await asyncio.sleep(0.05)
+
+
+async def agent_main(config: AgentConfig, *, stop: asyncio.Event | None = None) -> None:
+    """Run the agent until ``stop`` is set (or the task is cancelled)."""
+    if config.kubeconfig is None:
+        raise AgentError("kubelite agent needs --kubeconfig for now (joining with --token is not built yet)")
+    client_config = load_kubeconfig(config.kubeconfig)
+    supervisor: ContainerdSupervisor | None = None
+    snapshotter = "overlayfs"
+    if config.container_runtime_endpoint:
+        endpoint = config.container_runtime_endpoint
+    else:
+        for directory in (config.cni_bin_dir, config.cni_conf_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        cd_config = ContainerdConfig.detect(data_dir=config.data_dir, cni_bin_dir=config.cni_bin_dir.absolute(),
+                                            cni_conf_dir=config.cni_conf_dir.absolute())
+        snapshotter = cd_config.snapshotter
+        supervisor = ContainerdSupervisor(config=cd_config)
+        await supervisor.start()
+        endpoint = cd_config.address
+    runtime = RuntimeClient(endpoint)
+    try:
+        await runtime.wait_ready(RUNTIME_READY_TIMEOUT)
+        await ensure_images(config=config, runtime=runtime, address=endpoint, snapshotter=snapshotter)
+        await _wait_image(runtime, PAUSE_IMAGE)
+        async with APIClient(client_config, user_agent=f"kubelite-agent/{config.node_name}") as client:
+            available = {"config": config, "client": client, "runtime": runtime}
+            async with asyncio.TaskGroup() as group:
+                for name, module, function in COMPONENTS:
+                    func = load_component(module, function)
+                    if func is None:
+                        log.warning("agent component %s (%s.%s) is not built yet; skipped", name, module, function)
+                        continue
+                    group.create_task(_call(func, available), name=f"agent-{name}")  # type: ignore[arg-type]
+                if stop is not None:
+                    await stop.wait()
+                    raise _Stop
+    except* _Stop:
+        pass
+    finally:
+        await runtime.close()
+        if supervisor is not None:
+            await supervisor.stop()
+
+
+class _Stop(Exception):
+    """Ends the component group on SIGTERM."""
+
+
+async def _run_until_signal(config: AgentConfig) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signo in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signo, stop.set)
+    await agent_main(config, stop=stop)
+    log.info("agent %s stopped", config.node_name)
+
+
+def die_with_parent() -> None:
+    """Under ``kubelite server``: SIGTERM when the server dies, so no agent outlives a crashed server."""
+    parent = os.environ.get("KUBELITE_AGENT_PARENT_PID", "")
+    if not parent.isdigit():
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != int(parent):  # the parent died before prctl took effect
+        raise SystemExit("kubelite agent: the kubelite server that started this agent is gone")
+
+
+def run_agent(config: AgentConfig) -> None:
+    """The blocking entry point of ``kubelite agent``."""
+    die_with_parent()
+    logging.basicConfig(level=os.environ.get("KUBELITE_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install()
+    Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+    asyncio.run(_run_until_signal(config))
