@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from kubelite import __version__
 
 if TYPE_CHECKING:
+    from kubelite.agent.embedded import EmbeddedAgent
     from kubelite.controlplane.scheduler.config import SchedulerConfig
 
 DEFAULT_DATA_DIR = "/var/lib/kubelite"
@@ -64,6 +65,123 @@ def _add_agent_flags(p: argparse.ArgumentParser) -> None:
     _add_common(p)
     p.add_argument("--server", required=True, help="https://HOST:6443 of a kubelite server")
     p.add_argument("--container-runtime-endpoint", help="use this containerd socket instead of our own")
+    p.add_argument("--kubeconfig", help="credentials to reach the server (until joining with --token is built)")
+    p.add_argument("--node-label", action="append", default=[], metavar="KEY=VALUE",
+                   help="label to register the node with (repeatable)")
+    p.add_argument("--node-taint", action="append", default=[], metavar="KEY[=VALUE]:EFFECT",
+                   help="taint to register the node with (repeatable)")
+    p.add_argument("--cluster-dns", default="", help="cluster DNS Service IP for pods' resolv.conf")
+    p.add_argument("--cluster-domain", default="cluster.local")
+    p.add_argument("--kubelet-port", type=int, default=10250)
+    p.add_argument("--cgroup-root", default="/kubepods", help="parent cgroup of every pod (cgroupfs driver)")
+    # tests shorten CrashLoopBackOff (upstream: 10s doubling to 5m)
+    p.add_argument("--crash-loop-backoff-base", type=float, default=10.0, help=argparse.SUPPRESS)
+
+
+def cmd_agent(args: argparse.Namespace) -> int:
+    from kubelite.agent.config import AgentConfig
+    from kubelite.agent.kubelet.node_status import parse_taint
+    from kubelite.agent.main import AgentError, run_agent
+    from kubelite.cri import ContainerdError, CriError
+
+    labels = {}
+    for item in args.node_label:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CLIError(f"--node-label {item!r}: expected KEY=VALUE")
+        labels[key] = value
+    for taint in args.node_taint:
+        try:
+            parse_taint(taint)
+        except ValueError as exc:
+            raise CLIError(str(exc)) from None
+    try:
+        token = args.token or (Path(args.token_file).read_text().strip() if args.token_file else "")
+    except OSError as exc:
+        raise CLIError(f"agent: --token-file {args.token_file}: {exc.strerror or exc}") from None
+    if not args.kubeconfig:
+        raise CLIError("agent: --kubeconfig is required for now (joining with --token is not built yet)")
+    if not Path(args.kubeconfig).is_file():
+        raise CLIError(f"agent: --kubeconfig {args.kubeconfig}: no such file")
+    if not args.server.startswith("https://"):
+        raise CLIError(f"agent: --server {args.server!r}: expected https://HOST:PORT")
+    import socket
+
+    config = AgentConfig(
+        data_dir=Path(args.data_dir).absolute(), server=args.server, node_name=args.node_name or socket.gethostname(),
+        node_ip=args.node_ip or "", kubeconfig=Path(args.kubeconfig), token=token, node_labels=labels,
+        node_taints=tuple(args.node_taint), container_runtime_endpoint=args.container_runtime_endpoint or "",
+        cluster_dns=args.cluster_dns, cluster_domain=args.cluster_domain, kubelet_port=args.kubelet_port,
+        cgroup_root=args.cgroup_root, crash_loop_backoff_base=args.crash_loop_backoff_base)
+    try:
+        run_agent(config)
+    except (AgentError, ContainerdError, CriError) as exc:
+        raise CLIError(f"agent: {exc}") from None
+    return 0
+
+
+def _containerd_endpoint(args: argparse.Namespace) -> tuple[str, str]:
+    """(CRI endpoint, snapshotter) of the node's containerd: --container-runtime-endpoint or the data dir's."""
+    import re
+
+    if args.container_runtime_endpoint:
+        return args.container_runtime_endpoint, "overlayfs"
+    from kubelite.cri import ContainerdPaths
+
+    paths = ContainerdPaths.for_data_dir(Path(args.data_dir))
+    if not paths.socket.exists():
+        raise CLIError(f"images: no containerd socket at {paths.socket}; is `kubelite agent --data-dir "
+                       f"{args.data_dir}` running? (or give --container-runtime-endpoint)")
+    snapshotter = "overlayfs"
+    if paths.config.is_file():
+        match = re.search(r'^\s*snapshotter\s*=\s*"([^"]+)"', paths.config.read_text(), re.M)
+        if match:
+            snapshotter = match.group(1)
+    return f"unix://{paths.socket}", snapshotter
+
+
+def cmd_images(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from kubelite.cri import CriError, ImageError, RuntimeClient, import_archive, pack_rootfs
+
+    endpoint, snapshotter = _containerd_endpoint(args)
+
+    async def run() -> int:
+        if args.action == "import":
+            if not args.paths:
+                raise CLIError("images import: name at least one image archive (.tar)")
+            for path in args.paths:
+                names = await import_archive(Path(path), address=endpoint, snapshotter=snapshotter)
+                print(f"imported {', '.join(names)} from {path}")
+        elif args.action == "pack":
+            if len(args.paths) != 1 or not args.tag:
+                raise CLIError("images pack: usage: kubelite images pack DIR --tag NAME")
+            rootfs = Path(args.paths[0])
+            if not rootfs.is_dir():
+                raise CLIError(f"images pack: {rootfs} is not a directory")
+            output = Path(args.output) if args.output else None
+            archive = pack_rootfs(rootfs, tag=args.tag, output=output)
+            names = await import_archive(archive, address=endpoint, snapshotter=snapshotter)
+            print(f"packed {rootfs} as {', '.join(names)} ({archive})")
+        else:
+            async with RuntimeClient(endpoint, timeout=30) as runtime:
+                images = (await runtime.list_images()).images
+            rows = [("IMAGE", "TAG", "IMAGE ID", "SIZE")]
+            for image in images:
+                for tag in image.repo_tags or ["<none>:<none>"]:
+                    repo, _, version = tag.rpartition(":")
+                    rows.append((repo, version, image.id.removeprefix("sha256:")[:13],
+                                 f"{image.size / 1e6:.1f}MB"))
+            widths = [max(len(r[i]) for r in rows) for i in range(4)]
+            for row in rows:
+                print("   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        return 0
+
+    try:
+        return asyncio.run(run())
+    except (ImageError, CriError, ValueError) as exc:
+        raise CLIError(f"images {args.action}: {exc}") from None
 
 
 def _not_built(area: str) -> Callable[[argparse.Namespace], int]:
@@ -115,9 +233,6 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 def cmd_server(args: argparse.Namespace) -> int:
     from kubelite.controlplane.server import ServerConfig, run_server
 
-    if not args.disable_agent:
-        print("kubelite server: the embedded agent is not built yet (work area: node agent kubelet); "
-              "serving the control plane only", file=sys.stderr)
     config = ServerConfig(
         data_dir=Path(args.data_dir), write_kubeconfig=Path(args.write_kubeconfig) if args.write_kubeconfig
         else None, datastore_endpoint=args.datastore_endpoint, bind_address=args.bind_address,
@@ -132,8 +247,29 @@ def cmd_server(args: argparse.Namespace) -> int:
         if not Path(args.token_auth_file).is_file():
             raise CLIError(f"--token-auth-file {args.token_auth_file}: no such file")
         config.token_auth_file = Path(args.token_auth_file)
-    run_server(config)
+    agent = None if args.disable_agent else _embedded_agent(args)
+    if agent is not None:
+        agent.start()
+    try:
+        run_server(config)
+    finally:
+        if agent is not None:
+            agent.stop()
     return 0
+
+
+def _embedded_agent(args: argparse.Namespace) -> EmbeddedAgent:
+    """``kubelite agent`` as a supervised child of this server, over loopback with the admin credentials."""
+    from kubelite.agent.embedded import EmbeddedAgent, agent_command
+
+    data_dir = Path(args.data_dir).absolute()
+    host = "127.0.0.1" if args.bind_address in ("0.0.0.0", "::", "") else args.bind_address
+    if ":" in host:
+        host = f"[{host}]"
+    kubeconfig = data_dir / "server" / "cred" / "admin.kubeconfig"
+    command = agent_command(data_dir=data_dir, server=f"https://{host}:{args.secure_port}", kubeconfig=kubeconfig,
+                            node_name=args.node_name or "", node_ip=args.node_ip or "")
+    return EmbeddedAgent(command=command, kubeconfig=kubeconfig, log_path=data_dir / "agent" / "agent.log")
 
 
 def read_token(args: argparse.Namespace) -> str:
@@ -235,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("agent", help="node agent: kubelet, service proxy, CNI, containerd")
     _add_agent_flags(p)
-    p.set_defaults(func=_not_built("node agent kubelet"))
+    p.set_defaults(func=cmd_agent)
 
     p = sub.add_parser("scheduler", help="run only the scheduler, against a server (for a second core)")
     p.add_argument("--kubeconfig", required=True, help="kubeconfig to reach the API server with")
@@ -262,8 +398,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("images", help="import, pack and list images in this node's containerd")
     p.add_argument("action", choices=["import", "pack", "list"])
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=_not_built("node agent kubelet"))
+    p.add_argument("paths", nargs="*", help="import: image archives; pack: one rootfs directory")
+    p.add_argument("--tag", help="pack: the image name, e.g. example.local/app:1")
+    p.add_argument("--output", help="pack: also keep the OCI archive here")
+    p.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="the node whose containerd to use")
+    p.add_argument("--container-runtime-endpoint", help="use this containerd socket instead of the data dir's")
+    p.set_defaults(func=cmd_images)
 
     p = sub.add_parser("token", help="create, list and delete bootstrap (join) tokens")
     p.add_argument("action", choices=["create", "list", "delete"])
