@@ -60,6 +60,7 @@ from kubelite.agent.kubelet.streaming_logs import LogOptions, parse_timestamp, r
 from kubelite.client import APIClient
 from kubelite.cri import api_pb2
 from kubelite.cri.client import CriError, CriNotFound, RuntimeClient
+from kubelite.upgradeaware import is_upgrade_request
 
 __all__ = ["KubeletServer", "RequestAttributes", "authorize", "ensure_serving_certificate", "request_attributes",
            "run_kubelet_server"]
@@ -349,6 +350,8 @@ class KubeletServer:
     async def remote_command(self, request: web.Request) -> web.StreamResponse:
         namespace, pod, name = (request.match_info[k] for k in ("namespace", "pod", "container"))
         options = streaming.stream_options(request)
+        if not is_upgrade_request(request):  # before asking the runtime for a session nobody would use
+            raise KubeletError("Upgrade request required")
         verb = request.path.split("/", 2)[1]
         container = await self._running(namespace, pod, name)
         if verb == "exec":
@@ -365,6 +368,8 @@ class KubeletServer:
 
     async def port_forward(self, request: web.Request) -> web.StreamResponse:
         namespace, pod = request.match_info["namespace"], request.match_info["pod"]
+        if not is_upgrade_request(request):
+            raise KubeletError("Upgrade request required")
         sandboxes = (await self.runtime.list_pod_sandbox(filter=api_pb2.PodSandboxFilter(
             label_selector={POD_NAMESPACE_LABEL: namespace, POD_NAME_LABEL: pod}))).items
         ready = sorted((s for s in sandboxes if s.state == api_pb2.SANDBOX_READY), key=lambda s: s.created_at)
