@@ -1,0 +1,189 @@
+"""The nftables proxier: Service state -> one nft transaction per sync, through libnftables.
+
+Design (kube-proxy ``pkg/proxy/nftables``, with the ruleset shape of ``kubelite.native.nft_compiler``):
+
+* every sync takes the services that changed since the last one (:class:`ServiceState` tracks them),
+  recompiles only those into :class:`~kubelite.native.nft_compiler.RuleSet`, and applies the delta the
+  rule set renders: an endpoint change is a few map-element updates;
+* a full sync (the first, every ``full_interval``, and after any failure) recompiles everything and
+  rewrites the whole table in one transaction; the first one deletes and recreates the table, so
+  nothing stale from an earlier run survives; later ones flush and refill our chains and maps but keep
+  the session-affinity sets (their timeouts are client state);
+* libnftables runs in one dedicated thread (the event loop never blocks on the kernel); given a
+  network namespace, that thread enters it, so one agent process can program a node namespace;
+* after a successful sync, UDP flows to removed endpoints are deleted from conntrack.
+
+Only the tables ``ip kubelite`` is ever written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import logging
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from kubelite.agent.proxy import conntrack, metrics
+from kubelite.agent.proxy.service_port import ServiceState
+from kubelite.native.nft_compiler import (
+    FAMILY,
+    TABLE,
+    RuleSet,
+    ServicePortSpec,
+    TableConfig,
+    compile_service,
+)
+from kubelite.native.nftables import Nftables, NftablesError
+
+log = logging.getLogger(__name__)
+
+CLONE_NEWNET = 0x40000000
+T = TypeVar("T")
+
+
+def enter_netns(netns: str | None) -> None:
+    """Move the calling thread into ``netns`` (a name under /run/netns or a path); None: stay."""
+    if not netns:
+        return
+    path = netns if netns.startswith("/") else f"/run/netns/{netns}"
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"setns({path}): {os.strerror(err)}")
+    finally:
+        os.close(fd)
+
+
+class NftablesThread:
+    """One thread owning a libnftables context, optionally inside another network namespace."""
+
+    def __init__(self, *, netns: str | None = None) -> None:
+        self.netns = netns
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="nftables", initializer=enter_netns,
+                                            initargs=(netns,))
+        self._nft: Nftables | None = None
+
+    async def call(self, func: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, func)
+
+    def run_here(self, commands: str) -> str:
+        """Apply ``commands`` (called on the nftables thread)."""
+        if self._nft is None:
+            self._nft = Nftables()
+        return self._nft.run(commands)
+
+    async def run(self, commands: str) -> str:
+        return await self.call(lambda: self.run_here(commands))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
+def nftables_usable(*, netns: str | None = None) -> str:
+    """"" when this host can run the nftables proxier, else the reason (then userspace mode is used)."""
+    probe = NftablesThread(netns=netns)
+    try:
+        fut = probe._executor.submit(probe.run_here, f"add table {FAMILY} {TABLE}\n")
+        fut.result(timeout=30)
+    except (OSError, NftablesError) as exc:
+        return str(exc)
+    finally:
+        probe.close()
+    return ""
+
+
+class NftablesProxier:
+    """Programs ``ip kubelite`` from a :class:`ServiceState`; ``sync(full)`` is the SyncRunner's callback."""
+
+    def __init__(self, *, state: ServiceState, config: TableConfig, netns: str | None = None) -> None:
+        self.state = state
+        self.config = config
+        self.rules = RuleSet(config)
+        self.nft = NftablesThread(netns=netns)
+        self._specs: dict[str, list[ServicePortSpec]] = {}
+        """service key -> ports as last compiled."""
+        self._first = True
+        self.last_text = ""
+
+    async def sync(self, full: bool) -> None:
+        start = time.perf_counter()
+        changed = self.state.take_changes()
+        if full:
+            changed |= set(self.state.keys()) | set(self._specs)
+        previous = {key: self._specs.get(key, []) for key in changed}
+        for key in changed:
+            self._update_service(key)
+        text = self.rules.full_text(recreate=self._first) if full else self.rules.delta_text()
+        try:
+            if text:
+                await self.nft.run(text)
+        except BaseException:
+            self.rules.abort()
+            metrics.SYNC_FAILURES.inc()
+            raise
+        self.rules.commit()
+        self._first = False
+        self.last_text = text
+        stale = [(old, self._specs.get(key, [])) for key, old in previous.items()]
+        if any(spec.protocol == "udp" for old, _ in stale for spec in old) or any(
+                spec.protocol == "udp" for _, new in stale for spec in new):
+            await self.nft.call(lambda: clear_udp_flows(stale))
+        elapsed = time.perf_counter() - start
+        metrics.SYNC_DURATION.observe(elapsed)
+        (metrics.FULL_SYNC_DURATION if full else metrics.PARTIAL_SYNC_DURATION).observe(elapsed)
+        metrics.LAST_SYNC.set_to_current_time()
+        for kind, count in self.rules.counts().items():
+            metrics.RULES.labels(kind=kind).set(count)
+        log.debug("proxy %s sync of %d services in %.3fs", "full" if full else "partial", len(changed), elapsed)
+
+    def _update_service(self, key: str) -> None:
+        old = {spec.id for spec in self._specs.get(key, [])}
+        specs: list[ServicePortSpec] = []
+        for spec in self.state.specs(key):
+            try:
+                compiled = compile_service(spec, lb=self.config.lb)
+            except ValueError as exc:
+                log.error("service %s port %d/%s is not proxied: %s", key, spec.port, spec.protocol, exc)
+                continue
+            self.rules.set_service(spec.id, compiled)
+            specs.append(spec)
+        for gone in old - {spec.id for spec in specs}:
+            self.rules.remove_service(gone)
+        if specs:
+            self._specs[key] = specs
+        else:
+            self._specs.pop(key, None)
+
+    def close(self) -> None:
+        self.nft.close()
+
+
+def clear_udp_flows(changes: list[tuple[list[ServicePortSpec], list[ServicePortSpec]]]) -> None:
+    """conntrack clean-up after a sync: ``changes`` holds (old ports, new ports) per changed service."""
+    for old_specs, new_specs in changes:
+        new_by_id = {s.id: s for s in new_specs if s.protocol == "udp"}
+        for old in old_specs:
+            if old.protocol != "udp":
+                continue
+            new = new_by_id.get(old.id)
+            kept = set() if new is None else {ip for ip, _ in (*new.internal_endpoints, *new.external_endpoints)}
+            for ip in {ip for ip, _ in (*old.internal_endpoints, *old.external_endpoints)} - kept:
+                for vip in (*old.cluster_ips, *old.external_ips):
+                    conntrack.delete_endpoint_flows(protocol="udp", service_ip=vip, endpoint_ip=ip)
+                if old.node_port:
+                    conntrack.delete_endpoint_flows(protocol="udp", node_port=old.node_port, endpoint_ip=ip)
+        old_ids = {s.id: s for s in old_specs}
+        for new in new_by_id.values():
+            before = old_ids.get(new.id)
+            had = before is not None and bool(before.internal_endpoints or before.external_endpoints)
+            if not had and (new.internal_endpoints or new.external_endpoints):
+                for vip in (*new.cluster_ips, *new.external_ips):
+                    conntrack.delete_service_flows(protocol="udp", service_ip=vip)
+                if new.node_port:
+                    conntrack.delete_service_flows(protocol="udp", node_port=new.node_port)

@@ -1,0 +1,237 @@
+"""From Services and EndpointSlices to what this node must program: one ``ServicePortSpec`` per port.
+
+This is kube-proxy's ``ServiceChangeTracker`` + ``EndpointsChangeTracker`` + ``CategorizeEndpoints``
+reduced to one pure function, :func:`service_port_specs`, and a small cache, :class:`ServiceState`, that
+remembers which services changed since the last sync (a change to a Service or to any of its slices
+marks the service dirty; the proxier recompiles only dirty services).
+
+Upstream semantics kept here:
+
+* headless Services (``clusterIP: None``) and ``ExternalName`` Services are not proxied;
+* EndpointSlices join their Service through the ``kubernetes.io/service-name`` label and a Service port
+  through the slice port of the same name and protocol; an endpoint's first address is used; the same
+  address and port from two slices counts once;
+* readiness: ``ready`` unset means ready; ``serving`` unset means ``ready``; ``terminating`` unset
+  means false. Ready endpoints are used; only when there is none are serving-and-terminating ones used
+  (kube-proxy's terminating-endpoint fallback), separately for cluster-wide and node-local endpoints;
+* ``internalTrafficPolicy: Local`` (ClusterIP traffic) and ``externalTrafficPolicy: Local`` (NodePort,
+  externalIPs, LoadBalancer ingress) use only this node's endpoints and keep the client's address;
+  traffic with no usable endpoint is rejected when the Service has no endpoints anywhere, dropped
+  when it has some elsewhere;
+* ``sessionAffinity: ClientIP`` with ``sessionAffinityConfig.clientIP.timeoutSeconds`` (10800 by default).
+
+Only IPv4 is programmed (the ``ip kubelite`` table); IPv6 cluster IPs and endpoints are ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from kubelite.native.nft_compiler import ServicePortSpec
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+DEFAULT_AFFINITY_TIMEOUT = 10800
+PROXIED_PROTOCOLS = {"TCP": "tcp", "UDP": "udp", "SCTP": "sctp"}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    ip: str
+    port: int
+    ready: bool
+    serving: bool
+    terminating: bool
+    local: bool
+
+
+def service_port_id(namespace: str, name: str, port_name: str, protocol: str) -> str:
+    """A short stable name for per-service nft objects."""
+    return hashlib.sha256(f"{namespace}/{name}/{port_name}/{protocol}".encode()).hexdigest()[:12]
+
+
+def _ipv4(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    return str(address) if address.version == 4 else None
+
+
+def _bool(value: object, default: bool) -> bool:
+    return value if isinstance(value, bool) else default
+
+
+def slice_endpoints(slices: Iterable[Obj], *, port_name: str, protocol: str, node_name: str) -> list[Endpoint]:
+    """The endpoints of one Service port across its slices, deduplicated, in address order."""
+    seen: dict[tuple[str, int], Endpoint] = {}
+    for es in slices:
+        if es.get("addressType", "IPv4") != "IPv4":
+            continue
+        port = None
+        for p in es.get("ports") or []:
+            if (p.get("name") or "") == port_name and (p.get("protocol") or "TCP") == protocol:
+                port = p.get("port")
+                break
+        if not isinstance(port, int) or not 1 <= port <= 65535:
+            continue
+        for ep in es.get("endpoints") or []:
+            addresses = ep.get("addresses") or []
+            ip = _ipv4(addresses[0]) if addresses else None
+            if ip is None or (ip, port) in seen:
+                continue
+            cond = ep.get("conditions") or {}
+            ready = _bool(cond.get("ready"), True)
+            seen[(ip, port)] = Endpoint(ip=ip, port=port, ready=ready, serving=_bool(cond.get("serving"), ready),
+                                        terminating=_bool(cond.get("terminating"), False),
+                                        local=bool(node_name) and ep.get("nodeName") == node_name)
+    return [seen[k] for k in sorted(seen, key=lambda k: (ipaddress.ip_address(k[0]), k[1]))]
+
+
+def categorize(endpoints: list[Endpoint], *, local_internal: bool,
+               local_external: bool) -> tuple[list[Endpoint], list[Endpoint], bool]:
+    """(internal, external, has_any) as upstream's CategorizeEndpoints without topology hints."""
+    cluster = [e for e in endpoints if e.ready] or [e for e in endpoints if e.serving and e.terminating]
+    has_any = bool(cluster)
+    local: list[Endpoint] = []
+    if local_internal or local_external:
+        local = ([e for e in endpoints if e.local and e.ready]
+                 or [e for e in endpoints if e.local and e.serving and e.terminating])
+        has_any = has_any or any(e.ready or (e.serving and e.terminating) for e in endpoints)
+    return (local if local_internal else cluster), (local if local_external else cluster), has_any
+
+
+def service_port_specs(service: Obj, slices: Iterable[Obj], *, node_name: str) -> list[ServicePortSpec]:
+    """Every proxied port of ``service`` with the endpoints this node uses for it; [] if not proxied."""
+    md = service.get("metadata") or {}
+    spec = service.get("spec") or {}
+    svc_type = spec.get("type") or "ClusterIP"
+    if svc_type == "ExternalName":
+        return []
+    cluster_ip = spec.get("clusterIP")
+    if cluster_ip in (None, "", "None"):
+        return []  # headless: DNS only
+    cluster_ips = tuple(dict.fromkeys(
+        ip for ip in (_ipv4(v) for v in (spec.get("clusterIPs") or [cluster_ip])) if ip))
+    external: list[str] = [ip for ip in (_ipv4(v) for v in spec.get("externalIPs") or []) if ip]
+    if svc_type == "LoadBalancer":
+        for ingress in ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []:
+            ip = _ipv4(ingress.get("ip"))
+            if ip and ingress.get("ipMode") != "Proxy":
+                external.append(ip)
+    external_ips = tuple(dict.fromkeys(external))
+    local_internal = spec.get("internalTrafficPolicy") == "Local"
+    local_external = spec.get("externalTrafficPolicy") == "Local" and (
+        bool(external_ips) or svc_type in ("NodePort", "LoadBalancer"))
+    affinity = 0
+    if spec.get("sessionAffinity") == "ClientIP":
+        timeout = ((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}).get("timeoutSeconds")
+        affinity = timeout if isinstance(timeout, int) and 0 < timeout <= 86400 else DEFAULT_AFFINITY_TIMEOUT
+    slices = list(slices)
+    out: list[ServicePortSpec] = []
+    for port in spec.get("ports") or []:
+        protocol = port.get("protocol") or "TCP"
+        proto = PROXIED_PROTOCOLS.get(protocol)
+        number = port.get("port")
+        if proto is None or not isinstance(number, int) or not 1 <= number <= 65535:
+            continue
+        port_name = port.get("name") or ""
+        node_port = port.get("nodePort") if svc_type in ("NodePort", "LoadBalancer") else 0
+        if not isinstance(node_port, int) or not 0 <= node_port <= 65535:
+            node_port = 0
+        endpoints = slice_endpoints(slices, port_name=port_name, protocol=protocol, node_name=node_name)
+        internal, ext, has_any = categorize(endpoints, local_internal=local_internal, local_external=local_external)
+        empty = "drop" if has_any else "reject"
+        out.append(ServicePortSpec(
+            id=service_port_id(md.get("namespace") or "", md.get("name") or "", port_name, protocol),
+            protocol=proto, port=number, cluster_ips=cluster_ips, external_ips=external_ips, node_port=node_port,
+            internal_endpoints=tuple((e.ip, e.port) for e in internal),
+            external_endpoints=tuple((e.ip, e.port) for e in ext),
+            internal_empty=empty, external_empty=empty, external_masquerade=not local_external,
+            affinity_timeout=affinity))
+    return out
+
+
+def _key(obj: Obj) -> str:
+    md = obj.get("metadata") or {}
+    return f"{md.get('namespace') or ''}/{md.get('name') or ''}"
+
+
+class ServiceState:
+    """Services and their EndpointSlices by service key, plus which services changed since ``take_changes``."""
+
+    def __init__(self, *, node_name: str) -> None:
+        self.node_name = node_name
+        self._services: dict[str, Obj] = {}
+        self._slices: dict[str, dict[str, Obj]] = {}
+        """service key -> slice name -> slice."""
+        self._slice_owner: dict[str, str] = {}
+        """slice key -> service key it was filed under (a relabel moves it)."""
+        self._dirty: set[str] = set()
+
+    def set_service(self, service: Obj) -> None:
+        key = _key(service)
+        if self._services.get(key) is not service:
+            self._services[key] = service
+            self._dirty.add(key)
+
+    def delete_service(self, service: Obj) -> None:
+        key = _key(service)
+        if self._services.pop(key, None) is not None:
+            self._dirty.add(key)
+
+    def set_slice(self, es: Obj) -> None:
+        slice_key = _key(es)
+        md = es.get("metadata") or {}
+        svc_name = (md.get("labels") or {}).get(SERVICE_NAME_LABEL)
+        self.delete_slice(es)
+        if not svc_name:
+            return
+        key = f"{md.get('namespace') or ''}/{svc_name}"
+        self._slices.setdefault(key, {})[slice_key] = es
+        self._slice_owner[slice_key] = key
+        self._dirty.add(key)
+
+    def delete_slice(self, es: Obj) -> None:
+        slice_key = _key(es)
+        owner = self._slice_owner.pop(slice_key, None)
+        if owner is not None:
+            slices = self._slices.get(owner, {})
+            slices.pop(slice_key, None)
+            if not slices:
+                self._slices.pop(owner, None)
+            self._dirty.add(owner)
+
+    def has_changes(self) -> bool:
+        return bool(self._dirty)
+
+    def keys(self) -> list[str]:
+        return list(self._services)
+
+    def specs(self, key: str) -> list[ServicePortSpec]:
+        """The ports to program for one service key ([] when the service is gone or not proxied)."""
+        service = self._services.get(key)
+        if service is None:
+            return []
+        try:
+            return service_port_specs(service, self._slices.get(key, {}).values(), node_name=self.node_name)
+        except (AttributeError, TypeError, ValueError) as exc:  # a malformed object must not stop the proxy
+            log.error("service %s is not proxied: %s", key, exc)
+            return []
+
+    def take_changes(self) -> set[str]:
+        dirty, self._dirty = self._dirty, set()
+        return dirty
+
+    def mark_all(self) -> None:
+        self._dirty.update(self._services)
