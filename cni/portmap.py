@@ -31,17 +31,19 @@ def parse_mappings(request: Request, pod_ip: str) -> list[nat.HostPort]:
     if not isinstance(raw, list):
         raise CNIError(ERR_INVALID_CONFIG, "runtimeConfig.portMappings must be a list")
     ports = []
-    for entry in raw:
+    for raw_entry in raw:
+        # Go's JSON decoding matches keys case-insensitively and containerd 1.6 sends "HostPort": so do we
+        entry = {str(k).lower(): v for k, v in raw_entry.items()} if isinstance(raw_entry, dict) else raw_entry
         try:
             protocol = str(entry.get("protocol") or "tcp").lower()
-            host_port, container_port = int(entry["hostPort"]), int(entry["containerPort"])
-            host_ip = str(entry.get("hostIP") or "")
+            host_port, container_port = int(entry["hostport"]), int(entry["containerport"])
+            host_ip = str(entry.get("hostip") or "")
             if host_ip in ("0.0.0.0", "::"):
                 host_ip = ""
             if host_ip and not isinstance(ipaddress.ip_address(host_ip), ipaddress.IPv4Address):
                 continue  # an IPv6 hostIP maps nothing on an IPv4 pod network (as upstream)
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise CNIError(ERR_INVALID_CONFIG, "invalid port mapping", f"{entry!r}: {exc}")
+            raise CNIError(ERR_INVALID_CONFIG, "invalid port mapping", f"{raw_entry!r}: missing or bad {exc}")
         if protocol not in ("tcp", "udp", "sctp"):
             raise CNIError(ERR_INVALID_CONFIG, f"invalid port mapping protocol {protocol!r}", "tcp, udp or sctp")
         if not (0 < host_port < 65536 and 0 < container_port < 65536):

@@ -69,7 +69,7 @@ class SimNode:
 
     @property
     def ipam_dir(self) -> Path:
-        return self.base / "ipam"
+        return self.base / "cni" / "ipam"  # where the agent's conflist puts it (agent dir = base)
 
     def config(self, *, mtu: int = 1500, portmap: bool = False, version: str = "1.0.0") -> dict[str, Any]:
         bridge = {"type": "bridge", "bridge": "kubelite0", "mtu": mtu, "isGateway": True, "isDefaultGateway": True,
@@ -100,7 +100,9 @@ class SimNode:
 
     def start_server(self) -> None:
         sock = socket_path(self.bin_dir)
-        self.server = subprocess.Popen(["ip", "netns", "exec", self.netns, sys.executable, "-m",
+        # nsenter enters only the network namespace (`ip netns exec` would also give the server a mount
+        # namespace of its own, where pod namespaces bind-mounted later by containerd may not show up)
+        self.server = subprocess.Popen(["nsenter", f"--net=/run/netns/{self.netns}", sys.executable, "-m",
                                         "kubelite.cni.server", str(sock)],
                                        stdout=subprocess.DEVNULL, stderr=open(self.base / "server.log", "ab"))
         wait_for(sock.exists, what=f"the CNI server socket {sock}")
