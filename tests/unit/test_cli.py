@@ -14,10 +14,8 @@ from kubelite import cli
 @pytest.mark.parametrize(
     ("argv", "area"),
     [
-        pytest.param(["agent", "--server", "https://127.0.0.1:6443"], "node agent kubelet", id="agent"),
         pytest.param(["apiserver"], "API server and storage", id="apiserver"),
         pytest.param(["controller-manager"], "controller manager", id="controller-manager"),
-        pytest.param(["images", "list"], "node agent kubelet", id="images"),
     ],
 )
 def test_unbuilt_subcommands_exit_nonzero_with_one_line(argv: list[str], area: str,
