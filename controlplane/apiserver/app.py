@@ -32,7 +32,7 @@ from kubelite.controlplane.apiserver.registry import Registry, WriteOptions, Wri
 from kubelite.controlplane.apiserver.request import Target, parse_path, query_bool, query_int
 from kubelite.controlplane.apiserver.resources import ResourceInfo, ResourceTable
 from kubelite.controlplane.apiserver.watchcache import Filter, TooNew, TooOld, WatchClosed
-from kubelite.controlplane.auth import csr
+from kubelite.controlplane.auth import csr, impersonation
 from kubelite.controlplane.auth.authentication import AuthenticationError, Authenticator, UserInfo
 from kubelite.controlplane.auth.authorization import Authorizers, Decision, forbidden_status, request_attributes
 from kubelite.controlplane.auth.reviews import REVIEW_RESOURCES, ReviewError, Reviews
@@ -150,6 +150,7 @@ class APIServer:
                 user = await self.authenticate(request)
                 if user is None:
                     raise errors.unauthorized()
+                user = self.impersonate(request, user)
                 request["user"] = user
                 self.authorize(request, user)
             response = await handler(request)
@@ -187,6 +188,20 @@ class APIServer:
             # the reason stays in the log: a client learns only that it is not authenticated
             log.info("unauthenticated %s %s: %s", request.method, request.path, exc)
             raise errors.unauthorized()
+
+    def impersonate(self, request: web.Request, user: UserInfo) -> UserInfo:
+        """``kubectl --as``: run as another identity when the caller may impersonate it."""
+        if not impersonation.wants_impersonation(request.headers):
+            return user
+        try:
+            return impersonation.impersonate(user=user, headers=request.headers,
+                                             group_values=request.headers.getall(impersonation.GROUP, []),
+                                             authorizer=self.authorizer or Authorizers([]))
+        except impersonation.ImpersonationForbidden as exc:
+            raise errors.APIError(403, "Forbidden", str(exc), {"name": exc.attributes.name,
+                                                                "kind": exc.attributes.resource})
+        except ValueError as exc:
+            raise errors.bad_request(str(exc))
 
     def authorize(self, request: web.Request, user: UserInfo) -> None:
         """Raise 403 with upstream's message unless the authorizer allows the request."""

@@ -245,3 +245,21 @@ def test_every_default_role_is_well_formed() -> None:
                  "system:public-info-viewer", "system:node", "system:kube-scheduler",
                  "system:kube-controller-manager", "system:node-proxier"):
         assert name in roles
+
+
+def test_impersonation_needs_the_impersonate_verb() -> None:
+    from kubelite.controlplane.auth.impersonation import ImpersonationForbidden, impersonate
+
+    objects = rbac_objects([])
+    objects[CLUSTER_ROLES].append({"metadata": {"name": "sudo"}, "rules": [
+        {"verbs": ["impersonate"], "apiGroups": [""], "resources": ["users", "groups"]}]})
+    objects[CLUSTER_ROLE_BINDINGS].append(binding("", "ClusterRole", "sudo", {"kind": "User", "name": "alice"}))
+    authz = Authorizers([RBACAuthorizer(lambda prefix: objects[prefix])])
+    user = impersonate(user=ALICE, headers={"Impersonate-User": "bob"}, group_values=["devs"], authorizer=authz)
+    assert user == UserInfo("bob", "", ("devs", "system:authenticated"))
+    with pytest.raises(ImpersonationForbidden, match='cannot impersonate resource "serviceaccounts"'):
+        impersonate(user=ALICE, headers={"Impersonate-User": "system:serviceaccount:ns:sa"}, group_values=[],
+                    authorizer=authz)
+    with pytest.raises(ImpersonationForbidden, match='users "root" is forbidden'):
+        impersonate(user=UserInfo("eve", "", ("system:authenticated",)), headers={"Impersonate-User": "root"},
+                    group_values=[], authorizer=authz)

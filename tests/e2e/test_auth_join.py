@@ -1,0 +1,135 @@
+"""Agent join: a join token buys a node client certificate through a CSR; the node then sees only what
+its own pods need. Bootstrap tokens (`kubelite token create|list|delete`) expire and can be revoked."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from e2e_harness import Server, temporary_server
+
+from kubelite.client.bootstrap import BootstrapError, bootstrap_node_credentials
+
+JOIN_SECRET = "e2e-join-secret"
+
+
+@pytest.fixture(scope="module")
+def srv() -> Iterator[Server]:
+    with temporary_server("kubelite-join-", "--token", JOIN_SECRET) as server:
+        yield server
+
+
+def url(server: Server) -> str:
+    return f"https://127.0.0.1:{server.port}"
+
+
+def full_token(server: Server) -> str:
+    return (server.data_dir / "server" / "token").read_text().strip()
+
+
+def join(server: Server, token: str, node: str, directory: Path) -> Path:
+    return asyncio.run(bootstrap_node_credentials(server=url(server), token=token, node_name=node,
+                                                  directory=directory, wait_seconds=20))
+
+
+def kubectl_as(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, KUBECONFIG=str(kubeconfig), HOME=str(kubeconfig.parent))
+    return subprocess.run(["kubectl", *args], capture_output=True, text=True, env=env, timeout=60, check=False)
+
+
+def kubelite(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, KUBECONFIG=str(server.kubeconfig))
+    return subprocess.run([sys.executable, "-m", "kubelite", *args], capture_output=True, text=True, env=env,
+                          timeout=60, check=False)
+
+
+def test_server_token_file_has_the_k10_form(srv: Server) -> None:
+    token = full_token(srv)
+    assert token.startswith("K10") and token.endswith(f"::server:{JOIN_SECRET}")
+    assert (srv.data_dir / "server" / "token").stat().st_mode & 0o777 == 0o600
+
+
+def test_node_joins_and_is_confined_to_its_pods(srv: Server, tmp_path: Path) -> None:
+    kubeconfig = join(srv, full_token(srv), "node-a", tmp_path / "node-a")
+    assert kubeconfig.stat().st_mode & 0o777 == 0o600
+    who = json.loads(kubectl_as(kubeconfig, "auth", "whoami", "-o", "json").stdout)["status"]["userInfo"]
+    assert who["username"] == "system:node:node-a"
+    assert "system:nodes" in who["groups"]
+    csrs = json.loads(srv.kubectl("get", "csr", "-o", "json").stdout)["items"]
+    assert any(c["spec"]["username"] == "system:bootstrap:kubelite-server-token" and
+               any(cond["type"] == "Approved" for cond in c["status"]["conditions"]) for c in csrs)
+    # a second join with the same directory reuses the certificate
+    before = kubeconfig.read_bytes()
+    assert join(srv, full_token(srv), "node-a", tmp_path / "node-a").read_bytes() == before
+
+    for node, secret in (("node-a", "secret-a"), ("node-b", "secret-b")):
+        srv.kubectl("create", "secret", "generic", secret, "--from-literal=k=v")
+        srv.kubectl("apply", "-f", "-", input=json.dumps({
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"pod-{node}"},
+            "spec": {"nodeName": node, "containers": [{"name": "c", "image": "busybox"}],
+                     "volumes": [{"name": "s", "secret": {"secretName": secret}}]}}))
+    deadline = time.monotonic() + 10
+    while kubectl_as(kubeconfig, "get", "secret", "secret-a").returncode != 0:
+        assert time.monotonic() < deadline, "node-a never got its own pod's secret"
+        time.sleep(0.1)
+    other = kubectl_as(kubeconfig, "get", "secret", "secret-b")
+    assert other.returncode != 0
+    assert ('secrets "secret-b" is forbidden: User "system:node:node-a" cannot get resource "secrets" in API group '
+            '"" in the namespace "default": no relationship found between node \'node-a\' and this object'
+            ) in other.stderr
+    assert kubectl_as(kubeconfig, "get", "secrets").returncode != 0  # no listing of all secrets
+    # its own Node yes, another node's no
+    node_a = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-a"}}
+    env = dict(os.environ, KUBECONFIG=str(kubeconfig), HOME=str(kubeconfig.parent))
+    created = subprocess.run(["kubectl", "create", "-f", "-"], input=json.dumps(node_a), capture_output=True,
+                             text=True, env=env, timeout=60, check=False)
+    assert created.returncode == 0, created.stderr
+    assert kubectl_as(kubeconfig, "label", "node", "node-a", "zone=a").returncode == 0
+    srv.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "Node",
+                                                      "metadata": {"name": "node-b"}}))
+    refused = kubectl_as(kubeconfig, "label", "node", "node-b", "zone=b")
+    assert refused.returncode != 0 and "node 'node-a' cannot modify node 'node-b'" in refused.stderr
+
+
+def test_wrong_token_or_ca_hash_is_refused(srv: Server, tmp_path: Path) -> None:
+    with pytest.raises(BootstrapError, match="401"):
+        join(srv, "not-the-secret", "node-x", tmp_path / "x")
+    forged = "K10" + "0" * 64 + f"::server:{JOIN_SECRET}"
+    with pytest.raises(BootstrapError, match="does not match the hash"):
+        join(srv, forged, "node-x", tmp_path / "x")
+    assert not (tmp_path / "x" / "kubelet.kubeconfig").exists()
+
+
+def test_bootstrap_tokens_expire_and_can_be_deleted(srv: Server, tmp_path: Path) -> None:
+    made = kubelite(srv, "token", "create", "--ttl", "2s", "--description", "e2e")
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
+    listed = kubelite(srv, "token", "list")
+    assert token in listed.stdout and "e2e" in listed.stdout
+    lasting = kubelite(srv, "token", "create", "--ttl", "1h").stdout.strip()
+    assert join(srv, lasting, "node-c", tmp_path / "c").exists()
+    # past its TTL the token no longer authenticates
+    deadline = time.monotonic() + 15
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            join(srv, token, "node-d", tmp_path / f"d{attempt}")
+        except BootstrapError as exc:
+            assert "401" in str(exc)
+            break
+        assert time.monotonic() < deadline, "an expired bootstrap token still works"
+        time.sleep(0.5)
+    deleted = kubelite(srv, "token", "delete", lasting.split(".")[0])
+    assert deleted.returncode == 0, deleted.stderr
+    with pytest.raises(BootstrapError, match="401"):
+        join(srv, lasting, "node-e", tmp_path / "e")
+    bad = kubelite(srv, "token", "create", "NOT-A-TOKEN")
+    assert bad.returncode != 0 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
