@@ -1,0 +1,234 @@
+"""The scheduler in a real `kubelite server`: Nodes are plain objects created with kubectl (no kubelet
+is needed to bind), pods are placed by taints, selectors, affinity and free resources, and unschedulable
+pods say why, as upstream does, until a node that fits appears."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_harness import Server, temporary_server
+
+Obj = dict[str, Any]
+
+
+def wait_for(probe: Callable[[], Any], *, what: str, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def create(server: Server, obj: Obj) -> None:
+    server.kubectl("create", "-f", "-", input=json.dumps(obj))
+
+
+def node(name: str, *, cpu: str = "4", memory: str = "8Gi", labels: dict[str, str] | None = None,
+         taints: list[Obj] | None = None) -> Obj:
+    resources = {"cpu": cpu, "memory": memory, "pods": "110"}
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **(labels or {})}},
+            "spec": {"taints": taints or []},
+            "status": {"capacity": resources, "allocatable": resources}}
+
+
+def pod(name: str, namespace: str, *, cpu: str | None = None, **spec: Any) -> Obj:
+    container: Obj = {"name": "main", "image": "busybox"}
+    if cpu is not None:
+        container["resources"] = {"requests": {"cpu": cpu}}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"containers": [container], **spec}}
+
+
+def get_pod(server: Server, namespace: str, name: str) -> Obj:
+    return json.loads(server.kubectl("get", "pod", name, "-n", namespace, "-o", "json").stdout)  # type: ignore[no-any-return]
+
+
+def node_of(server: Server, namespace: str, name: str, timeout: float = 30.0) -> str:
+    return str(wait_for(lambda: get_pod(server, namespace, name)["spec"].get("nodeName"),
+                        what=f"pod {name} bound", timeout=timeout))
+
+
+def scheduled_condition(server: Server, namespace: str, name: str, timeout: float = 30.0) -> Obj:
+    def probe() -> Obj | None:
+        for condition in get_pod(server, namespace, name)["status"].get("conditions") or []:
+            if condition["type"] == "PodScheduled" and condition["status"] == "False":
+                return condition  # type: ignore[no-any-return]
+        return None
+
+    return wait_for(probe, what=f"PodScheduled=False on {name}", timeout=timeout)  # type: ignore[no-any-return]
+
+
+def events(server: Server, namespace: str, name: str) -> list[Obj]:
+    out = server.kubectl("get", "events", "-n", namespace, "--field-selector", f"involvedObject.name={name}",
+                         "-o", "json").stdout
+    return json.loads(out)["items"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    with temporary_server("kubelite-sched-") as srv:
+        yield srv
+
+
+@pytest.fixture
+def namespace(server: Server) -> Iterator[str]:
+    """A namespace per test; every Node the test made is deleted afterwards, so each test sees its own."""
+    ns = f"sched-{uuid.uuid4().hex[:8]}"
+    server.kubectl("create", "namespace", ns)
+    try:
+        yield ns
+    finally:
+        server.kubectl("delete", "nodes", "--all", "--wait=false", check=False)
+        server.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+
+
+def test_taints_repel_pods_that_do_not_tolerate_them(server: Server, namespace: str) -> None:
+    create(server, node("tainted", taints=[{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]))
+    create(server, node("plain"))
+    for i in range(3):
+        create(server, pod(f"free-{i}", namespace))
+    create(server, pod("tolerant", namespace, nodeSelector={"kubernetes.io/hostname": "tainted"},
+                       tolerations=[{"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}]))
+    create(server, pod("intolerant", namespace, nodeSelector={"kubernetes.io/hostname": "tainted"}))
+    assert {node_of(server, namespace, f"free-{i}") for i in range(3)} == {"plain"}
+    assert node_of(server, namespace, "tolerant") == "tainted"
+    condition = scheduled_condition(server, namespace, "intolerant")
+    assert condition["reason"] == "Unschedulable"
+    assert condition["message"].startswith("0/2 nodes are available: 1 node(s) didn't match Pod's node "
+                                           "affinity/selector, 1 node(s) had untolerated taint {dedicated: gpu}.")
+    normal = [e for e in events(server, namespace, "tolerant") if e["reason"] == "Scheduled"]
+    assert normal and normal[0]["type"] == "Normal"
+    assert normal[0]["message"] == f"Successfully assigned {namespace}/tolerant to tainted"
+    assert normal[0]["source"]["component"] == "default-scheduler"
+
+
+def test_node_selector_and_required_and_preferred_affinity(server: Server, namespace: str) -> None:
+    create(server, node("zone-a", labels={"zone": "a", "disk": "ssd"}))
+    create(server, node("zone-b", labels={"zone": "b"}))
+    create(server, pod("by-selector", namespace, nodeSelector={"zone": "b"}))
+    required = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a", "c"]}]}]}}}
+    create(server, pod("by-affinity", namespace, affinity=required))
+    preferred = {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 50, "preference": {"matchExpressions": [{"key": "disk", "operator": "Exists"}]}}]}}
+    create(server, pod("by-preference", namespace, affinity=preferred))
+    nowhere = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["z"]}]}]}}}
+    create(server, pod("nowhere", namespace, affinity=nowhere))
+    assert node_of(server, namespace, "by-selector") == "zone-b"
+    assert node_of(server, namespace, "by-affinity") == "zone-a"
+    assert node_of(server, namespace, "by-preference") == "zone-a"
+    condition = scheduled_condition(server, namespace, "nowhere")
+    assert condition["message"].startswith("0/2 nodes are available: 2 node(s) didn't match Pod's node "
+                                           "affinity/selector.")
+
+
+def test_exhausted_resources_leave_the_pod_pending_until_a_node_fits(server: Server, namespace: str) -> None:
+    create(server, node("small-1", cpu="1"))
+    create(server, node("small-2", cpu="1"))
+    create(server, node("tainted", cpu="8", taints=[{"key": "k", "value": "v", "effect": "NoSchedule"}]))
+    create(server, pod("fills", namespace, cpu="800m"))
+    filled = node_of(server, namespace, "fills")
+    create(server, pod("big", namespace, cpu="900m", nodeSelector={"kubernetes.io/hostname": filled}))
+    create(server, pod("bigger", namespace, cpu="2"))
+    condition = scheduled_condition(server, namespace, "bigger")
+    assert condition["reason"] == "Unschedulable"
+    assert condition["message"].startswith("0/3 nodes are available: 1 node(s) had untolerated taint {k: v}, "
+                                           "2 Insufficient cpu.")
+    warning = wait_for(lambda: [e for e in events(server, namespace, "bigger") if e["reason"] == "FailedScheduling"],
+                       what="a FailedScheduling event")
+    assert warning[0]["type"] == "Warning" and warning[0]["message"] == condition["message"]
+    message = scheduled_condition(server, namespace, "big")["message"]
+    # filters run in upstream's order: the taint is reported before the selector on the tainted node
+    assert message.startswith("0/3 nodes are available: 1 Insufficient cpu, 1 node(s) didn't match Pod's node "
+                              "affinity/selector, 1 node(s) had untolerated taint {k: v}.")
+    # a node that fits arrives: the parked pod is scheduled on it, without waiting out any timer
+    create(server, node("large", cpu="4"))
+    assert node_of(server, namespace, "bigger", timeout=15) == "large"
+    # a pod leaving frees its room: the pod pinned to that node is scheduled
+    server.kubectl("delete", "pod", "fills", "-n", namespace, "--grace-period=0", "--force")
+    assert node_of(server, namespace, "big", timeout=15) == filled
+
+
+def test_pods_named_for_another_scheduler_or_bound_already_are_left_alone(server: Server, namespace: str) -> None:
+    create(server, node("n1"))
+    create(server, pod("elsewhere", namespace, schedulerName="some-other-scheduler"))
+    create(server, pod("pinned", namespace, nodeName="n1"))
+    create(server, pod("ours", namespace))
+    assert node_of(server, namespace, "ours") == "n1"
+    assert node_of(server, namespace, "pinned") == "n1"
+    other = get_pod(server, namespace, "elsewhere")
+    assert not other["spec"].get("nodeName") and not other["status"].get("conditions")
+    assert events(server, namespace, "pinned") == []
+
+
+SCHEDULER_CONFIG = """\
+apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+profiles:
+- schedulerName: default-scheduler
+- schedulerName: bin-packer
+  plugins:
+    score:
+      disabled:
+      - name: NodeResourcesBalancedAllocation
+  pluginConfig:
+  - name: NodeResourcesFit
+    args:
+      scoringStrategy:
+        type: MostAllocated
+"""
+
+
+def test_standalone_scheduler_with_two_profiles(tmp_path: Path) -> None:
+    config = tmp_path / "scheduler.yaml"
+    config.write_text(SCHEDULER_CONFIG)
+    with temporary_server("kubelite-sched-standalone-", "--disable-scheduler") as server:
+        create(server, node("busy", cpu="4"))
+        create(server, node("idle", cpu="4"))
+        create(server, pod("resident", "default", cpu="2", nodeName="busy"))
+        create(server, pod("spread", "default", cpu="500m"))
+        create(server, pod("packed", "default", cpu="500m", schedulerName="bin-packer"))
+        time.sleep(0)  # no scheduler runs yet: nothing is bound
+        assert not get_pod(server, "default", "spread")["spec"].get("nodeName")
+        log = (tmp_path / "scheduler.log").open("wb")
+        process = subprocess.Popen([sys.executable, "-m", "kubelite", "scheduler", "--kubeconfig",
+                                    str(server.kubeconfig), "--config", str(config), "--leader-elect"],
+                                   stdout=log, stderr=subprocess.STDOUT)
+        try:
+            assert node_of(server, "default", "spread") == "idle"  # LeastAllocated spreads
+            assert node_of(server, "default", "packed") == "busy"  # MostAllocated packs
+            lease = json.loads(server.kubectl("get", "lease", "kube-scheduler", "-n", "kube-system",
+                                              "-o", "json").stdout)
+            assert lease["spec"]["holderIdentity"]
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            log.close()
+
+
+def test_standalone_scheduler_refuses_a_bad_configuration(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(SCHEDULER_CONFIG.replace("MostAllocated", "Spread"))
+    done = subprocess.run([sys.executable, "-m", "kubelite", "scheduler", "--kubeconfig", str(tmp_path / "none"),
+                           "--config", str(config)], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1
+    assert "scoringStrategy.type: unsupported value 'Spread'" in done.stderr
+    assert "Traceback" not in done.stderr
