@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import json
 import os
+import pty
 import re
+import select
+import struct
 import subprocess
 import sys
+import termios
 import time
 import urllib.request
 import uuid
@@ -82,7 +88,8 @@ async def _start_pod(node: CriNode, uid: str, http_port: int) -> None:
         await node.client.start_container(container_id=created.container_id)
         return created.container_id
 
-    await run("main", "echo line1; echo err1 >&2; sleep 0.2; echo line2; mkdir -p /tmp/www; echo hello-pf > /tmp/www/index.html;"
+    await run("main", "echo line1; echo err1 >&2; sleep 0.2; echo line2; mkdir -p /tmp/www;"
+                      " echo hello-pf > /tmp/www/index.html;"
                       f" exec httpd -f -p 127.0.0.1:{http_port} -h /tmp/www")
     await run("ticker", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done")
     first = await run("crash", "echo first-run; exit 1")
@@ -265,3 +272,56 @@ spec:
         await cluster.kubectl("delete", "pod", "unscheduled", "--wait=false")
     done = await cluster.kubectl("exec", POD, "-c", "nope", "--", "true", check=False)
     assert f"container nope is not valid for pod {POD}" in done.stderr
+
+
+def _exec_with_tty(kubeconfig: Path, home: Path, script: bytes) -> tuple[int, bytes]:
+    """kubectl exec -it on a real pseudo-terminal of 40 rows x 100 columns; returns (exit code, output)."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+    env = dict(os.environ, KUBECONFIG=str(kubeconfig), HOME=str(home))
+    process = subprocess.Popen(["kubectl", "exec", "-it", POD, "-c", "main", "--", "sh"], stdin=slave,
+                               stdout=slave, stderr=slave, env=env, close_fds=True)
+    os.close(slave)
+    output = b""
+    try:
+        os.write(master, script)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: kubectl exited and closed the terminal
+                    break
+                if not chunk:
+                    break
+                output += chunk
+            elif process.poll() is not None:
+                break
+        return process.wait(timeout=10), output
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(master)
+
+
+async def test_kubectl_exec_with_a_terminal_sizes_it_and_returns_the_exit_code(cluster: Cluster) -> None:
+    code, output = await asyncio.to_thread(_exec_with_tty, cluster.server.kubeconfig, cluster.server.data_dir,
+                                           b"stty size; echo $((6*7)); exit 5\n")
+    assert code == 5, output
+    assert b"40 100" in output  # the resize channel carried the terminal's size
+    assert b"42" in output
+
+
+async def test_node_proxy_reaches_the_kubelet(cluster: Cluster) -> None:
+    base = f"/api/v1/nodes/{cluster.node_name}/proxy"
+    assert (await cluster.kubectl("get", "--raw", f"{base}/healthz")).stdout == "ok"
+    summary = json.loads((await cluster.kubectl("get", "--raw", f"{base}/stats/summary")).stdout)
+    assert summary["node"]["nodeName"] == cluster.node_name
+    (pod,) = [p for p in summary["pods"] if p["podRef"]["uid"] == cluster.pod_uid]
+    assert {c["name"] for c in pod["containers"]} == {"main", "ticker", "crash"}
+    metrics = (await cluster.kubectl("get", "--raw", f"{base}/metrics")).stdout
+    assert 'kubelet_running_containers{container_state="running"}' in metrics
+    done = await cluster.kubectl("get", "--raw", "/api/v1/nodes/no-such-node/proxy/healthz", check=False)
+    assert 'nodes "no-such-node" not found' in done.stderr
