@@ -50,6 +50,8 @@ class AgentConfig:
     node_status_update_frequency: float = 10.0
     """How often the node's status is computed (and written when it changed), as the kubelet's flag."""
     pleg_relist_period: float = 1.0
+    disabled_components: tuple[str, ...] = ()
+    """Agent components not to run (``kubelet-server``, ``pod-network``, ``proxy``), as k3s's ``--disable``."""
 
     @property
     def agent_dir(self) -> Path:

@@ -46,14 +46,15 @@ from kubelite.cri import (
 
 log = logging.getLogger(__name__)
 
-COMPONENTS: Final[tuple[tuple[str, str, str], ...]] = (
-    # (name, module, coroutine function); a module that is not installed yet is skipped with a warning
+COMPONENTS: Final[tuple[tuple[str, str, str], ...]] = (  # (name, module, function)
     ("node-status", "kubelite.agent.kubelet.node_status", "run_node_status"),
     ("kubelet", "kubelite.agent.kubelet", "run_kubelet"),
     ("kubelet-server", "kubelite.agent.kubelet.server", "run_kubelet_server"),
     ("pod-network", "kubelite.agent.network", "run_pod_network"),
     ("proxy", "kubelite.agent.proxy", "run_proxy"),
 )
+OPTIONAL_COMPONENTS: Final = ("kubelet-server", "pod-network", "proxy")
+"""What ``--disable`` may turn off; node status and the kubelet always run."""
 RUNTIME_READY_TIMEOUT: Final = 60.0
 PR_SET_PDEATHSIG: Final = 1
 
@@ -133,6 +134,9 @@ async def agent_main(config: AgentConfig, *, stop: asyncio.Event | None = None) 
             available = {"config": config, "client": client, "runtime": runtime}
             async with asyncio.TaskGroup() as group:
                 for name, module, function in COMPONENTS:
+                    if name in config.disabled_components:
+                        log.info("agent component %s is disabled", name)
+                        continue
                     func = load_component(module, function)
                     if func is None:
                         log.warning("agent component %s (%s.%s) is not built yet; skipped", name, module, function)

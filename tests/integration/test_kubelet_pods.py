@@ -63,7 +63,9 @@ class Node:
                  f"https://127.0.0.1:{self.server.port}", "--kubeconfig", str(self.server.kubeconfig),
                  "--node-name", self.name, "--node-ip", "127.0.0.1", "--node-label", "kubelite.test/pool=a",
                  "--node-taint", "kubelite.test/dedicated=x:PreferNoSchedule", "--cgroup-root", self.cgroup_root,
-                 "--crash-loop-backoff-base", "1"],
+                 "--crash-loop-backoff-base", "1",
+                 # hostNetwork pods only: no CNI, no service proxy, no kubelet port to clash with other tests
+                 "--disable", "kubelet-server", "--disable", "pod-network", "--disable", "proxy"],
                 stdout=out, stderr=subprocess.STDOUT)
 
     def stop_agent(self) -> int | None:
