@@ -53,7 +53,11 @@ def _add_server_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--service-cidr", default="10.43.0.0/16")
     p.add_argument("--tls-san", action="append", default=[])
     p.add_argument("--token-auth-file", help="static bearer tokens: CSV lines token,user,uid[,\"group1,group2\"]")
+    p.add_argument("--encryption-provider-config",
+                   help="EncryptionConfiguration for data at rest (default: a generated aesgcm key for Secrets)")
     p.add_argument("--disable-agent", action="store_true")
+    p.add_argument("--kubelet-port", type=int, default=10250, help="the embedded agent's kubelet port")
+    _add_agent_component_flags(p)
     p.add_argument("--disable-controllers", action="store_true", help="run no controllers in this process")
     p.add_argument("--disable-scheduler", action="store_true", help="run no scheduler in this process")
     p.add_argument("--scheduler-config", help="KubeSchedulerConfiguration file for the embedded scheduler")
@@ -76,6 +80,26 @@ def _add_agent_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cgroup-root", default="/kubepods", help="parent cgroup of every pod (cgroupfs driver)")
     # tests shorten CrashLoopBackOff (upstream: 10s doubling to 5m)
     p.add_argument("--crash-loop-backoff-base", type=float, default=10.0, help=argparse.SUPPRESS)
+    _add_agent_component_flags(p)
+
+
+def _add_agent_component_flags(p: argparse.ArgumentParser) -> None:
+    """Agent flags ``kubelite server`` also takes for its embedded agent (k3s names them alike)."""
+    p.add_argument("--disable", action="append", default=[], choices=["kubelet-server", "pod-network", "proxy"],
+                   help="agent component not to run (repeatable)")
+    p.add_argument("--disable-kube-proxy", action="store_true", help="run no service proxy")
+    p.add_argument("--flannel-backend", choices=["host-gw", "vxlan", "none"], default="host-gw",
+                   help="pod network backend; none: another CNI provides it")
+
+
+def _agent_component_args(args: argparse.Namespace) -> tuple[list[str], str]:
+    """(disabled components, pod network backend) from the flags above."""
+    disabled = list(dict.fromkeys(args.disable))
+    if args.disable_kube_proxy and "proxy" not in disabled:
+        disabled.append("proxy")
+    if args.flannel_backend == "none" and "pod-network" not in disabled:
+        disabled.append("pod-network")
+    return disabled, "host-gw" if args.flannel_backend == "none" else args.flannel_backend
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
@@ -107,12 +131,14 @@ def cmd_agent(args: argparse.Namespace) -> int:
         raise CLIError(f"agent: --server {args.server!r}: expected https://HOST:PORT")
     import socket
 
+    disabled, backend = _agent_component_args(args)
     config = AgentConfig(
         data_dir=Path(args.data_dir).absolute(), server=args.server, node_name=args.node_name or socket.gethostname(),
         node_ip=args.node_ip or "", kubeconfig=Path(args.kubeconfig), token=token, node_labels=labels,
         node_taints=tuple(args.node_taint), container_runtime_endpoint=args.container_runtime_endpoint or "",
         cluster_dns=args.cluster_dns, cluster_domain=args.cluster_domain, kubelet_port=args.kubelet_port,
-        cgroup_root=args.cgroup_root, crash_loop_backoff_base=args.crash_loop_backoff_base)
+        cgroup_root=args.cgroup_root, crash_loop_backoff_base=args.crash_loop_backoff_base,
+        disabled_components=tuple(disabled), pod_network_backend=backend)
     try:
         run_agent(config)
     except (AgentError, ContainerdError, CriError) as exc:
@@ -247,6 +273,8 @@ def cmd_server(args: argparse.Namespace) -> int:
         if not Path(args.token_auth_file).is_file():
             raise CLIError(f"--token-auth-file {args.token_auth_file}: no such file")
         config.token_auth_file = Path(args.token_auth_file)
+    if args.encryption_provider_config:
+        config.encryption_provider_config = Path(args.encryption_provider_config)
     agent = None if args.disable_agent else _embedded_agent(args)
     if agent is not None:
         agent.start()
@@ -267,8 +295,11 @@ def _embedded_agent(args: argparse.Namespace) -> EmbeddedAgent:
     if ":" in host:
         host = f"[{host}]"
     kubeconfig = data_dir / "server" / "cred" / "admin.kubeconfig"
+    disabled, backend = _agent_component_args(args)
+    extra = ["--kubelet-port", str(args.kubelet_port), "--flannel-backend", backend,
+             *(f"--disable={name}" for name in disabled)]
     command = agent_command(data_dir=data_dir, server=f"https://{host}:{args.secure_port}", kubeconfig=kubeconfig,
-                            node_name=args.node_name or "", node_ip=args.node_ip or "")
+                            node_name=args.node_name or "", node_ip=args.node_ip or "", extra=extra)
     return EmbeddedAgent(command=command, kubeconfig=kubeconfig, log_path=data_dir / "agent" / "agent.log")
 
 
