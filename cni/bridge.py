@@ -82,7 +82,7 @@ def _add_interfaces(request: Request, conf: BridgeConfig, ipam_result: dict[str,
         gateway = gw if gw is not None else str(iface.network.network_address + 1)
         gateways.append(ipaddress.IPv4Interface(f"{gateway}/{iface.network.prefixlen}"))
     host = netlink.host()
-    bridge_index = netlink.ensure_bridge(host, name=conf.bridge, mtu=conf.mtu,
+    bridge_index, bridge_mac = netlink.ensure_bridge(host, name=conf.bridge, mtu=conf.mtu,
                                          gateway=gateways[0] if conf.is_gateway else None, promisc=conf.promisc)
     routes: list[tuple[ipaddress.IPv4Network, str | None]] = []
     for route in ipam_result.get("routes") or []:
@@ -106,7 +106,6 @@ def _add_interfaces(request: Request, conf: BridgeConfig, ipam_result: dict[str,
     if conf.ip_masq:
         exempt = [conf.cluster_cidr] if conf.cluster_cidr else [str(i.network) for i, _ in addresses]
         nat.ensure_table(masq_sources=[str(i.network) for i, _ in addresses], exempt=[*exempt, "224.0.0.0/4"])
-    bridge_mac = netlink.mac_of(host, bridge_index)
     result: dict[str, Any] = {
         "interfaces": [
             {"name": conf.bridge, "mac": bridge_mac},

@@ -177,22 +177,31 @@ class Store:
 
 
 def _candidates(ranges: list[Range], after: Address | None) -> Iterator[tuple[Range, Address]]:
-    """Every usable address of a range set once, starting just after ``after`` (round robin, as upstream)."""
-    flat: list[tuple[Range, Address]] = []
-    for r in ranges:
-        ip = r.start
-        while ip <= r.end:  # type: ignore[operator]
-            if ip != r.gateway:
-                flat.append((r, ip))
-            ip = ip + 1
-    start = 0
+    """Every usable address of a range set once, starting just after ``after`` (round robin, as upstream).
+
+    Lazy and in integers: a /16 podCIDR has 65,534 addresses, and an ADD usually needs the first one.
+    """
+    spans = [(r, int(r.start), int(r.end)) for r in ranges]
+    total = sum(end - start + 1 for _, start, end in spans)
+    position = 0  # index into the concatenation of all spans
     if after is not None:
-        for i, (_, ip) in enumerate(flat):
-            if ip == after:
-                start = i + 1
+        offset = 0
+        for r, start, end in spans:
+            if r.contains(after):
+                position = (offset + int(after) - start + 1) % total
                 break
-    for i in range(len(flat)):
-        yield flat[(start + i) % len(flat)]
+            offset += end - start + 1
+    for step in range(total):
+        index = (position + step) % total
+        for r, start, end in spans:
+            size = end - start + 1
+            if index < size:
+                ip = ipaddress.ip_address(start + index) if r.start.version == 4 else ipaddress.IPv6Address(
+                    start + index)
+                if ip != r.gateway:
+                    yield r, ip
+                break
+            index -= size
 
 
 def _ip_entry(r: Range, ip: Address) -> dict[str, Any]:

@@ -101,9 +101,19 @@ def netns_fd(path: str) -> int:
         raise NamespaceGone(path)
 
 
+def link_get(ipr: IPRoute, name: str) -> Any | None:
+    """One RTM_GETLINK by name (``link_lookup`` would dump every link: ~5 ms with a few dozen pods)."""
+    try:
+        return ipr.link("get", ifname=name)[0]
+    except NetlinkError as exc:
+        if exc.code == errno.ENODEV:
+            return None
+        raise
+
+
 def link_index(ipr: IPRoute, name: str) -> int | None:
-    found = ipr.link_lookup(ifname=name)
-    return found[0] if found else None
+    msg = link_get(ipr, name)
+    return int(msg["index"]) if msg is not None else None
 
 
 def link_info(ipr: IPRoute, index: int) -> Any:
@@ -123,26 +133,33 @@ def _ignore_exists(func: Any, *args: Any, **kwargs: Any) -> None:
 
 
 def ensure_bridge(ipr: IPRoute, *, name: str, mtu: int, gateway: ipaddress.IPv4Interface | None,
-                  promisc: bool) -> int:
-    """The node bridge, up, with the pod gateway address; created on first use (racing callers agree)."""
-    index = link_index(ipr, name)
-    if index is None:
+                  promisc: bool) -> tuple[int, str]:
+    """The node bridge, up, with the pod gateway address; created on first use (racing callers agree).
+
+    Returns (index, MAC). The address check is skipped when this thread already saw the same bridge
+    (same index) with that address, which is every ADD but the first.
+    """
+    info = link_get(ipr, name)
+    if info is None:
         _ignore_exists(ipr.link, "add", ifname=name, kind="bridge", mtu=mtu)
-        index = link_index(ipr, name)
-        if index is None:
+        info = link_get(ipr, name)
+        if info is None:
             raise RuntimeError(f"bridge {name} vanished right after it was created")
-    info = link_info(ipr, index)
+    index = int(info["index"])
     if info.get_attr("IFLA_LINKINFO") is None or info.get_attr("IFLA_LINKINFO").get_attr("IFLA_INFO_KIND") != "bridge":
         raise ValueError(f"{name} exists and is not a bridge")
-    if gateway is not None:
+    seen: set[tuple[int, str]] = getattr(_local, "bridges_seen", set())
+    _local.bridges_seen = seen
+    if gateway is not None and (index, str(gateway)) not in seen:
         have = {(a.get_attr("IFA_ADDRESS"), a["prefixlen"]) for a in ipr.get_addr(index=index, family=socket.AF_INET)}
         if (str(gateway.ip), gateway.network.prefixlen) not in have:
             _ignore_exists(ipr.addr, "add", index=index, address=str(gateway.ip), prefixlen=gateway.network.prefixlen)
+        seen.add((index, str(gateway)))
     # one RTM_SETLINK with an explicit flags/change mask: IFF_UP, and IFF_PROMISC when asked
     wanted = 0x1 | (0x100 if promisc else 0)
     if info["flags"] & wanted != wanted:
         ipr.link("set", index=index, flags=wanted, change=wanted)
-    return index
+    return index, str(info.get_attr("IFLA_ADDRESS"))
 
 
 def host_veth_name(container_id: str, ifname: str) -> str:
@@ -164,28 +181,27 @@ class VethPair:
 def create_veth(ipr: IPRoute, pod: IPRoute, *, host_name: str, ifname: str, netns_path: str, mtu: int,
                 bridge_index: int, hairpin: bool) -> VethPair:
     """A veth pair whose peer is born inside the pod's namespace as ``ifname``, attached to the bridge."""
-    old = link_index(ipr, host_name)
-    if old is not None:  # a killed earlier ADD of this attachment: start from scratch
-        with contextlib.suppress(NetlinkError):
-            ipr.link("del", index=old)
-    stale = link_index(pod, ifname)
-    if stale is not None:
-        raise ValueError(f"container interface {ifname} already exists in {netns_path}")
+    delete_link(ipr, host_name)  # left by a killed earlier ADD of this attachment: start from scratch
     fd = netns_fd(netns_path)
     try:
         ipr.link("add", ifname=host_name, kind="veth", mtu=mtu,
                  peer={"ifname": ifname, "net_ns_fd": fd, "mtu": mtu})
+    except NetlinkError as exc:
+        if exc.code == errno.EEXIST:
+            raise ValueError(f"container interface {ifname} already exists in {netns_path}")
+        raise
     finally:
         os.close(fd)
-    host_index = link_index(ipr, host_name)
-    container_index = link_index(pod, ifname)
-    if host_index is None or container_index is None:
+    host_link, container_link = link_get(ipr, host_name), link_get(pod, ifname)
+    if host_link is None or container_link is None:
         raise RuntimeError(f"veth pair {host_name}/{ifname} did not appear")
+    host_index = int(host_link["index"])
     ipr.link("set", index=host_index, master=bridge_index, state="up")
     if hairpin:
         ipr.brport("set", index=host_index, mode=BRPORT_MODE_HAIRPIN)
-    return VethPair(host_name=host_name, host_index=host_index, host_mac=mac_of(ipr, host_index),
-                    container_index=container_index, container_mac=mac_of(pod, container_index))
+    return VethPair(host_name=host_name, host_index=host_index, host_mac=str(host_link.get_attr("IFLA_ADDRESS")),
+                    container_index=int(container_link["index"]),
+                    container_mac=str(container_link.get_attr("IFLA_ADDRESS")))
 
 
 def configure_pod_interface(pod: IPRoute, *, index: int, addresses: list[ipaddress.IPv4Interface],
@@ -203,11 +219,8 @@ def configure_pod_interface(pod: IPRoute, *, index: int, addresses: list[ipaddre
 
 def delete_link(ipr: IPRoute, name: str) -> bool:
     """Delete ``name`` if it exists; ``False`` when there was nothing to delete."""
-    index = link_index(ipr, name)
-    if index is None:
-        return False
     try:
-        ipr.link("del", index=index)
+        ipr.link("del", ifname=name)
     except NetlinkError as exc:
         if exc.code != errno.ENODEV:
             raise
@@ -223,8 +236,8 @@ def set_link_up(ipr: IPRoute, name: str, *, up: bool) -> None:
 
 
 def is_up(ipr: IPRoute, name: str) -> bool:
-    index = link_index(ipr, name)
-    return index is not None and bool(link_info(ipr, index)["flags"] & 0x1)
+    msg = link_get(ipr, name)
+    return msg is not None and bool(msg["flags"] & 0x1)
 
 
 def ipv4_addresses(ipr: IPRoute, index: int) -> set[str]:
