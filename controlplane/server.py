@@ -41,6 +41,7 @@ from kubelite.controlplane.auth.bootstrap_token import (
     new_server_secret,
     parse_join_token,
 )
+from kubelite.controlplane.auth.encryption import EncryptingStore, ensure_default_config, load_config
 from kubelite.controlplane.auth.kubeconfig import kubeconfig_yaml, write_kubeconfig
 from kubelite.controlplane.auth.pki import ClusterPKI, ensure_pki, is_ip, write_file_atomically
 from kubelite.controlplane.auth.security import ClusterSecurity
@@ -71,6 +72,7 @@ class ServerConfig:
     # join secret (bare or K10 form); empty: reuse <data-dir>/server/token, or generate one
     token: str = ""
     token_auth_file: Path | None = None
+    encryption_provider_config: Path | None = None
     # the embedded agent gets a node kubeconfig (<data-dir>/agent/kubelet.kubeconfig)
     disable_agent: bool = True
     disable_scheduler: bool = False
@@ -112,7 +114,10 @@ class ControlPlane:
         config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         dns_names, ips = _sans(config)
         self.pki = ensure_pki(tls_dir=config.data_dir / "server" / "tls", dns_names=dns_names, ip_addresses=ips)
-        self.store = open_store(config.datastore_endpoint, data_dir=config.data_dir)
+        # Secrets are encrypted before they reach SQLite or etcd (a generated aesgcm key unless configured)
+        transformers = (load_config(config.encryption_provider_config) if config.encryption_provider_config
+                        else ensure_default_config(config.data_dir / "server" / "cred" / "encryption-config.json"))
+        self.store = EncryptingStore(open_store(config.datastore_endpoint, data_dir=config.data_dir), transformers)
         await self.store.start()
         self.cache = WatchCache(self.store)
         await self.cache.start()
