@@ -475,11 +475,20 @@ def _rfc3339(nanoseconds: int) -> str:
 
 
 async def start_kubelet_server(*, config: AgentConfig, runtime: RuntimeClient, client: APIClient | None,
-                               authorizer: Authorizer = authorize, host: str = "0.0.0.0") -> web.AppRunner:
-    """Start listening on ``host:config.kubelet_port`` (HTTPS); the caller cleans the runner up."""
+                               authorizer: Authorizer = authorize, host: str = "0.0.0.0",
+                               client_ca: Path | None = None) -> web.AppRunner:
+    """Start listening on ``host:config.kubelet_port`` (HTTPS); the caller cleans the runner up.
+
+    With ``client_ca`` (the cluster's client CA), client certificates signed by it are verified during
+    the TLS handshake and offered to ``authorizer`` as the transport's ``peercert``; a client without
+    one still connects (``/healthz`` is public), so the authorizer decides, as upstream's kubelet does.
+    """
     cert, key = ensure_serving_certificate(config=config)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(str(cert), str(key))
+    if client_ca is not None:
+        context.load_verify_locations(cafile=str(client_ca))
+        context.verify_mode = ssl.CERT_OPTIONAL
     server = KubeletServer(config=config, runtime=runtime, client=client, authorizer=authorizer)
     runner = web.AppRunner(server.app(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
@@ -494,9 +503,10 @@ async def start_kubelet_server(*, config: AgentConfig, runtime: RuntimeClient, c
 
 
 async def run_kubelet_server(*, config: AgentConfig, runtime: RuntimeClient, client: APIClient,
-                             authorizer: Authorizer = authorize) -> None:
-    """Serve the kubelet API on ``config.kubelet_port`` until cancelled."""
-    runner = await start_kubelet_server(config=config, runtime=runtime, client=client, authorizer=authorizer)
+                             authorizer: Authorizer = authorize, client_ca: Path | None = None) -> None:
+    """Serve the kubelet API on ``config.kubelet_port`` until cancelled (see :func:`start_kubelet_server`)."""
+    runner = await start_kubelet_server(config=config, runtime=runtime, client=client, authorizer=authorizer,
+                                        client_ca=client_ca)
     try:
         await asyncio.Event().wait()
     finally:

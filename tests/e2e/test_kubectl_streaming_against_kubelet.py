@@ -325,3 +325,27 @@ async def test_node_proxy_reaches_the_kubelet(cluster: Cluster) -> None:
     assert 'kubelet_running_containers{container_state="running"}' in metrics
     done = await cluster.kubectl("get", "--raw", "/api/v1/nodes/no-such-node/proxy/healthz", check=False)
     assert 'nodes "no-such-node" not found' in done.stderr
+
+
+async def test_python_client_port_forward_over_websocket(cluster: Cluster) -> None:
+    from kubernetes import client as k8s
+    from kubernetes import config as k8s_config
+    from kubernetes.stream import portforward
+
+    def fetch() -> bytes:
+        api = k8s.CoreV1Api(k8s_config.new_client_from_config(str(cluster.server.kubeconfig)))
+        forward = portforward(api.connect_get_namespaced_pod_portforward, POD, NAMESPACE,
+                              ports=str(cluster.http_port))
+        try:
+            sock = forward.socket(cluster.http_port)
+            sock.settimeout(10)
+            sock.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
+            data = b""
+            while chunk := sock.recv(4096):
+                data += chunk
+            return data
+        finally:
+            forward.close()
+
+    response = await asyncio.to_thread(fetch)
+    assert response.startswith(b"HTTP/1.") and response.endswith(b"hello-pf\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -153,3 +154,69 @@ def test_serving_certificate_is_reused_until_the_names_change(tmp_path: Path) ->
     assert ensure_serving_certificate(config=config)[0].read_bytes() == first
     moved = AgentConfig(data_dir=config.data_dir, server=config.server, node_name="n1", node_ip="10.9.9.9")
     assert ensure_serving_certificate(config=moved)[0].read_bytes() != first
+
+
+def _ca_and_client(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A throw-away client CA and a client certificate CN=alice it signed (cert, key files)."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-client-ca")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(1).not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(ca_key, hashes.SHA256()))
+    leaf = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "alice")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(2)
+            .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=1))
+            .sign(ca_key, hashes.SHA256()))
+    paths = (tmp_path / "ca.crt", tmp_path / "alice.crt", tmp_path / "alice.key")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return paths
+
+
+async def test_with_a_client_ca_the_hook_sees_verified_client_certificates(tmp_path: Path) -> None:
+    import ssl
+
+    import aiohttp
+
+    from kubelite.agent.kubelet.server import start_kubelet_server
+
+    ca, cert, key = _ca_and_client(tmp_path)
+    seen: list[str] = []
+
+    async def authorizer(request: web.Request, attributes: RequestAttributes) -> None:
+        peer = request.transport.get_extra_info("peercert") if request.transport else None
+        subject = dict(rdn[0] for rdn in peer["subject"]) if peer else {}
+        if "commonName" not in subject:
+            raise KubeletError("Unauthorized", status=401)
+        seen.append(subject["commonName"])
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = AgentConfig(data_dir=tmp_path / "data", server="https://127.0.0.1:6443", node_name="n1",
+                         kubelet_port=port)
+    runner = await start_kubelet_server(config=config, runtime=FakeRuntime(tmp_path), client=None,  # type: ignore[arg-type]
+                                        authorizer=authorizer, host="127.0.0.1", client_ca=ca)
+    try:
+        anonymous = ssl.create_default_context()
+        anonymous.check_hostname, anonymous.verify_mode = False, ssl.CERT_NONE
+        alice = ssl.create_default_context()
+        alice.check_hostname, alice.verify_mode = False, ssl.CERT_NONE
+        alice.load_cert_chain(str(cert), str(key))
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"https://127.0.0.1:{port}/healthz", ssl=anonymous) as response:
+                assert response.status == 200
+            async with session.get(f"https://127.0.0.1:{port}/stats/summary", ssl=anonymous) as response:
+                assert response.status == 401
+            async with session.get(f"https://127.0.0.1:{port}/stats/summary", ssl=alice) as response:
+                assert response.status == 200
+        assert seen == ["alice"]
+    finally:
+        await runner.cleanup()
