@@ -27,8 +27,8 @@ from kubelite.cni.__main__ import main
 sys.exit(main())
 """
 
-# Used only when the compiled shim is missing: stdlib only, started with -I -S to stay cheap.
-_PY_SHIM = """#!{python} -I -S
+# Used only when the compiled shim is missing: stdlib only, started with -IS to stay cheap (one shebang argument).
+_PY_SHIM = """#!{python} -IS
 import os, socket, sys
 here = os.path.dirname(os.path.realpath(sys.argv[0]))
 plugin = os.path.basename(sys.argv[0])
