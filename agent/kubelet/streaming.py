@@ -91,7 +91,8 @@ def _is_websocket(request: web.Request) -> bool:
 
 async def _passthrough(request: web.Request, url: str) -> web.StreamResponse:
     """Hand the client's upgrade to the runtime unchanged (the client's query is appended for port lists)."""
-    target = url + (("&" if "?" in url else "?") + request.query_string if request.query_string else "")
+    query = request.rel_url.raw_query_string  # still percent-encoded: it goes onto a request line
+    target = url + (("&" if "?" in url else "?") + query if query else "")
     try:
         return await proxy_upgrade(request=request, upstream=upstream_from_url(target))
     except UpgradeError as exc:

@@ -316,8 +316,11 @@ class KubeletProxy:
         name = request.match_info["name"]
         self._record(request, resource="nodes", subresource="proxy", namespace="", name=name)
         host, port = await self._kubelet(name)
-        path = "/" + request.match_info.get("path", "")
-        url = f"https://{_join_host(host, port)}{path}" + (f"?{request.query_string}" if request.query_string else "")
+        # the raw (still percent-encoded) remainder after .../proxy: it goes onto a request line
+        raw = request.rel_url.raw_path
+        path = raw[raw.find("/proxy", len("/api/v1/nodes/")) + len("/proxy"):] or "/"
+        query = request.rel_url.raw_query_string  # still percent-encoded: it goes onto a request line
+        url = f"https://{_join_host(host, port)}{path}" + (f"?{query}" if query else "")
         if is_upgrade_request(request):
             return await self._upgrade(request, url)
         timeout = aiohttp.ClientTimeout(total=None, connect=self.connect_timeout, sock_connect=self.connect_timeout)

@@ -349,3 +349,27 @@ async def test_python_client_port_forward_over_websocket(cluster: Cluster) -> No
 
     response = await asyncio.to_thread(fetch)
     assert response.startswith(b"HTTP/1.") and response.endswith(b"hello-pf\n")
+
+
+async def test_kubectl_over_spdy_passes_through_to_the_runtime(cluster: Cluster) -> None:
+    """kubectl's SPDY transport (its fallback; forced by its feature-gate environment variables)."""
+    env = dict(os.environ, KUBECONFIG=str(cluster.server.kubeconfig), HOME=str(cluster.server.data_dir),
+               KUBECTL_REMOTE_COMMAND_WEBSOCKETS="false", KUBECTL_PORT_FORWARD_WEBSOCKETS="false")
+    done = await asyncio.to_thread(
+        subprocess.run, ["kubectl", "-v=6", "exec", "-i", POD, "-c", "main", "--", "sh", "-c", "cat; exit 7"],
+        input="over-spdy\n", capture_output=True, text=True, env=env, timeout=60)
+    assert (done.returncode, done.stdout) == (7, "over-spdy\n"), done.stderr[-2000:]
+    assert re.search(r"POST https://\S+/exec\?\S+ 101 Switching Protocols", done.stderr)  # SPDY: POST, not GET
+    local = free_port()
+    process = await asyncio.create_subprocess_exec(
+        "kubectl", "port-forward", f"pod/{POD}", f"{local}:{cluster.http_port}", "--address=127.0.0.1",
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        assert process.stdout is not None
+        assert b"Forwarding from" in await asyncio.wait_for(process.stdout.readline(), 20)
+        body = await asyncio.to_thread(
+            lambda: urllib.request.urlopen(f"http://127.0.0.1:{local}/index.html", timeout=10).read())
+        assert body == b"hello-pf\n"
+    finally:
+        process.kill()
+        await process.wait()
