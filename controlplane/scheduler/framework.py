@@ -20,7 +20,7 @@ import enum
 import random
 from array import array
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
@@ -336,6 +336,25 @@ class ScheduleFailure:
         return f"running {self.status.plugin or 'framework'}: {self.status.message}"
 
 
+class _SlotView(Sequence[NodeInfo]):
+    """The NodeInfos at ``idx[:count]`` without building a list (PreScore plugins rarely read them)."""
+
+    def __init__(self, infos: Sequence[NodeInfo], idx: array[int], count: int) -> None:
+        self._infos, self._idx, self._count = infos, idx, count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, k: int) -> NodeInfo:  # type: ignore[override]
+        if not -self._count <= k < self._count:
+            raise IndexError(k)
+        return self._infos[self._idx[k % self._count]]
+
+    def __iter__(self) -> Iterator[NodeInfo]:
+        infos, idx = self._infos, self._idx
+        return (infos[idx[k]] for k in range(self._count))
+
+
 def pod_key(pod: JSON) -> str:
     meta = pod.get("metadata") or {}
     return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
@@ -420,6 +439,12 @@ class Framework:
         self._permit = cast(list[PermitPlugin], self._points[ExtensionPoint.PERMIT])
         self._pre_bind = cast(list[PreBindPlugin], self._points[ExtensionPoint.PRE_BIND])
         self._bind = cast(list[BindPlugin], self._points[ExtensionPoint.BIND])
+        # runtime Protocol checks are slow: decide once which plugins have batch forms
+        self._batch_filters = {p.name: cast(BatchFilterPlugin, p) for p in self._filter
+                               if isinstance(p, BatchFilterPlugin)}
+        self._batch_scorers = {p.name: cast(BatchScorePlugin, p) for p in self._score
+                               if isinstance(p, BatchScorePlugin)}
+        self._normalizers = {p.name: cast(ScoreNormalizer, p) for p in self._score if isinstance(p, ScoreNormalizer)}
 
     def plugins(self, point: ExtensionPoint) -> list[str]:
         """Names of the plugins enabled at ``point``, in run order."""
@@ -472,8 +497,9 @@ class Framework:
         per_node: list[FilterPlugin] = []
         kernel = self.kernel
         for plugin in filters:
-            if isinstance(plugin, BatchFilterPlugin) and cast(BatchFilterPlugin, plugin).filter_batch(
-                    state=state, pod=pod, snapshot=snapshot, mask=mask, kernel=kernel):
+            batch = self._batch_filters.get(plugin.name)
+            if batch is not None and batch.filter_batch(state=state, pod=pod, snapshot=snapshot, mask=mask,
+                                                        kernel=kernel):
                 continue
             per_node.append(plugin)
         to_find = self.num_feasible_nodes_to_find(num_nodes)
@@ -601,7 +627,7 @@ class Framework:
                      count: int) -> array[int] | Status:
         """Score the nodes in ``idx[:count]``: batch scorers in the kernel, others per node."""
         kernel = self.kernel
-        nodes = [snapshot.infos[idx[k]] for k in range(count)]
+        nodes = _SlotView(snapshot.infos, idx, count)
         skipped: set[str] = set()
         for pre_scorer in self._pre_score:
             status = pre_scorer.pre_score(state=state, pod=pod, nodes=nodes)
@@ -615,11 +641,12 @@ class Framework:
             if scorer.name in skipped:
                 continue
             batch: array[int] | None = None
-            if isinstance(scorer, BatchScorePlugin):
-                batch = cast(BatchScorePlugin, scorer).score_batch(state=state, pod=pod, snapshot=snapshot, idx=idx,
-                                                                   count=count, kernel=kernel)
+            batch_scorer = self._batch_scorers.get(scorer.name)
+            if batch_scorer is not None:
+                batch = batch_scorer.score_batch(state=state, pod=pod, snapshot=snapshot, idx=idx, count=count,
+                                                 kernel=kernel)
             if batch is None:
-                scores = self._score_per_node(scorer, state=state, pod=pod, nodes=nodes)
+                scores = self._score_per_node(scorer, state=state, pod=pod, nodes=list(nodes))
                 if isinstance(scores, Status):
                     return scores
                 batch = array("q", scores)
@@ -637,8 +664,9 @@ class Framework:
         if len(scores) != len(nodes):
             return Status.of(Code.ERROR, f"returned {len(scores)} scores for {len(nodes)} nodes",
                              plugin=scorer.name)
-        if isinstance(scorer, ScoreNormalizer):
-            status = cast(ScoreNormalizer, scorer).normalize_score(state=state, pod=pod, scores=scores)
+        normalizer = self._normalizers.get(scorer.name)
+        if normalizer is not None:
+            status = normalizer.normalize_score(state=state, pod=pod, scores=scores)
             if not is_success(status):
                 assert status is not None
                 return Status.of(Code.ERROR, *status.reasons, plugin=scorer.name)

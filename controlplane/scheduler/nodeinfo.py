@@ -16,6 +16,7 @@ quantities, so this only happens on corrupt input.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,15 +79,22 @@ class Resource:
         return not (self.milli_cpu or self.memory or self.ephemeral_storage or any(self.scalar.values()))
 
 
+@functools.lru_cache(maxsize=4096)
+def _amount(name: str, raw: Any) -> int:
+    # clusters use a handful of distinct quantity strings: parsing each once keeps Quantity off the
+    # scheduler's hot path (every cycle reads the pod's requests several times)
+    quantity = Quantity.parse(raw)
+    return quantity.milli_value() if name == CPU else quantity.value()
+
+
 def _amounts(resources: JSON | None, *, where: str) -> dict[str, int]:
     """A ResourceList as integers (cpu in millicores)."""
     out: dict[str, int] = {}
     for name, raw in (resources or {}).items():
         try:
-            quantity = Quantity.parse(raw)
+            out[name] = _amount(name, raw)
         except QuantityError as exc:
             raise QuantityError(f"{where}[{name}]: {exc}") from None
-        out[name] = quantity.milli_value() if name == CPU else quantity.value()
     return out
 
 

@@ -98,6 +98,8 @@ class SchedulingQueue:
         self.max_backoff = max_backoff
         self.max_unschedulable = max_unschedulable
         self._entries: dict[str, _Entry] = {}
+        # the unschedulable entries again, so that cluster events do not walk the whole queue
+        self._parked: dict[str, _Entry] = {}
         self._active: list[tuple[int, float, int, str]] = []
         self._backoff: list[tuple[float, int, str]] = []
         self._seq = itertools.count()
@@ -154,6 +156,7 @@ class SchedulingQueue:
     def delete(self, pod: JSON) -> None:
         key = pod_queue_key(pod)
         self._entries.pop(key, None)  # heap entries die lazily
+        self._parked.pop(key, None)
 
     # ---- the scheduling loop's side ---------------------------------------------------------------
 
@@ -203,7 +206,8 @@ class SchedulingQueue:
         if self._move_request_cycle >= cycle:
             self._push_backoff(info)
         else:
-            self._entries[key] = _Entry(info=info, where=UNSCHEDULABLE, since=self._now())
+            entry = _Entry(info=info, where=UNSCHEDULABLE, since=self._now())
+            self._entries[key] = self._parked[key] = entry
 
     def add_backoff(self, info: QueuedPodInfo) -> None:
         """A pod whose cycle failed for a reason of ours (an error): retry after its back-off."""
@@ -217,7 +221,7 @@ class SchedulingQueue:
         ``interested(plugins)`` says whether the event matters to a pod rejected by ``plugins``;
         a pod rejected by no named plugin is always moved."""
         moved = 0
-        for entry in [e for e in self._entries.values() if e.where == UNSCHEDULABLE]:
+        for entry in list(self._parked.values()):
             plugins = entry.info.unschedulable_plugins
             if interested is None or not plugins or interested(plugins):
                 self._move(entry)
@@ -234,9 +238,12 @@ class SchedulingQueue:
             if entry is None or entry.where != BACKOFF or entry.seq != seq:
                 continue
             self._push_active(entry.info)
-        for entry in [e for e in self._entries.values()
-                      if e.where == UNSCHEDULABLE and now - e.since > self.max_unschedulable]:
-            self._move(entry)
+        # entries are parked in time order, so the first one is the oldest
+        while self._parked:
+            oldest = next(iter(self._parked.values()))
+            if now - oldest.since <= self.max_unschedulable:
+                break
+            self._move(oldest)
 
     def close(self) -> None:
         self._closed = True
@@ -267,6 +274,7 @@ class SchedulingQueue:
         """Out of the unschedulable pods: to backoffQ while its back-off lasts, else to activeQ."""
         info = entry.info
         del self._entries[info.key]
+        self._parked.pop(info.key, None)
         # upstream isPodBackingoff: the back-off counts from when the pod last failed (was parked)
         expiry = entry.since + self.backoff_duration(info)
         if info.attempts and self._now() < expiry:
@@ -283,8 +291,7 @@ class SchedulingQueue:
 
     def _next_deadline(self) -> float | None:
         now = self._now()
-        deadlines = [entry.since + self.max_unschedulable - now for entry in self._entries.values()
-                     if entry.where == UNSCHEDULABLE]
+        deadlines = [next(iter(self._parked.values())).since + self.max_unschedulable - now] if self._parked else []
         if self._backoff:
             deadlines.append(self._backoff[0][0] - now)
         if not deadlines:

@@ -1,0 +1,213 @@
+"""Scheduler throughput and latency, modelled on upstream scheduler_perf SchedulingBasic.
+
+Run:  python tests/bench/scheduler_bench.py [--mode algorithm|e2e|both] [--nodes 5000] [--placed 1000]
+                                             [--pods 10000] [--pure-pods 1000] [--clients 50]
+
+Nodes are upstream's node-default.yaml (4 cpu, 32Gi, 110 pods), pods its pod-default.yaml (100m cpu,
+500Mi requests). ``placed`` pods are bound before measuring; then ``pods`` pods are scheduled.
+
+* ``algorithm``: the scheduling cycle alone (Framework over the SchedulerCache's snapshot, then assume),
+  once with the compiled kernel and once with its pure-Python twin in the same run; prints pods/s,
+  p50/p99 per-pod latency and the speed-up. The twin is slow at 5000 nodes, so it schedules
+  ``--pure-pods`` pods (its throughput does not depend on how many).
+* ``e2e``: a real ``kubelite server`` on SQLite in a temporary data dir (scheduler inside it, no
+  controllers); Nodes created through the API, then pods created by ``--clients`` concurrent
+  clients; a watch on pods records when each one is bound. Prints pods/s from the first create to
+  the last binding, and p50/p99 of create-to-bound latency (upstream's SLI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+
+from kubelite.controlplane.scheduler import Framework, ScheduleResult, default_profile, in_tree_registry
+from kubelite.controlplane.scheduler.cache import SchedulerCache
+from kubelite.native.scoring import KERNEL, PURE, Kernel
+
+Obj = dict[str, Any]
+
+
+@dataclass
+class Figures:
+    name: str
+    count: int
+    seconds: float
+    latencies: list[float]
+    cpu_seconds: float = 0.0  # this process's CPU time: a figure that other load on the host does not skew
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_rate(self) -> float:
+        return self.count / self.cpu_seconds if self.cpu_seconds else 0.0
+
+    def percentile(self, q: float) -> float:
+        lat = sorted(self.latencies)
+        return lat[min(len(lat) - 1, int(len(lat) * q))] * 1000 if lat else 0.0
+
+    def line(self) -> str:
+        cpu = f"   ({self.cpu_rate:.1f} pods per CPU-second)" if self.cpu_seconds else ""
+        return (f"{self.name:<40} {self.count:>6} pods {self.rate:>9.1f} pods/s   "
+                f"p50 {self.percentile(0.5):>8.3f} ms   p99 {self.percentile(0.99):>8.3f} ms{cpu}")
+
+
+def node_obj(i: int) -> Obj:
+    resources = {"cpu": "4", "memory": "32Gi", "pods": "110"}
+    name = f"node-{i:05}"
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+            "status": {"capacity": resources, "allocatable": resources,
+                       "conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+def pod_obj(name: str, namespace: str = "default", node: str | None = None) -> Obj:
+    requests = {"cpu": "100m", "memory": "500Mi"}
+    spec: Obj = {"containers": [{"name": "pause", "image": "registry.k8s.io/pause:3.10",
+                                 "ports": [{"containerPort": 80}],
+                                 "resources": {"requests": requests, "limits": requests}}]}
+    if node:
+        spec["nodeName"] = node
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": namespace, "uid": f"uid-{name}"}, "spec": spec}
+
+
+# ---- (a) the algorithm alone ------------------------------------------------------------------------
+
+
+def run_algorithm(*, kernel: Kernel, nodes: int, placed: int, pods: int, seed: int = 1) -> Figures:
+    cache = SchedulerCache()
+    for i in range(nodes):
+        cache.add_node(node_obj(i))
+    rng = random.Random(seed)
+    for i in range(placed):
+        cache.add_pod(pod_obj(f"placed-{i}", node=f"node-{rng.randrange(nodes):05}"))
+    framework = Framework(profile=default_profile(), registry=in_tree_registry(), rng=random.Random(seed),
+                          kernel=kernel)
+    incoming = [pod_obj(f"measured-{i}") for i in range(pods)]
+    latencies: list[float] = []
+    clock = time.perf_counter
+    start, cpu_start = clock(), time.process_time()
+    for pod in incoming:
+        t0 = clock()
+        result = framework.schedule(pod=pod, nodes=cache.snapshot)
+        if not isinstance(result, ScheduleResult):
+            raise AssertionError(f"benchmark pod did not fit: {result}")
+        cache.assume_pod(pod, result.suggested_host)
+        latencies.append(clock() - t0)
+    seconds, cpu_seconds = clock() - start, time.process_time() - cpu_start
+    return Figures(f"algorithm {kernel.name} {nodes} nodes", pods, seconds, latencies, cpu_seconds)
+
+
+# ---- (b) end to end through a real server -----------------------------------------------------------
+
+
+async def run_e2e(*, nodes: int, placed: int, pods: int, clients: int) -> Figures:
+    from e2e_harness import start_server, stop_server
+
+    from kubelite.client import APIClient, load_kubeconfig
+
+    data_dir = Path(tempfile.mkdtemp(prefix="kubelite-sched-bench-"))
+    server = start_server(data_dir, "--disable-controllers")
+    try:
+        async with APIClient(load_kubeconfig(server.kubeconfig), max_connections=clients + 10) as client:
+            node_api = client.resource("", "v1", "nodes", namespaced=False)
+            pod_api = client.resource("", "v1", "pods")
+
+            async def fan_out(items: list[Obj], create: Any) -> None:
+                queue: asyncio.Queue[Obj] = asyncio.Queue()
+                for item in items:
+                    queue.put_nowait(item)
+
+                async def worker() -> None:
+                    while not queue.empty():
+                        await create(queue.get_nowait())
+
+                await asyncio.gather(*(worker() for _ in range(clients)))
+
+            await fan_out([node_obj(i) for i in range(nodes)], node_api.create)
+            rng = random.Random(1)
+            placed_pods = [pod_obj(f"placed-{i}", node=f"node-{rng.randrange(nodes):05}") for i in range(placed)]
+            for pod in placed_pods:
+                del pod["metadata"]["uid"]
+            await fan_out(placed_pods, lambda p: pod_api.create(p, namespace="default"))
+
+            created: dict[str, float] = {}
+            bound: dict[str, float] = {}
+            done = asyncio.Event()
+            listing = await pod_api.list(namespace="default", limit=1)
+            version = listing["metadata"]["resourceVersion"]
+
+            async def watch() -> None:
+                async with pod_api.watch(namespace="default", resource_version=version, timeout_seconds=3600) as stream:
+                    async for event in stream:
+                        obj = event.object
+                        name = obj["metadata"]["name"]
+                        if name.startswith("measured-") and obj["spec"].get("nodeName") and name not in bound:
+                            bound[name] = time.perf_counter()
+                            if len(bound) == pods:
+                                done.set()
+                                return
+
+            watcher = asyncio.create_task(watch())
+            measured = [pod_obj(f"measured-{i}") for i in range(pods)]
+            for pod in measured:
+                del pod["metadata"]["uid"]
+
+            async def create(pod: Obj) -> None:
+                created[pod["metadata"]["name"]] = time.perf_counter()
+                await pod_api.create(pod, namespace="default")
+
+            start = time.perf_counter()
+            await fan_out(measured, create)
+            await asyncio.wait_for(done.wait(), timeout=max(120.0, pods / 20))
+            seconds = max(bound.values()) - start
+            watcher.cancel()
+            latencies = [bound[name] - created[name] for name in bound]
+            return Figures(f"end-to-end sqlite {nodes} nodes", pods, seconds, latencies)
+    finally:
+        stop_server(server)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> list[Figures]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument("--mode", choices=["algorithm", "e2e", "both"], default="both")
+    parser.add_argument("--nodes", type=int, action="append", help="node counts (default: 5000 and 500)")
+    parser.add_argument("--placed", type=int, default=1000)
+    parser.add_argument("--pods", type=int, default=10000)
+    parser.add_argument("--pure-pods", type=int, default=1000, help="pods the pure-Python twin schedules")
+    parser.add_argument("--clients", type=int, default=50)
+    args = parser.parse_args(argv)
+    node_counts = args.nodes or [5000, 500]
+    figures: list[Figures] = []
+    for nodes in node_counts:
+        if args.mode in ("algorithm", "both"):
+            compiled = run_algorithm(kernel=KERNEL, nodes=nodes, placed=args.placed, pods=args.pods)
+            pure = run_algorithm(kernel=PURE, nodes=nodes, placed=args.placed, pods=min(args.pods, args.pure_pods))
+            figures += [compiled, pure]
+            print(compiled.line(), flush=True)
+            print(pure.line(), flush=True)
+            print(f"{'speed-up cython / pure twin':<40} {compiled.rate / pure.rate:>6.1f}x wall, "
+                  f"{compiled.cpu_rate / pure.cpu_rate:.1f}x CPU time", flush=True)
+        if args.mode in ("e2e", "both"):
+            e2e = asyncio.run(run_e2e(nodes=nodes, placed=args.placed, pods=args.pods, clients=args.clients))
+            figures.append(e2e)
+            print(e2e.line(), flush=True)
+    return figures
+
+
+if __name__ == "__main__":
+    main()
