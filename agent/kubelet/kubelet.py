@@ -44,7 +44,7 @@ from kubelite.agent.kubelet.pleg import PLEG, PodLifecycleEvent
 from kubelite.agent.kubelet.pod_status import generate_pod_status
 from kubelite.agent.kubelet.pod_workers import PodWorkers, SyncResult
 from kubelite.agent.kubelet.probes import ProbeManager
-from kubelite.agent.kubelet.runtime_state import EXITED, PodRuntime, RuntimeReader
+from kubelite.agent.kubelet.runtime_state import EXITED, PodRuntime, RuntimeReader, SandboxRecord
 from kubelite.agent.kubelet.volumes import VolumeError, VolumeManager
 from kubelite.client import APIClient, APIConnectionError, APIStatusError, EventRecorder, Informer, is_not_found
 from kubelite.cri import CriError, CriNotFound, RuntimeClient, RuntimeUnavailable
@@ -246,10 +246,12 @@ class Kubelet:
                 delay = self.backoff.next(f"{uid}/sandbox")
                 return delay
             self.backoff.reset(f"{uid}/sandbox")
-            for old in state.sandboxes:
-                with contextlib.suppress(CriError):
-                    await self.runtime.remove_pod_sandbox(pod_sandbox_id=old.id)
-            state = await self.reader.read_pod_runtime(uid)
+            # old sandboxes stay (stopped) until the pod goes: their containers carry the restart counts
+            network = (await self.runtime.pod_sandbox_status(pod_sandbox_id=sandbox_id)).status.network
+            state.sandboxes.insert(0, SandboxRecord(
+                id=sandbox_id, attempt=attempt, ready=True, created_at=time.time_ns(), name=pod["metadata"]["name"],
+                namespace=pod["metadata"].get("namespace", "default"), ip=network.ip,
+                additional_ips=[ip.ip for ip in network.additional_ips]))
         sandbox = state.sandbox
         if sandbox is None:
             return 1.0
@@ -300,9 +302,9 @@ class Kubelet:
             return self.pull_backoff.remaining(pull_key, self._pull_failed_at[pull_key]) + 0.05
         try:
             started = time.monotonic()
-            if not await self.images.present(image) or (container.get("imagePullPolicy") == "Always"):
-                self.event(pod, "Normal", "Pulling", f'Pulling image "{image}"', field_path)
-            pulled = await self.images.ensure(pod, container, sb_config)
+            pulled = await self.images.ensure(
+                pod, container, sb_config,
+                on_pull=lambda: self.event(pod, "Normal", "Pulling", f'Pulling image "{image}"', field_path))
             if pulled:
                 self.event(pod, "Normal", "Pulled", f'Successfully pulled image "{image}" in '
                            f"{time.monotonic() - started:.3f}s", field_path)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -188,7 +188,7 @@ class ImagePuller:
         return found
 
     async def ensure(self, pod: Mapping[str, Any], container: Mapping[str, Any],
-                     sandbox: api_pb2.PodSandboxConfig | None) -> bool:
+                     sandbox: api_pb2.PodSandboxConfig | None, *, on_pull: Callable[[], None] | None = None) -> bool:
         """Make the image present as imagePullPolicy says; True when it was pulled now."""
         image = container.get("image") or ""
         if not image:
@@ -200,6 +200,8 @@ class ImagePuller:
         if policy == NEVER:
             raise ImagePullError("ErrImageNeverPull", f'Container image "{image}" is not present with pull policy '
                                  "of Never")
+        if on_pull is not None:
+            on_pull()
         last = ""
         for auth in [*(await self.auths(pod, image)), None]:
             try:
