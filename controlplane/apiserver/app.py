@@ -26,6 +26,7 @@ from kubelite.api import fields as field_selectors
 from kubelite.api import labels as label_selectors
 from kubelite.api import managed_fields, protobuf
 from kubelite.api import patch as patching
+from kubelite.controlplane.admission import chain as admission
 from kubelite.controlplane.apiserver import discovery, errors, tables
 from kubelite.controlplane.apiserver.kubelet_proxy import KubeletProxy
 from kubelite.controlplane.apiserver.registry import Registry, WriteOptions, WriteResult
@@ -152,6 +153,7 @@ class APIServer:
                     raise errors.unauthorized()
                 user = self.impersonate(request, user)
                 request["user"] = user
+                admission.current_user.set(user)  # this request's task only: admission plugins read it
                 self.authorize(request, user)
             response = await handler(request)
         except errors.APIError as exc:

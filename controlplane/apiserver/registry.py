@@ -20,6 +20,7 @@ import orjson
 
 from kubelite.api import managed_fields as ssa
 from kubelite.api.meta import meta, name_of, new_uid, rfc3339, spec_part
+from kubelite.controlplane.admission.chain import Admission, AdmissionDenied
 from kubelite.controlplane.apiserver import errors
 from kubelite.controlplane.apiserver.resources import ResourceInfo
 from kubelite.controlplane.apiserver.strategy import Strategy, StrategySet
@@ -113,6 +114,8 @@ class Registry:
         self.store = store
         self.cache = cache
         self.strategies = strategies
+        # admission plugins (controlplane.admission), run on every create after NamespaceLifecycle
+        self.admission: Admission | None = None
         self._type_infos: dict[tuple[str, str, str, int], tuple[ResourceInfo, ssa.TypeInfo]] = {}
 
     def type_info(self, info: ResourceInfo) -> ssa.TypeInfo:
@@ -288,6 +291,13 @@ class Registry:
             raise errors.invalid(info.kind, info.group, name_of(obj), problems)
         if info.namespaced:
             await self._check_namespace_accepts(str(namespace), info)
+        if self.admission is not None:
+            try:
+                warnings += await self.admission.admit_create(group=info.group, resource=info.plural,
+                                                              kind=info.kind, namespace=namespace, obj=obj,
+                                                              dry_run=opts.dry_run)
+            except AdmissionDenied as exc:
+                raise errors.forbidden(info.group_resource, name_of(obj), exc.message)
         await strategy.before_create(obj, dry_run=opts.dry_run)
         if opts.dry_run:
             return WriteResult(obj, warnings, created=True)

@@ -25,6 +25,8 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+from kubelite.controlplane.admission import limitranger, node_restriction, pod_security, resourcequota, serviceaccount
+from kubelite.controlplane.admission.chain import Admission
 from kubelite.controlplane.apiserver import errors
 from kubelite.controlplane.apiserver.registry import Registry, WriteOptions
 from kubelite.controlplane.apiserver.resources import ResourceInfo, ResourceTable
@@ -64,6 +66,11 @@ class ClusterSecurity:
         self.node = NodeAuthorizer(lambda prefix, key_prefix: cache.snapshot(prefix, key_prefix)[0])
         self.authorizer = Authorizers([self.node, self.rbac])
         self.signer = CSRSigner(pki=pki, authorizer=self.authorizer, update_status=self._update_csr)
+        self.admission = Admission(
+            plugins=[node_restriction.admit, serviceaccount.admit, limitranger.admit, pod_security.admit,
+                     resourcequota.admit],
+            list_objects=lambda prefix, key_prefix: cache.snapshot(prefix, key_prefix)[0],
+            get_object=self.get_object)
         self._tasks: list[asyncio.Task[None]] = []
 
     def _info(self, group: str, plural: str) -> ResourceInfo:
@@ -82,8 +89,10 @@ class ClusterSecurity:
 
     async def start(self) -> None:
         await self.ensure_policy()
+        self.registry.admission = self.admission
         self._tasks = [asyncio.create_task(self._watch_rbac(), name="rbac-index"),
-                       asyncio.create_task(self.signer.run(lambda: self._objects(CSR_PREFIX)), name="csr-signer")]
+                       asyncio.create_task(self.signer.run(lambda: self._objects(CSR_PREFIX)), name="csr-signer"),
+                       asyncio.create_task(self._publish_root_ca(), name="root-ca-publisher")]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -169,6 +178,44 @@ class ClusterSecurity:
                                            precondition_from_body=False)
             except errors.APIError as exc:
                 log.warning("aggregating clusterrole %s: %s", name, exc.message)
+
+    async def _publish_root_ca(self) -> None:
+        """Upstream's root-ca-cert-publisher: ConfigMap kube-root-ca.crt (the server CA) in every namespace,
+        which the kube-api-access volume of every pod mounts as ca.crt."""
+        configmaps = self._info("", "configmaps")
+        data = {"ca.crt": self.pki.server_ca_pem().decode()}
+        while True:
+            try:
+                async for namespace in self._objects("/core/namespaces/"):
+                    md = namespace.get("metadata") or {}
+                    if not md.get("name") or md.get("deletionTimestamp"):
+                        continue
+                    current = await self.get_object(f"/core/configmaps/{md['name']}/kube-root-ca.crt")
+                    if current is not None and current.get("data") == data:
+                        continue
+                    body = {"metadata": {"name": "kube-root-ca.crt", "annotations": {
+                        "kubernetes.io/description": "Contains a CA bundle that can be used to verify the "
+                                                     "kube-apiserver when using internal endpoints such as the "
+                                                     "internal service IP or kubernetes.default.svc. No other "
+                                                     "usage is guaranteed across distributions of Kubernetes "
+                                                     "clusters."}}, "data": data}
+                    try:
+                        if current is None:
+                            await self.registry.create(configmaps, md["name"], body,
+                                                       WriteOptions(field_manager="root-ca-cert-publisher"))
+                        else:
+                            await self.registry.update(configmaps, md["name"], "kube-root-ca.crt",
+                                                       lambda cm: {**cm, "data": data},
+                                                       WriteOptions(field_manager="root-ca-cert-publisher"),
+                                                       precondition_from_body=False)
+                    except errors.APIError as exc:
+                        if exc.code not in (403, 404, 409):  # terminating or gone namespaces, races
+                            log.warning("kube-root-ca.crt in %s: %s", md["name"], exc.message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("root CA publisher: %s; restarting", exc)
+            await asyncio.sleep(0.5)
 
     async def _update_csr(self, name: str, mutate: Callable[[Obj], Obj]) -> None:
         await self.registry.update(self._info("certificates.k8s.io", "certificatesigningrequests"), None, name, mutate,

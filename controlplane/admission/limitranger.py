@@ -1,0 +1,104 @@
+"""LimitRanger: default resource requests/limits and min/max from the namespace's LimitRanges.
+
+Design
+------
+Upstream's ``plugin/pkg/admission/limitranger`` for pods: for each ``LimitRange`` item of type
+``Container``, a container without a limit gets ``default``, without a request gets
+``defaultRequest`` (or its limit, as upstream), then every request/limit must lie within
+``min``/``max`` and the limit/request ratio within ``maxLimitRequestRatio``; items of type ``Pod``
+bound the sum over containers. Violations are one 403 listing each, in upstream's words
+("maximum cpu usage per Container is 1, but limit is 2").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubelite.api.quantity import Quantity, QuantityError
+from kubelite.controlplane.admission.chain import AdmissionDenied, AdmissionRequest
+
+Obj = dict[str, Any]
+
+
+def _q(value: Any) -> Quantity | None:
+    try:
+        return Quantity.parse(value)
+    except (QuantityError, ValueError, TypeError):
+        return None
+
+
+def apply_defaults(pod: Obj, item: Obj) -> None:
+    default, default_request = item.get("default") or {}, item.get("defaultRequest") or {}
+    for container in [*(pod["spec"].get("initContainers") or []), *(pod["spec"].get("containers") or [])]:
+        resources = container.setdefault("resources", {})
+        limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
+        for name, value in default.items():
+            limits.setdefault(name, value)
+        for name, value in default_request.items():
+            requests.setdefault(name, value)
+        for name, value in limits.items():
+            requests.setdefault(name, value)  # a limit without a request requests the limit, as upstream
+        if limits:
+            resources["limits"] = limits
+        if requests:
+            resources["requests"] = requests
+
+
+def violations(pod: Obj, item: Obj) -> list[str]:
+    kind = item.get("type")
+    problems: list[str] = []
+    containers = [*(pod["spec"].get("initContainers") or []), *(pod["spec"].get("containers") or [])]
+    if kind == "Container":
+        subjects = [((c.get("resources") or {}).get("requests") or {}, (c.get("resources") or {}).get("limits") or {})
+                    for c in containers]
+    elif kind == "Pod":
+        requests: dict[str, Quantity] = {}
+        limits: dict[str, Quantity] = {}
+        for c in pod["spec"].get("containers") or []:
+            for bag, out in (((c.get("resources") or {}).get("requests") or {}, requests),
+                             ((c.get("resources") or {}).get("limits") or {}, limits)):
+                for name, value in bag.items():
+                    q = _q(value)
+                    if q is not None:
+                        out[name] = out.get(name, Quantity(0)) + q
+        subjects = [({k: str(v) for k, v in requests.items()}, {k: str(v) for k, v in limits.items()})]
+    else:
+        return []
+    for requested, limited in subjects:
+        for name, bound in (item.get("min") or {}).items():
+            low = _q(bound)
+            if low is None:
+                continue
+            raw = requested.get(name)
+            value = _q(raw)
+            if value is None:
+                problems.append(f"minimum {name} usage per {kind} is {bound}.  No request is specified")
+            elif value < low:
+                problems.append(f"minimum {name} usage per {kind} is {bound}, but request is {raw}")
+        for name, bound in (item.get("max") or {}).items():
+            high = _q(bound)
+            value = _q(limited.get(name))
+            if high is None:
+                continue
+            if value is None:
+                problems.append(f"maximum {name} usage per {kind} is {bound}.  No limit is specified")
+            elif value > high:
+                problems.append(f"maximum {name} usage per {kind} is {bound}, but limit is {limited[name]}")
+    return problems
+
+
+async def admit(request: AdmissionRequest) -> None:
+    if request.resource != "pods" or request.group != "":
+        return
+    ranges = request.list_objects("/core/limitranges/", f"/core/limitranges/{request.namespace}/")
+    if not ranges:
+        return
+    pod = request.obj
+    pod.setdefault("spec", {})
+    items = [item for lr in ranges for item in ((lr.get("spec") or {}).get("limits") or [])]
+    for item in items:
+        if item.get("type") == "Container":
+            apply_defaults(pod, item)
+    problems = [p for item in items for p in violations(pod, item)]
+    if problems:
+        raise AdmissionDenied("[" + ", ".join(problems) + "]" if len(problems) > 1 else problems[0])
