@@ -44,7 +44,7 @@ def test_pod_reaches_pod_on_another_node(two_nodes: tuple[SimNode, SimNode, str,
     a, b, ip_a, ip_b = two_nodes
     nodes = [node_object(a.name, ip_a, a.pod_cidr), node_object(b.name, ip_b, b.pod_cidr)]
     mtu = 1450 if backend == "vxlan" else 1500
-    pod_a, _ = pod_on(a, "xa", mtu=mtu)
+    pod_a, pod_a_ip = pod_on(a, "xa", mtu=mtu)
     pod_b, pod_b_ip = pod_on(b, "xb", mtu=mtu)
     with netlink.in_netns(f"/run/netns/{a.netns}") as ipr_a, netlink.in_netns(f"/run/netns/{b.netns}") as ipr_b:
         rec_a = RouteReconciler(backend=backend, self_name=a.name, local_ip=ip_a, own_pod_cidr=a.pod_cidr, ipr=ipr_a)
@@ -63,6 +63,14 @@ def test_pod_reaches_pod_on_another_node(two_nodes: tuple[SimNode, SimNode, str,
 
         with httpd(pod_b, port=8080, body=f"pod on {b.name}", workdir=b.base):
             assert wget(pod_a, f"http://{pod_b_ip}:8080/") == f"pod on {b.name}"
+        # inside the cluster CIDR the pod's own address arrives (no masquerade) ...
+        tracked = in_ns(b.netns, "conntrack", "-L", "-p", "tcp", "--dport", "8080", check=False).stdout
+        assert f"src={pod_a_ip} dst={pod_b_ip}" in tracked and f"dst={pod_a_ip}" in tracked.split("dport=8080")[1]
+        # ... leaving it (to node b's own address), the source is node a's address
+        with httpd(b.netns, port=8090, body="node b", workdir=b.base):
+            assert wget(pod_a, f"http://{ip_b}:8090/") == "node b"
+        tracked = in_ns(a.netns, "conntrack", "-L", "-p", "tcp", "--dport", "8090", check=False).stdout
+        assert f"src={pod_a_ip} dst={ip_b}" in tracked and f"src={ip_b} dst={ip_a}" in tracked
 
         # node b leaves the cluster: its route (and VXLAN peer) go away on a
         rec_a.reconcile(peers_of(nodes[:1], self_name=a.name))
