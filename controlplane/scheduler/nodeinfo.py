@@ -226,6 +226,7 @@ class NodeInfo:
     non_zero_requested: Resource = field(default_factory=Resource)
     used_ports: list[HostPort] = field(default_factory=list)
     image_names: frozenset[str] = frozenset()
+    image_sizes: Mapping[str, int] = field(default_factory=dict)  # every name of an image -> its size
 
     @property
     def name(self) -> str:
@@ -269,6 +270,7 @@ class NodeInfo:
         """The Node object changed (labels, taints, allocatable, images): keep the pods."""
         fresh = NodeInfo.build(node=node)
         self.node, self.allocatable, self.image_names = fresh.node, fresh.allocatable, fresh.image_names
+        self.image_sizes = fresh.image_sizes
 
     @classmethod
     def build(cls, *, node: JSON, pods: Iterable[JSON] = ()) -> NodeInfo:
@@ -281,10 +283,15 @@ class NodeInfo:
         if not allocatable:
             allocatable, field_name = status.get("capacity"), "status.capacity"
         images: set[str] = set()
+        sizes: dict[str, int] = {}
         for image in status.get("images") or ():
-            images.update(image.get("names") or ())
+            names = image.get("names") or ()
+            images.update(names)
+            size = image.get("sizeBytes")
+            for image_name in names:
+                sizes[image_name] = int(size) if isinstance(size, int) else 0
         info = cls(node=node, allocatable=resource_from_list(allocatable, where=f"node {name!r}: {field_name}"),
-                   image_names=frozenset(images))
+                   image_names=frozenset(images), image_sizes=sizes)
         for pod in pods:
             info.add_pod(pod)
         return info

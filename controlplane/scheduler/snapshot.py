@@ -12,6 +12,7 @@ A node's slot is stable until a node is removed: the last node then moves into t
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 
 from kubelite.controlplane.scheduler.nodeinfo import NodeInfo
@@ -44,6 +45,9 @@ class Snapshot(Sequence[NodeInfo]):
         # slots a pod without tolerations cannot use, so plugins can look only at those
         self.blocked_slots: set[int] = set()
         self.prefer_slots: set[int] = set()
+        # how many nodes hold each image name (ImageLocality spreads an image's score by it)
+        self.image_nodes: Counter[str] = Counter()
+        self._images: list[frozenset[str]] = []
 
     @classmethod
     def from_infos(cls, infos: Iterable[NodeInfo]) -> Snapshot:
@@ -70,6 +74,7 @@ class Snapshot(Sequence[NodeInfo]):
             raise ValueError(f"node {info.name!r} is already in the snapshot")
         slot = len(self.infos)
         self.infos.append(info)
+        self._images.append(frozenset())
         self.slots[info.name] = slot
         self.columns.append(alloc_cpu=0, alloc_mem=0, alloc_pods=0)
         self.refresh(slot)
@@ -80,6 +85,9 @@ class Snapshot(Sequence[NodeInfo]):
         if slot is None:
             return None
         info = self.infos[slot]
+        self.image_nodes.subtract(self._images[slot])
+        self._images[slot] = self._images[-1]
+        self._images.pop()
         last = self.infos.pop()
         self.columns.move_last_to(slot)
         self.blocked_slots.discard(len(self.infos))
@@ -101,6 +109,10 @@ class Snapshot(Sequence[NodeInfo]):
                          alloc_pods=alloc.allowed_pod_number, req_cpu=req.milli_cpu, req_mem=req.memory,
                          pod_count=info.pod_count, nz_cpu=nz.milli_cpu, nz_mem=nz.memory, blocked=hard,
                          prefer=prefer)
+        if self._images[slot] is not info.image_names:
+            self.image_nodes.subtract(self._images[slot])
+            self.image_nodes.update(info.image_names)
+            self._images[slot] = info.image_names
         (self.blocked_slots.add if hard else self.blocked_slots.discard)(slot)
         (self.prefer_slots.add if prefer else self.prefer_slots.discard)(slot)
 

@@ -12,7 +12,9 @@ from kubelite.controlplane.scheduler.framework import ExtensionPoint, Handle, Pl
 from kubelite.controlplane.scheduler.plugins import (
     balanced_allocation,
     default_binder,
+    image_locality,
     node_affinity,
+    node_label,
     node_name,
     node_ports,
     node_resources_fit,
@@ -27,6 +29,8 @@ def in_tree_registry(handle: Handle | None = None) -> dict[str, PluginFactory]:
     return {
         default_binder.NAME: default_binder.factory(handle),
         node_name.NAME: node_name.new,
+        node_label.NAME: node_label.new,
+        image_locality.NAME: image_locality.new,
         node_unschedulable.NAME: node_unschedulable.new,
         taint_toleration.NAME: taint_toleration.new,
         node_affinity.NAME: node_affinity.new,
@@ -45,11 +49,11 @@ def default_profile(*, scheduler_name: str = "default-scheduler") -> Profile:
             ExtensionPoint.FILTER: [node_unschedulable.NAME, node_name.NAME, taint_toleration.NAME,
                                     node_affinity.NAME, node_ports.NAME, node_resources_fit.NAME],
             ExtensionPoint.PRE_SCORE: [taint_toleration.NAME, node_affinity.NAME, node_resources_fit.NAME,
-                                       balanced_allocation.NAME],
+                                       balanced_allocation.NAME, image_locality.NAME],
             ExtensionPoint.SCORE: [taint_toleration.NAME, node_affinity.NAME, node_resources_fit.NAME,
-                                   balanced_allocation.NAME],
+                                   balanced_allocation.NAME, image_locality.NAME],
             ExtensionPoint.BIND: [default_binder.NAME],
         },
         score_weights={taint_toleration.NAME: 3, node_affinity.NAME: 2, node_resources_fit.NAME: 1,
-                       balanced_allocation.NAME: 1},
+                       balanced_allocation.NAME: 1, image_locality.NAME: 1},
     )
