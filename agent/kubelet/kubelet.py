@@ -91,6 +91,54 @@ class APILookup:
         return await self._get(self.secrets, namespace, name)
 
 
+class TokenManager:
+    """ServiceAccount tokens for projected volumes through TokenRequest, renewed at 80% of their life.
+
+    upstream pkg/kubelet/token: one token per (pod, audience, expiry) bound to the pod, so it stops
+    working when the pod goes. An API server without TokenRequest (404/405) makes the source skipped.
+    """
+
+    def __init__(self, client: APIClient) -> None:
+        self.client = client
+        self._cache: dict[tuple[str, str, int], tuple[str, float]] = {}
+
+    async def token(self, pod: Mapping[str, Any], projection: Mapping[str, Any]) -> str | None:
+        md = pod["metadata"]
+        spec = pod.get("spec") or {}
+        account = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+        audience = str(projection.get("audience") or "")
+        seconds = int(projection.get("expirationSeconds") or 3607)
+        key = (md["uid"], audience, seconds)
+        cached = self._cache.get(key)
+        if cached is not None and time.time() < cached[1]:
+            return cached[0]
+        body: Obj = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                     "spec": {"expirationSeconds": seconds,
+                              "boundObjectRef": {"apiVersion": "v1", "kind": "Pod", "name": md["name"],
+                                                 "uid": md["uid"]}}}
+        if audience:
+            body["spec"]["audiences"] = [audience]
+        ns = md.get("namespace", "default")
+        try:
+            answer = await self.client.request("POST", f"/api/v1/namespaces/{ns}/serviceaccounts/{account}/token",
+                                               body=body)
+        except APIStatusError as err:
+            if err.status.get("code") in (404, 405) and "serviceaccounts" not in str(err.status.get("details", "")):
+                return None
+            raise ContainerConfigError(f"failed to fetch token: {err}") from None
+        except APIConnectionError as err:
+            raise ContainerConfigError(f"failed to fetch token: {err}") from None
+        token = str((answer.get("status") or {}).get("token") or "")
+        if not token:
+            raise ContainerConfigError("failed to fetch token: the TokenRequest answer carries no token")
+        self._cache[key] = (token, time.time() + 0.8 * seconds)
+        return token
+
+    def forget(self, uid: str) -> None:
+        for key in [k for k in self._cache if k[0] == uid]:
+            del self._cache[key]
+
+
 def pod_full_name(pod: Mapping[str, Any]) -> str:
     md = pod["metadata"]
     return f"{md['name']}_{md.get('namespace', 'default')}({md['uid']})"
@@ -108,7 +156,9 @@ class Kubelet:
         self.lookup = APILookup(client)
         self.reader = RuntimeReader(runtime)
         self.images = ImagePuller(runtime=runtime, lookup=self.lookup)
-        self.volumes = VolumeManager(config=config, lookup=self.lookup, allocatable=node.allocatable)
+        self.tokens = TokenManager(client)
+        self.volumes = VolumeManager(config=config, lookup=self.lookup, allocatable=node.allocatable,
+                                     token_source=self.tokens.token)
         self.backoff = Backoff(base=config.crash_loop_backoff_base, cap=config.crash_loop_backoff_max)
         self.pull_backoff = Backoff(base=config.crash_loop_backoff_base, cap=config.crash_loop_backoff_max)
         self._pull_failed_at: dict[str, float] = {}
@@ -402,6 +452,7 @@ class Kubelet:
             del self._pull_failed_at[key]
         self.waiting.pop(uid, None)
         self.written.pop(uid, None)
+        self.tokens.forget(uid)
 
     async def terminate_pod(self, pod: Obj, state: PodRuntime) -> SyncResult:
         uid = pod["metadata"]["uid"]

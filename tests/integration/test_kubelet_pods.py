@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -412,3 +413,27 @@ def test_agent_restart_adopts_running_pods(node: Node) -> None:
     node.pod("after-restart", [{"name": "c", "command": ["sleep", "3600"]}])
     node.wait_pod("after-restart", lambda p: _phase(p) == "Running", "Running")
     assert os.path.exists(node.log_file(after, "c"))
+
+
+def test_projected_service_account_token_authenticates(node: Node) -> None:
+    node.wait_for("the default ServiceAccount", lambda: node.get("serviceaccount", "default"))
+    node.pod("tokenpod", [{"name": "c", "command": ["sh", "-c", "cat /var/run/secrets/tokens/token; echo; "
+                                                                "cat /var/run/secrets/tokens/namespace"],
+                           "volumeMounts": [{"name": "tok", "mountPath": "/var/run/secrets/tokens"}]}],
+             restartPolicy="Never", volumes=[{"name": "tok", "projected": {"sources": [
+                 {"serviceAccountToken": {"path": "token", "expirationSeconds": 3600}},
+                 {"downwardAPI": {"items": [{"path": "namespace",
+                                             "fieldRef": {"fieldPath": "metadata.namespace"}}]}}]}}])
+    pod = node.wait_pod("tokenpod", lambda p: _phase(p) in ("Succeeded", "Failed"), "completion")
+    assert _phase(pod) == "Succeeded", pod["status"]
+    lines = [line.split(" ", 3)[-1] for line in node.log_file(pod, "c").read_text().splitlines()]
+    token, namespace = lines[0], lines[1]
+    assert token.count(".") == 2 and namespace == "default"
+    # the API server accepts the token as the pod's ServiceAccount (401 would mean it is not a real token)
+    request = urllib.request.Request(f"https://127.0.0.1:{node.server.port}/api",
+                                     headers={"Authorization": f"Bearer {token}"})
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with urllib.request.urlopen(request, context=context, timeout=10) as response:
+        assert response.status == 200
