@@ -46,7 +46,9 @@ async def admit(request: AdmissionRequest) -> None:
     spec = pod.setdefault("spec", {})
     name = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
     spec["serviceAccountName"] = name
-    spec.pop("serviceAccount", None)
+    # the deprecated alias mirrors the name as v1 conversion does; dropping it made every later update
+    # differ from the stored spec (Pod defaulting sets it again), so updates were refused as spec changes
+    spec["serviceAccount"] = name
     account = await request.get_object(f"/core/serviceaccounts/{request.namespace}/{name}")
     if account is None and name != "default":
         raise AdmissionDenied(f"error looking up service account {request.namespace}/{name}: serviceaccount "
