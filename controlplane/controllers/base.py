@@ -1,7 +1,8 @@
 """The shape every controller shares: informers feed a rate-limited, de-duplicating work queue, and
 ``reconcile(key)`` compares desired with actual and writes the difference (CONVENTIONS.md).
 
-A reconcile that raises is retried with the queue's per-item exponential back-off; one that returns
+A reconcile that raises is retried with the queue's per-item exponential back-off (a 409 Conflict, which
+only means the cache lagged behind the server, is retried shortly without growing it); one that returns
 ``requeue_after`` seconds is looked at again then; success forgets the item's back-off history.
 Reconciles are idempotent, so re-running after a crash or a duplicate event is always safe.
 
@@ -20,11 +21,12 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kubelite.client import Informer, SharedInformerFactory, WorkQueue
+from kubelite.client import APIStatusError, Informer, SharedInformerFactory, WorkQueue
 
 log = logging.getLogger(__name__)
 
 IndexFunc = Callable[[dict[str, Any]], list[str]]
+CONFLICT_RETRY_SECONDS = 0.1
 
 
 class Controller(abc.ABC):
@@ -98,6 +100,15 @@ class Controller(abc.ABC):
                 again = await self.reconcile(key)
             except asyncio.CancelledError:
                 raise
+            except APIStatusError as exc:
+                if exc.is_conflict():
+                    # the cache was older than the server: look again once it has caught up, without
+                    # growing the back-off (a conflict is not a failure of this item)
+                    log.debug("%s: %s changed meanwhile; retrying", self.name, key)
+                    self.queue.add_after(key, CONFLICT_RETRY_SECONDS)
+                else:
+                    log.warning("%s: reconciling %s failed (will retry): %s", self.name, key, exc)
+                    self.queue.add_rate_limited(key)
             except Exception as exc:
                 log.warning("%s: reconciling %s failed (will retry): %s", self.name, key, exc)
                 self.queue.add_rate_limited(key)

@@ -15,10 +15,13 @@ from collections.abc import Callable
 
 from kubelite.client import APIClient, LeaderElector, LeaseLock, SharedInformerFactory
 from kubelite.controlplane.controllers.base import Controller
+from kubelite.controlplane.controllers.deployment import DeploymentController
 from kubelite.controlplane.controllers.endpoints import EndpointsController
 from kubelite.controlplane.controllers.endpointslice import EndpointSliceController
+from kubelite.controlplane.controllers.garbagecollector import GarbageCollector
 from kubelite.controlplane.controllers.namespace import NamespaceController
 from kubelite.controlplane.controllers.nodeipam import NodeIPAMController
+from kubelite.controlplane.controllers.replicaset import ReplicaSetController
 from kubelite.controlplane.controllers.serviceaccount import ServiceAccountController
 
 log = logging.getLogger(__name__)
@@ -31,7 +34,9 @@ def default_controllers(client: APIClient, *, cluster_cidr: str = "10.42.0.0/16"
     factory = SharedInformerFactory(client)
     return [NamespaceController(client), NodeIPAMController(client, cluster_cidr=cluster_cidr),
             ServiceAccountController(client),
-            EndpointSliceController(client, factory=factory), EndpointsController(client, factory=factory)]
+            EndpointSliceController(client, factory=factory), EndpointsController(client, factory=factory),
+            ReplicaSetController(client, factory=factory), DeploymentController(client, factory=factory),
+            GarbageCollector(client)]
 
 
 ControllerFactory = Callable[[APIClient], list[Controller]]

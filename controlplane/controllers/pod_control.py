@@ -189,9 +189,9 @@ async def _adopt(obj: Obj, *, ref: Obj, resource: Resource) -> Obj | None:
     try:
         result: Obj = await resource.patch(md["name"], patch, namespace=md.get("namespace"))
     except APIStatusError as exc:
-        if is_not_found(exc) or exc.code in (409, 422):
-            return None  # gone, changed or taken meanwhile: the next sync sees the truth
-        raise
+        if is_not_found(exc) or exc.code == 422:
+            return None  # gone, or not adoptable
+        raise  # changed meanwhile (409): the sync is retried on a fresher cache rather than acting on a guess
     return result
 
 

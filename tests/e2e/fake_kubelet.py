@@ -5,8 +5,8 @@ synchronous tests and kubectl calls can use it as well as async ones) and, over 
 
 * registers each Node (Ready, capacity, addresses) and renews its Lease in ``kube-node-lease`` every
   ``lease_interval`` seconds, plus a status heartbeat, like a kubelet;
-* binds pods that have no ``spec.nodeName`` to one of its nodes (round robin) through ``pods/binding``,
-  unless ``bind=False``; when a scheduler is running it binds first and the fake's 409 is ignored;
+* binds pods that still have no ``spec.nodeName`` after ``bind_delay`` seconds to one of its nodes (round
+  robin) through ``pods/binding``, unless ``bind=False``; when a scheduler runs it binds first;
 * marks each pod bound to one of its nodes Running and Ready with a pod IP from the node's range
   (``10.<100 + node index>.x.y``, unique per node) through ``pods/status``, after ``ready_delay`` seconds;
 * finishes pods with ``restartPolicy`` Never/OnFailure after ``run_seconds``: Succeeded, or Failed when
@@ -41,10 +41,12 @@ def now_seconds() -> str:
 
 class FakeNodes:
     def __init__(self, kubeconfig: Path | str, names: list[str], *, bind: bool = True, ready_delay: float = 0.0,
-                 run_seconds: float = 0.2, lease_interval: float = 2.0, labels: dict[str, str] | None = None) -> None:
+                 run_seconds: float = 0.2, lease_interval: float = 2.0, labels: dict[str, str] | None = None,
+                 bind_delay: float = 1.0) -> None:
         self.kubeconfig = Path(kubeconfig)
         self.names = list(names)
         self.bind = bind
+        self.bind_delay = bind_delay
         self.ready_delay = ready_delay
         self.run_seconds = run_seconds
         self.lease_interval = lease_interval
@@ -226,6 +228,14 @@ class FakeNodes:
 
     async def _bind(self, pod: Obj, node: str) -> None:
         md = pod["metadata"]
+        # a scheduler, when one runs, binds first; the fake only binds what is still unbound after a moment
+        await asyncio.sleep(self.bind_delay)
+        try:
+            current = await self.pods.get(md["name"], namespace=md["namespace"])
+        except APIStatusError:
+            return
+        if (current.get("spec") or {}).get("nodeName") or current["metadata"].get("uid") != md["uid"]:
+            return
         with contextlib.suppress(APIStatusError):
             await self.pods.subresource("binding").create(
                 md["name"], {"apiVersion": "v1", "kind": "Binding",
