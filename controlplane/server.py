@@ -35,6 +35,7 @@ from kubelite.controlplane.apiserver.registry import Registry, WriteOptions
 from kubelite.controlplane.apiserver.resources import ResourceTable
 from kubelite.controlplane.apiserver.strategy import StrategyContext, StrategySet
 from kubelite.controlplane.apiserver.watchcache import WatchCache
+from kubelite.controlplane.auth.audit import open_audit_log
 from kubelite.controlplane.auth.bootstrap_token import (
     TokenFormatError,
     full_server_token,
@@ -73,6 +74,8 @@ class ServerConfig:
     token: str = ""
     token_auth_file: Path | None = None
     encryption_provider_config: Path | None = None
+    audit_log_path: Path | None = None
+    audit_policy_file: Path | None = None
     # the embedded agent gets a node kubeconfig (<data-dir>/agent/kubelet.kubeconfig)
     disable_agent: bool = True
     disable_scheduler: bool = False
@@ -144,6 +147,7 @@ class ControlPlane:
         server = APIServer(registry=registry, table=table, advertise_address=f"{advertise}:{config.secure_port}",
                            authenticator=self.security.authenticator, authorizer=self.security.authorizer,
                            service_account_tokens=self.security.sa_tokens, ca_pem=self.pki.server_ca_pem(),
+                           audit_log=open_audit_log(path=config.audit_log_path, policy_file=config.audit_policy_file),
                            openapi=openapi)
         kubelet_cert, kubelet_key = ensure_kubelet_client_certificate(self.pki)
         server.kubelet_proxy = KubeletProxy(registry=registry, table=table, client_cert=kubelet_cert,

@@ -55,6 +55,8 @@ def _add_server_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--token-auth-file", help="static bearer tokens: CSV lines token,user,uid[,\"group1,group2\"]")
     p.add_argument("--encryption-provider-config",
                    help="EncryptionConfiguration for data at rest (default: a generated aesgcm key for Secrets)")
+    p.add_argument("--audit-log-path", help="write audit.k8s.io/v1 events here, one JSON line each")
+    p.add_argument("--audit-policy-file", help="audit.k8s.io/v1 Policy (default with a log path: Metadata for all)")
     p.add_argument("--disable-agent", action="store_true")
     p.add_argument("--kubelet-port", type=int, default=10250, help="the embedded agent's kubelet port")
     _add_agent_component_flags(p)
@@ -275,6 +277,10 @@ def cmd_server(args: argparse.Namespace) -> int:
         config.token_auth_file = Path(args.token_auth_file)
     if args.encryption_provider_config:
         config.encryption_provider_config = Path(args.encryption_provider_config)
+    if args.audit_policy_file and not args.audit_log_path:
+        raise CLIError("--audit-policy-file needs --audit-log-path")
+    config.audit_log_path = Path(args.audit_log_path) if args.audit_log_path else None
+    config.audit_policy_file = Path(args.audit_policy_file) if args.audit_policy_file else None
     agent = None if args.disable_agent else _embedded_agent(args)
     if agent is not None:
         agent.start()

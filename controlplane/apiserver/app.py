@@ -34,6 +34,7 @@ from kubelite.controlplane.apiserver.request import Target, parse_path, query_bo
 from kubelite.controlplane.apiserver.resources import ResourceInfo, ResourceTable
 from kubelite.controlplane.apiserver.watchcache import Filter, TooNew, TooOld, WatchClosed
 from kubelite.controlplane.auth import csr, impersonation
+from kubelite.controlplane.auth.audit import AuditLog
 from kubelite.controlplane.auth.authentication import AuthenticationError, Authenticator, UserInfo
 from kubelite.controlplane.auth.authorization import Authorizers, Decision, forbidden_status, request_attributes
 from kubelite.controlplane.auth.reviews import REVIEW_RESOURCES, ReviewError, Reviews
@@ -95,6 +96,7 @@ class APIServer:
     def __init__(self, *, registry: Registry, table: ResourceTable, advertise_address: str,
                  authenticator: Authenticator | None = None, authorizer: Authorizers | None = None,
                  service_account_tokens: ServiceAccountTokens | None = None, ca_pem: bytes = b"",
+                 audit_log: AuditLog | None = None,
                  openapi: Any = None) -> None:
         self.registry = registry
         self.table = table
@@ -105,6 +107,7 @@ class APIServer:
         self.reviews = Reviews(authenticator=self.authenticator, authorizer=authorizer or Authorizers([]))
         self.service_account_tokens = service_account_tokens
         self.ca_pem = ca_pem
+        self.audit_log = audit_log
         self.openapi = openapi
         # the kubelet-backed subresources (pods/log|exec|attach|portforward, nodes/proxy); set by the server
         self.kubelet_proxy: KubeletProxy | None = None
@@ -145,6 +148,7 @@ class APIServer:
     @web.middleware
     async def _edge(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.monotonic()
+        received = datetime.now(UTC)
         resource = "-"
         try:
             if request.path not in PUBLIC_PATHS:
@@ -177,7 +181,29 @@ class APIServer:
         verb = request.get("verb", request.method.lower())
         self.requests.labels(verb, resource, str(response.status)).inc()
         self.latency.labels(verb, resource).observe(time.monotonic() - started)
+        if self.audit_log is not None and "attributes" in request:
+            await self._audit(request, response, received)
         return response
+
+    async def _audit(self, request: web.Request, response: web.StreamResponse, received: datetime) -> None:
+        assert self.audit_log is not None
+        attributes, decision, reason = request["attributes"]
+        try:
+            body = await request.read() if request.body_exists else None
+        except Exception:  # the body was already consumed by a stream or the client went away
+            body = None
+        if body and request.content_type == protobuf.CONTENT_TYPE:
+            try:  # upstream logs the decoded object whatever the wire format
+                body = orjson.dumps(protobuf.decode(body))
+            except (protobuf.ProtobufError, ValueError):
+                body = None
+        peer = request.remote or ""
+        self.audit_log.record(attributes=attributes, uri=str(request.rel_url), source_ip=peer,
+                              user_agent=request.headers.get("User-Agent", ""), code=response.status,
+                              received=received, request_body=body,
+                              response_body=response.body if isinstance(response, web.Response) and
+                              isinstance(response.body, bytes) else None,
+                              decision=decision, reason=reason)
 
     async def authenticate(self, request: web.Request) -> UserInfo | None:
         """The caller (None: no credentials); a credential that is presented but invalid is a 401."""
@@ -207,10 +233,12 @@ class APIServer:
 
     def authorize(self, request: web.Request, user: UserInfo) -> None:
         """Raise 403 with upstream's message unless the authorizer allows the request."""
-        if self.authorizer is None:
-            return
         attributes = request_attributes(user, request.method, request.path, request.query)
+        if self.authorizer is None:
+            request["attributes"] = (attributes, "", "")
+            return
         decision, reason = self.authorizer.authorize(attributes)
+        request["attributes"] = (attributes, "allow" if decision is Decision.ALLOW else "forbid", reason)
         if decision is not Decision.ALLOW:
             request["verb"] = attributes.verb
             body = forbidden_status(attributes, reason)
