@@ -43,7 +43,7 @@ from kubelite.agent.kubelet.kuberuntime import ImagePuller, ImagePullError, PodA
 from kubelite.agent.kubelet.pleg import PLEG, PodLifecycleEvent
 from kubelite.agent.kubelet.pod_status import generate_pod_status
 from kubelite.agent.kubelet.pod_workers import PodWorkers, SyncResult
-from kubelite.agent.kubelet.probes import ProbeManager
+from kubelite.agent.kubelet.probes import ProbeManager, run_probe
 from kubelite.agent.kubelet.runtime_state import EXITED, PodRuntime, RuntimeReader, SandboxRecord
 from kubelite.agent.kubelet.volumes import VolumeError, VolumeManager
 from kubelite.client import APIClient, APIConnectionError, APIStatusError, EventRecorder, Informer, is_not_found
@@ -162,7 +162,7 @@ class Kubelet:
         self.backoff = Backoff(base=config.crash_loop_backoff_base, cap=config.crash_loop_backoff_max)
         self.pull_backoff = Backoff(base=config.crash_loop_backoff_base, cap=config.crash_loop_backoff_max)
         self._pull_failed_at: dict[str, float] = {}
-        self.probes = ProbeManager(runtime=runtime, on_change=self._wake)
+        self.probes = ProbeManager(runtime=runtime, on_change=self._wake, on_failure=self._on_probe_failure)
         self.workers = PodWorkers(sync=self.sync_pod)
         self.waiting: dict[str, dict[str, tuple[str, str]]] = {}
         """pod uid -> container name -> (reason, message) the last sync could not start it for."""
@@ -176,6 +176,11 @@ class Kubelet:
 
     def _wake(self, uid: str) -> None:
         self.workers.wake(uid)
+
+    def _on_probe_failure(self, uid: str, container: str, kind: str, output: str) -> None:
+        pod = next((p for p in self.informer.store.list() if p["metadata"]["uid"] == uid), None)
+        self.event(pod, "Warning", "Unhealthy", f"{kind.capitalize()} probe failed: {output.strip()}"[:1024],
+                   f"spec.containers{{{container}}}")
 
     def _on_pleg(self, event: PodLifecycleEvent) -> None:
         self.workers.wake(event.uid)
@@ -273,7 +278,7 @@ class Kubelet:
             name = record.name if record else cid
             self.event(pod, "Normal", "Killing", f"Stopping container {name}: {why}"[:1024],
                        f"spec.containers{{{name}}}")
-            await self._stop_container(cid, self._grace(pod))
+            await self._stop_container(cid, self._grace(pod), pod=pod, name=name, state=state)
             self.probes.liveness_failed.pop(cid, None)
         if actions.done or not (actions.create_sandbox or actions.start):
             return None
@@ -400,9 +405,49 @@ class Kubelet:
             return None
         waiting.pop(name, None)
         self.event(pod, "Normal", "Started", f"Started container {name}", field_path)
+        post_start = (container.get("lifecycle") or {}).get("postStart")
+        if post_start:
+            why = await self._run_hook(post_start, container=container, container_id=created.container_id,
+                                       pod_ip=pod_ip, timeout=self._grace(pod))
+            if why:
+                # upstream: a failed postStart hook kills the container, which then restarts per policy
+                self.event(pod, "Warning", "FailedPostStartHook", f"PostStartHook failed: {why}"[:1024], field_path)
+                await self._stop_container(created.container_id, self._grace(pod), pod=pod, name=name)
         return None
 
-    async def _stop_container(self, container_id: str, grace: int) -> None:
+    def _container_spec(self, pod: Mapping[str, Any] | None, name: str) -> Obj | None:
+        spec = (pod or {}).get("spec") or {}
+        return next((c for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+                     if c["name"] == name), None)
+
+    async def _run_hook(self, handler: Mapping[str, Any], *, container: Mapping[str, Any], container_id: str,
+                        pod_ip: str, timeout: float) -> str:
+        """Run a lifecycle handler (exec, httpGet, sleep); "" on success, else why it failed."""
+        if "sleep" in handler:
+            await asyncio.sleep(min(float(handler["sleep"].get("seconds", 0)), timeout))
+            return ""
+        probe = dict(handler, timeoutSeconds=max(int(timeout), 1))
+        result = await run_probe(probe, container=container, container_id=container_id, pod_ip=pod_ip,
+                                 runtime=self.runtime)
+        return "" if result.success else (result.output or "the handler failed")
+
+    async def _stop_container(self, container_id: str, grace: int, *, pod: Mapping[str, Any] | None = None,
+                              name: str = "", state: PodRuntime | None = None) -> None:
+        """preStop (within the grace period), then StopContainer: SIGTERM, SIGKILL when the rest of it ends."""
+        spec = self._container_spec(pod, name) if name else None
+        pre_stop = ((spec or {}).get("lifecycle") or {}).get("preStop")
+        if pre_stop and pod is not None and spec is not None:
+            started = time.monotonic()
+            pod_ip = self._pod_ip(pod, state) if state is not None else ""
+            try:
+                why = await asyncio.wait_for(self._run_hook(pre_stop, container=spec, container_id=container_id,
+                                                            pod_ip=pod_ip, timeout=grace), grace)
+            except TimeoutError:
+                why = f"PreStop hook did not complete within {grace}s"
+            if why:
+                self.event(pod, "Warning", "FailedPreStopHook", f"PreStopHook failed: {why}"[:1024],
+                           f"spec.containers{{{name}}}")
+            grace = max(int(grace - (time.monotonic() - started)), MINIMUM_GRACE_PERIOD)
         with contextlib.suppress(CriNotFound):
             await self.runtime.stop_container(container_id=container_id, timeout=grace)
 
@@ -427,7 +472,7 @@ class Kubelet:
         for record in running:
             self.event(pod, "Normal", "Killing", f"Stopping container {record.name}",
                        f"spec.containers{{{record.name}}}")
-        await asyncio.gather(*(self._stop_container(r.id, grace) for r in running))
+        await asyncio.gather(*(self._stop_container(r.id, grace, pod=pod, name=r.name, state=state) for r in running))
         for sandbox in state.sandboxes:
             if sandbox.ready:
                 with contextlib.suppress(CriNotFound):

@@ -94,9 +94,12 @@ async def run_probe(probe: Mapping[str, Any], *, container: Mapping[str, Any], c
 
 
 class ProbeManager:
-    def __init__(self, *, runtime: RuntimeClient, on_change: Callable[[str], None]) -> None:
+    def __init__(self, *, runtime: RuntimeClient, on_change: Callable[[str], None],
+                 on_failure: Callable[[str, str, str, str], None] | None = None) -> None:
         self.runtime = runtime
         self.on_change = on_change
+        self.on_failure = on_failure
+        """(pod uid, container name, probe kind, output) for every failed attempt: the Unhealthy Event."""
         self.verdicts = ProbeVerdicts()
         self.liveness_failed: dict[str, str] = {}
         """container ID -> why its liveness (or startup) probe failed: the pod worker restarts it."""
@@ -172,6 +175,8 @@ class ProbeManager:
                 successes, failures = successes + 1, 0
             else:
                 successes, failures = 0, failures + 1
+                if self.on_failure is not None:
+                    self.on_failure(uid, container["name"], kind, result.output)
             verdict = current
             if result.success and successes >= success_threshold:
                 verdict = True

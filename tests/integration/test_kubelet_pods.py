@@ -370,6 +370,9 @@ def test_configmap_volume_served_by_httpd_and_probes_flip_readiness(node: Node) 
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=5) as response:
         assert response.read() == b"hello from a configMap\n"
     assert _status(pod, "web")["restartCount"] == 0
+    events = node.kubectl("get", "events", "--field-selector", "involvedObject.name=httpd", "-o", "json").stdout
+    unhealthy = [e["message"] for e in json.loads(events)["items"] if e["reason"] == "Unhealthy"]
+    assert unhealthy and unhealthy[0].startswith("Readiness probe failed:"), unhealthy
 
 
 def test_failing_liveness_probe_restarts_the_container(node: Node) -> None:
@@ -437,3 +440,27 @@ def test_projected_service_account_token_authenticates(node: Node) -> None:
     context.verify_mode = ssl.CERT_NONE
     with urllib.request.urlopen(request, context=context, timeout=10) as response:
         assert response.status == 200
+
+
+def test_lifecycle_hooks_run_on_start_and_before_stop(node: Node) -> None:
+    shared = node.base / "hooks"
+    shared.mkdir()
+    node.pod("hooks", [{"name": "c", "command": ["sleep", "3600"],
+                        "volumeMounts": [{"name": "host", "mountPath": "/host"}],
+                        "lifecycle": {"postStart": {"exec": {"command": ["sh", "-c", "echo hi > /host/poststart"]}},
+                                      "preStop": {"exec": {"command": ["sh", "-c", "echo bye > /host/prestop"]}}}}],
+             volumes=[{"name": "host", "hostPath": {"path": str(shared), "type": "Directory"}}])
+    node.wait_pod("hooks", lambda p: _phase(p) == "Running", "Running")
+    node.wait_for("the postStart hook", (shared / "poststart").exists)
+    node.kubectl("delete", "pod", "hooks", "--timeout=60s")
+    assert (shared / "prestop").read_text() == "bye\n"
+
+
+def test_out_of_memory_container_shows_oom_killed(node: Node) -> None:
+    node.pod("oom", [{"name": "c", "command": ["sh", "-c", "a=$(head -c 300000000 /dev/zero | tr '\\0' x)"],
+                      "resources": {"limits": {"memory": "24Mi"}}}], restartPolicy="Never")
+    pod = node.wait_pod("oom", lambda p: _phase(p) in ("Failed", "Succeeded"), "termination")
+    terminated = _status(pod, "c")["state"]["terminated"]
+    assert terminated["reason"] == "OOMKilled" and terminated["exitCode"] == 137, terminated
+    assert _phase(pod) == "Failed"
+    node.kubectl("delete", "pod", "oom", "--wait=false")
