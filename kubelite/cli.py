@@ -258,6 +258,24 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_controller_manager(args: argparse.Namespace) -> int:
+    import ipaddress
+
+    from kubelite.client import ConfigError, load_kubeconfig
+    from kubelite.controlplane.controllers.manager import run_standalone
+
+    try:
+        ipaddress.ip_network(args.cluster_cidr, strict=True)
+    except ValueError as exc:
+        raise CLIError(f"--cluster-cidr {args.cluster_cidr}: {exc}") from None
+    try:
+        client_config = load_kubeconfig(args.kubeconfig)
+    except (ConfigError, OSError) as exc:
+        raise CLIError(f"--kubeconfig {args.kubeconfig}: {exc}") from None
+    run_standalone(client_config=client_config, leader_elect=args.leader_elect, cluster_cidr=args.cluster_cidr)
+    return 0
+
+
 def cmd_server(args: argparse.Namespace) -> int:
     from kubelite.controlplane.server import ServerConfig, run_server
 
@@ -417,8 +435,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="schedule only while holding the kube-system/kube-scheduler Lease")
     p.set_defaults(func=cmd_scheduler)
 
-    for name, area in (("apiserver", "API server and storage"),
-                       ("controller-manager", "controller manager")):
+    p = sub.add_parser("controller-manager", help="run only the controllers, against a server (for a second core)")
+    p.add_argument("--kubeconfig", required=True, help="kubeconfig to reach the API server with")
+    p.add_argument("--leader-elect", action="store_true",
+                   help="run controllers only while holding the kube-system/kube-controller-manager Lease")
+    p.add_argument("--cluster-cidr", default="10.42.0.0/16", help="pod CIDRs for nodes are cut from it (/24 each)")
+    p.set_defaults(func=cmd_controller_manager)
+
+    for name, area in (("apiserver", "API server and storage"),):
         p = sub.add_parser(name, help=f"run only the {name} (for a second core)")
         _add_server_flags(p)
         p.set_defaults(func=_not_built(area))

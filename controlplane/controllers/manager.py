@@ -8,12 +8,13 @@ tries to acquire it again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import uuid
 from collections.abc import Callable
 
-from kubelite.client import APIClient, LeaderElector, LeaseLock, SharedInformerFactory
+from kubelite.client import APIClient, ClientConfig, LeaderElector, LeaseLock, SharedInformerFactory
 from kubelite.controlplane.controllers.base import Controller
 from kubelite.controlplane.controllers.deployment import DeploymentController
 from kubelite.controlplane.controllers.endpoints import EndpointsController
@@ -72,3 +73,19 @@ class ControllerManager:
                                     name="kube-controller-manager")
             await elector.run()
             await asyncio.sleep(1.0)
+
+
+async def run_standalone_async(*, client_config: ClientConfig, leader_elect: bool,
+                               cluster_cidr: str = "10.42.0.0/16") -> None:
+    """`kubelite controller-manager`: every controller in its own process, against a server's API."""
+    async with APIClient(client_config) as client:
+        manager = ControllerManager(client, leader_elect=leader_elect,
+                                    factory=lambda c: default_controllers(c, cluster_cidr=cluster_cidr))
+        await manager.run()
+
+
+def run_standalone(*, client_config: ClientConfig, leader_elect: bool, cluster_cidr: str = "10.42.0.0/16") -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_standalone_async(client_config=client_config, leader_elect=leader_elect,
+                                         cluster_cidr=cluster_cidr))

@@ -15,7 +15,6 @@ from kubelite import cli
     ("argv", "area"),
     [
         pytest.param(["apiserver"], "API server and storage", id="apiserver"),
-        pytest.param(["controller-manager"], "controller manager", id="controller-manager"),
     ],
 )
 def test_unbuilt_subcommands_exit_nonzero_with_one_line(argv: list[str], area: str,
