@@ -421,6 +421,11 @@ class Registry:
             # pods/binding sets spec.nodeName and PodScheduled, namespaces/finalize sets spec.finalizers:
             # both change what a plain update of the main resource may not
             new = wanted
+        elif subresource == "approval":
+            # certificatesigningrequests/approval changes status.conditions only (upstream's
+            # csrApprovalStrategy): `kubectl certificate approve|deny`
+            new = copy.deepcopy(old)
+            new.setdefault("status", {})["conditions"] = (wanted.get("status") or {}).get("conditions") or []
         else:
             new = strategy.prepare_for_update(wanted, old)
             strategy.default(new)

@@ -4,6 +4,7 @@ its own pods need. Bootstrap tokens (`kubelite token create|list|delete`) expire
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import subprocess
@@ -133,3 +134,25 @@ def test_bootstrap_tokens_expire_and_can_be_deleted(srv: Server, tmp_path: Path)
         join(srv, lasting, "node-e", tmp_path / "e")
     bad = kubelite(srv, "token", "create", "NOT-A-TOKEN")
     assert bad.returncode != 0 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_manual_approval_with_kubectl_certificate_approve(srv: Server, tmp_path: Path) -> None:
+    """A user certificate request waits for a human; `kubectl certificate approve` gets it signed."""
+    subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(tmp_path / "k.pem"), "-out", str(tmp_path / "r.pem"), "-subj", "/O=devs/CN=erin"],
+                   check=True, capture_output=True)
+    srv.kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest", "metadata": {"name": "erin"},
+        "spec": {"request": base64.b64encode((tmp_path / "r.pem").read_bytes()).decode(),
+                 "signerName": "kubernetes.io/kube-apiserver-client", "usages": ["client auth"],
+                 "expirationSeconds": 86400}}))
+    pending = json.loads(srv.kubectl("get", "csr", "erin", "-o", "json").stdout)
+    assert not (pending.get("status") or {}).get("certificate")
+    assert srv.kubectl("get", "csr", "erin").stdout.split("\n")[1].split()[-1] == "Pending"
+    srv.kubectl("certificate", "approve", "erin")
+    deadline = time.monotonic() + 10
+    while not (json.loads(srv.kubectl("get", "csr", "erin", "-o", "json").stdout).get("status") or {}).get(
+            "certificate"):
+        assert time.monotonic() < deadline, "approved CSR was not signed"
+        time.sleep(0.1)
+    assert "Approved,Issued" in srv.kubectl("get", "csr", "erin").stdout
