@@ -38,10 +38,12 @@ from pathlib import Path
 from typing import Any
 
 from kubelite.agent.config import AgentConfig
+from kubelite.agent.network.network_policy import apply_ruleset, compile_ruleset
 from kubelite.client import APIClient, Informer
 from kubelite.cni import netlink
 from kubelite.cni.executables import install_plugins, socket_path
 from kubelite.cni.server import CNIServer
+from kubelite.native.nftables import Nftables
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +237,10 @@ class PodNetwork:
         self.server: CNIServer | None = None
         self.conflist_written = asyncio.Event()
         self._changed = asyncio.Event()
+        self._policy_changed = asyncio.Event()
+        self._applied_policy = ""
+        self.policy_applied = asyncio.Event()
+        """Set after every NetworkPolicy ruleset change reached nftables (tests wait on it)."""
         self._reconciler: RouteReconciler | None = None
         self._ipr: Any = None
         self._netns_ipr: Any = None
@@ -284,6 +290,45 @@ class PodNetwork:
             log.info("pod network: wrote %s for podCIDR %s", CONFLIST_NAME, cidr)
         reconciler.reconcile(peers_of(nodes, self_name=self.config.node_name))
 
+    def _kick_policy(self, *_: Any) -> None:
+        self._policy_changed.set()
+
+    def _apply_policy(self, ruleset: str) -> None:
+        with _maybe_in_netns(self.netns):
+            nft = Nftables()
+            try:
+                apply_ruleset(nft, ruleset)
+            finally:
+                nft.close()
+
+    async def _policy_loop(self, executor: ThreadPoolExecutor, pods: Informer, namespaces: Informer,
+                           policies: Informer) -> None:
+        """Recompile the node's NetworkPolicy table on every change; apply it when it differs."""
+        loop = asyncio.get_running_loop()
+        for source in (pods, namespaces, policies):
+            await source.wait_for_sync()
+        await self.conflist_written.wait()  # our podCIDR is known from here on
+        while True:
+            await self._policy_changed.wait()
+            await asyncio.sleep(0.05)  # let a burst of changes (a Deployment scaling) settle into one sync
+            self._policy_changed.clear()
+            if self._reconciler is None:
+                continue
+            ruleset = compile_ruleset(policies=policies.store.list(), pods=pods.store.list(),
+                                      namespaces=namespaces.store.list(),
+                                      local_cidr=str(self._reconciler.own_pod_cidr))
+            if ruleset == self._applied_policy:
+                self.policy_applied.set()
+                continue
+            try:
+                await loop.run_in_executor(executor, self._apply_policy, ruleset)
+            except Exception:
+                log.exception("network policy: applying the ruleset failed; retrying in 1s")
+                loop.call_later(1.0, self._policy_changed.set)
+                continue
+            self._applied_policy = ruleset
+            self.policy_applied.set()
+
     def _close_netlink(self) -> None:
         if self._netns_ipr is not None:
             self._netns_ipr.__exit__(None, None, None)
@@ -296,7 +341,15 @@ class PodNetwork:
         self.start_cni()
         informer = Informer(self.client.resource("", "v1", "nodes", namespaced=False))
         informer.add_handler(on_add=self._kick, on_update=self._kick, on_delete=self._kick)
-        informer_task = asyncio.create_task(informer.run())
+        # NetworkPolicy needs every pod (peers live anywhere), the namespaces' labels and the policies
+        policy_sources = [Informer(self.client.resource("", "v1", "pods")),
+                          Informer(self.client.resource("", "v1", "namespaces", namespaced=False)),
+                          Informer(self.client.resource("networking.k8s.io", "v1", "networkpolicies"))]
+        for source in policy_sources:
+            source.add_handler(on_add=self._kick_policy, on_update=self._kick_policy, on_delete=self._kick_policy)
+        informers = [informer, *policy_sources]
+        tasks = [asyncio.create_task(i.run()) for i in informers]
+        tasks.append(asyncio.create_task(self._policy_loop(executor, *policy_sources)))
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
@@ -312,10 +365,12 @@ class PodNetwork:
                     log.exception("pod network: reconciling failed; retrying in 1s")
                     loop.call_later(1.0, self._changed.set)
         finally:
-            informer.stop()
-            informer_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await informer_task
+            for i in informers:
+                i.stop()
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
             with contextlib.suppress(Exception):
                 await loop.run_in_executor(executor, self._close_netlink)
             executor.shutdown(wait=False)
