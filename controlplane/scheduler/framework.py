@@ -266,6 +266,13 @@ class Handle:
     client: Any = None  # kubelite.client.APIClient; Any keeps this module free of client imports
     snapshot: Any = None  # kubelite.controlplane.scheduler.snapshot.Snapshot
     pdbs: Callable[[], Sequence[Mapping[str, Any]]] = field(default=lambda: [])
+    recorder: Any = None  # kubelite.client.EventRecorder (Preempted events)
+
+
+# CycleState keys the framework fills for PostFilter plugins (upstream reaches these through Handle)
+FRAMEWORK_KEY = "kubelite.scheduler/framework"
+SNAPSHOT_KEY = "kubelite.scheduler/snapshot"
+SKIPPED_FILTERS_KEY = "kubelite.scheduler/skipped-filters"
 
 
 class ProfileError(ValueError):
@@ -476,6 +483,9 @@ class Framework:
         if not num_nodes:
             return FitError(pod_key=pod_key(pod), num_all_nodes=0, node_statuses={})
         pre_result, pre_status, skipped = self._run_pre_filter(state=state, pod=pod)
+        state.write(FRAMEWORK_KEY, self)
+        state.write(SNAPSHOT_KEY, snapshot)
+        state.write(SKIPPED_FILTERS_KEY, frozenset(skipped))
         if pre_status is not None and pre_status.code is Code.ERROR:
             return ScheduleFailure(status=pre_status)
         if pre_status is not None and pre_status.is_rejected():
@@ -595,8 +605,10 @@ class Framework:
         return None
 
     def run_filter(self, *, state: CycleState, pod: JSON, node_info: NodeInfo) -> Status | None:
-        """Every Filter plugin on one node; the first rejection, or None when the pod fits."""
-        return self._run_filter(filters=self._filter, state=state, pod=pod,
+        """Every Filter plugin on one node (but those whose PreFilter asked to be skipped in this
+        cycle); the first rejection, or None when the pod fits."""
+        skipped = state.read(SKIPPED_FILTERS_KEY, frozenset) or frozenset()
+        return self._run_filter(filters=[p for p in self._filter if p.name not in skipped], state=state, pod=pod,
                                 node_info=node_info)
 
     def _post_filter(self, *, state: CycleState, pod: JSON, fit: FitError) -> FitError | ScheduleFailure:

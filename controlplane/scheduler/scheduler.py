@@ -119,14 +119,15 @@ class Scheduler:
         self.pods: Informer = self.informers.for_resource("", "v1", "pods")
         self.nodes: Informer = self.informers.for_resource("", "v1", "nodes", namespaced=False)
         self.pdbs: Informer = self.informers.for_resource("policy", "v1", "poddisruptionbudgets")
-        self.handle = Handle(client=client, snapshot=self.cache.snapshot, pdbs=self.pdbs.store.list)
+        self.recorder = EventRecorder(client, component=COMPONENT, host=socket.gethostname())
+        self.handle = Handle(client=client, snapshot=self.cache.snapshot, pdbs=self.pdbs.store.list,
+                             recorder=self.recorder)
         registry = in_tree_registry(self.handle)
         self.frameworks: dict[str, Framework] = {}
         for profile in self.config.profiles:
             self.frameworks[profile.scheduler_name] = Framework(
                 profile=profile, registry=registry, rng=rng,
                 percentage_of_nodes_to_score=self.config.percentage_of_nodes_to_score)
-        self.recorder = EventRecorder(client, component=COMPONENT, host=socket.gethostname())
         self._tasks: set[asyncio.Task[None]] = set()
         self.scheduled = 0  # pods bound by this scheduler (for benchmarks and tests)
 
@@ -288,7 +289,7 @@ class Scheduler:
         self.queue.done(info.key)
         self.scheduled += 1
         meta = assumed.get("metadata") or {}
-        self.recorder.event(info.pod, event_type="Normal", reason="Scheduled",
+        self.recorder.event(dict(info.pod), event_type="Normal", reason="Scheduled",
                             message=f"Successfully assigned {meta.get('namespace')}/{meta.get('name')} to {host}")
 
     def _failed(self, info: QueuedPodInfo, *, message: str, reason: str, cycle: int,

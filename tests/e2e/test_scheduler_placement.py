@@ -174,6 +174,30 @@ def test_pods_named_for_another_scheduler_or_bound_already_are_left_alone(server
     assert events(server, namespace, "pinned") == []
 
 
+def test_a_higher_priority_pod_preempts_a_lower_priority_one(server: Server, namespace: str) -> None:
+    create(server, node("only", cpu="2"))
+    for name in ("low-a", "low-b"):
+        # no kubelet runs here, so victims must not wait for one to confirm their termination
+        create(server, pod(name, namespace, cpu="1", priority=0, terminationGracePeriodSeconds=0))
+        assert node_of(server, namespace, name) == "only"
+    create(server, pod("vip", namespace, cpu="1", priority=1000))
+    assert node_of(server, namespace, "vip", timeout=30) == "only"
+    remaining = json.loads(server.kubectl("get", "pods", "-n", namespace, "-o", "json").stdout)["items"]
+    names = {p["metadata"]["name"] for p in remaining}
+    assert "vip" in names and len(names & {"low-a", "low-b"}) == 1, names
+    victim = ({"low-a", "low-b"} - names).pop()
+    preempted = wait_for(lambda: [e for e in events(server, namespace, victim) if e["reason"] == "Preempted"],
+                         what="a Preempted event")
+    assert preempted[0]["message"].startswith("Preempted by pod ") and preempted[0]["message"].endswith(" on node only")
+    failed = [e for e in events(server, namespace, "vip") if e["reason"] == "FailedScheduling"]
+    assert failed and failed[0]["message"] == "0/1 nodes are available: 1 Insufficient cpu."
+    # a pod that may not preempt stays Pending and says so
+    create(server, pod("polite", namespace, cpu="1", priority=1000, preemptionPolicy="Never"))
+    condition = scheduled_condition(server, namespace, "polite")
+    assert condition["message"] == ("0/1 nodes are available: 1 Insufficient cpu. "
+                                    "preemption: not eligible due to preemptionPolicy=Never..")
+
+
 SCHEDULER_CONFIG = """\
 apiVersion: kubescheduler.config.k8s.io/v1
 kind: KubeSchedulerConfiguration

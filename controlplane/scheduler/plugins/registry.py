@@ -12,6 +12,7 @@ from kubelite.controlplane.scheduler.framework import ExtensionPoint, Handle, Pl
 from kubelite.controlplane.scheduler.plugins import (
     balanced_allocation,
     default_binder,
+    default_preemption,
     image_locality,
     node_affinity,
     node_label,
@@ -28,6 +29,7 @@ def in_tree_registry(handle: Handle | None = None) -> dict[str, PluginFactory]:
     handle = handle if handle is not None else Handle()
     return {
         default_binder.NAME: default_binder.factory(handle),
+        default_preemption.NAME: default_preemption.factory(handle),
         node_name.NAME: node_name.new,
         node_label.NAME: node_label.new,
         image_locality.NAME: image_locality.new,
@@ -48,6 +50,7 @@ def default_profile(*, scheduler_name: str = "default-scheduler") -> Profile:
             ExtensionPoint.PRE_FILTER: [node_affinity.NAME, node_ports.NAME, node_resources_fit.NAME],
             ExtensionPoint.FILTER: [node_unschedulable.NAME, node_name.NAME, taint_toleration.NAME,
                                     node_affinity.NAME, node_ports.NAME, node_resources_fit.NAME],
+            ExtensionPoint.POST_FILTER: [default_preemption.NAME],
             ExtensionPoint.PRE_SCORE: [taint_toleration.NAME, node_affinity.NAME, node_resources_fit.NAME,
                                        balanced_allocation.NAME, image_locality.NAME],
             ExtensionPoint.SCORE: [taint_toleration.NAME, node_affinity.NAME, node_resources_fit.NAME,

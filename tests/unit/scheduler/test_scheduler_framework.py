@@ -201,8 +201,10 @@ def test_failure_message_aggregates_reasons_like_upstream() -> None:
              make_node("cp2").capacity(cpu="4").taint(CP).info()]
     result = fw.schedule(pod=make_pod().requests(cpu="2").obj(), nodes=infos)
     assert isinstance(result, FitError)
+    # DefaultPreemption adds its verdict as upstream does, double full stop included
     assert result.message == ("0/3 nodes are available: 1 Insufficient cpu, "
-                              f"2 node(s) had untolerated taint {{{CP}: }}.")
+                              f"2 node(s) had untolerated taint {{{CP}: }}. preemption: 0/3 nodes are available: "
+                              "3 Preemption is not helpful for scheduling..")
     assert set(result.node_statuses) == {"cp1", "w1", "cp2"}
     assert result.node_statuses["w1"].plugin == "NodeResourcesFit"
 
