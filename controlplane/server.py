@@ -147,6 +147,7 @@ class ControlPlane:
         server = APIServer(registry=registry, table=table, advertise_address=f"{advertise}:{config.secure_port}",
                            authenticator=self.security.authenticator, authorizer=self.security.authorizer,
                            service_account_tokens=self.security.sa_tokens, ca_pem=self.pki.server_ca_pem(),
+                           client_ca_pem=self.pki.client_ca_pem(),
                            audit_log=open_audit_log(path=config.audit_log_path, policy_file=config.audit_policy_file),
                            openapi=openapi)
         kubelet_cert, kubelet_key = ensure_kubelet_client_certificate(self.pki)

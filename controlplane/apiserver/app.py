@@ -96,7 +96,7 @@ class APIServer:
     def __init__(self, *, registry: Registry, table: ResourceTable, advertise_address: str,
                  authenticator: Authenticator | None = None, authorizer: Authorizers | None = None,
                  service_account_tokens: ServiceAccountTokens | None = None, ca_pem: bytes = b"",
-                 audit_log: AuditLog | None = None,
+                 client_ca_pem: bytes = b"", audit_log: AuditLog | None = None,
                  openapi: Any = None) -> None:
         self.registry = registry
         self.table = table
@@ -108,6 +108,7 @@ class APIServer:
         self.service_account_tokens = service_account_tokens
         self.ca_pem = ca_pem
         self.audit_log = audit_log
+        self.client_ca_pem = client_ca_pem
         self.openapi = openapi
         # the kubelet-backed subresources (pods/log|exec|attach|portforward, nodes/proxy); set by the server
         self.kubelet_proxy: KubeletProxy | None = None
@@ -258,9 +259,11 @@ class APIServer:
         return web.Response(text="ok")
 
     async def cacerts(self, request: web.Request) -> web.Response:
-        if not self.ca_pem:
+        """The server CA (k3s's /cacerts); ``?ca=client``: the client CA, which kubelets verify callers with."""
+        pem = self.client_ca_pem if request.query.get("ca") == "client" else self.ca_pem
+        if not pem:
             raise errors.path_not_found(request.path)
-        return web.Response(body=self.ca_pem, headers={"Content-Type": "text/plain; charset=utf-8"})
+        return web.Response(body=pem, headers={"Content-Type": "text/plain; charset=utf-8"})
 
     async def prometheus(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self.metrics),

@@ -39,7 +39,7 @@ from kubelite.controlplane.auth.csr import PREFIX as CSR_PREFIX
 from kubelite.controlplane.auth.csr import CSRSigner
 from kubelite.controlplane.auth.kubeconfig import kubeconfig_yaml, write_kubeconfig
 from kubelite.controlplane.auth.node_authorizer import NodeAuthorizer
-from kubelite.controlplane.auth.pki import ClusterPKI
+from kubelite.controlplane.auth.pki import ClusterPKI, write_file_atomically
 from kubelite.controlplane.auth.serviceaccount_token import ServiceAccountTokens
 
 log = logging.getLogger(__name__)
@@ -230,4 +230,6 @@ class ClusterSecurity:
         cert, key = self.pki.issue_client_cert(common_name=f"system:node:{node_name}", organizations=["system:nodes"])
         write_kubeconfig(path, kubeconfig_yaml(server_url=server_url, ca_pem=self.pki.server_ca_cert.read_bytes(),
                                                client_cert_pem=cert, client_key_pem=key))
+        # beside it, as kubelite.client.bootstrap leaves it: the CA the kubelet server verifies callers with
+        write_file_atomically(path.parent / "client-ca.crt", self.pki.client_ca_pem(), mode=0o644)
         return path

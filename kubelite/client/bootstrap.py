@@ -13,7 +13,8 @@ upstream's kubelet TLS bootstrap):
    ``kubernetes.io/kube-apiserver-client-kubelet``) authenticated by the token's secret. The server
    auto-approves it for join tokens and signs it.
 3. Wait for ``status.certificate`` (a Denied or Failed condition is an error), then write
-   ``ca.crt``, ``client-kubelet.key``/``.crt`` and ``kubelet.kubeconfig`` (mode 0600) in ``directory``.
+   ``ca.crt``, ``client-ca.crt`` (for the kubelet server to verify its callers), ``client-kubelet.key``/
+   ``.crt`` and ``kubelet.kubeconfig`` (mode 0600) in ``directory``.
 
 It is idempotent: a kubeconfig already in ``directory`` for the same server and node, whose certificate
 is signed by the current CA and valid for more than 10% of its lifetime, is reused as it is.
@@ -45,6 +46,7 @@ from kubelite.client.config import ClientConfig
 from kubelite.client.rest import APIClient, APIConnectionError, APIStatusError
 
 KUBECONFIG_NAME: Final = "kubelet.kubeconfig"
+CLIENT_CA_NAME: Final = "client-ca.crt"  # beside the kubeconfig: the kubelet server's client_ca
 SIGNER: Final = "kubernetes.io/kube-apiserver-client-kubelet"
 WAIT_SECONDS: Final = 60.0
 
@@ -90,6 +92,20 @@ async def fetch_ca(*, server: str, expected_hash: str, timeout: float = 10.0) ->
     except ValueError:
         raise BootstrapError(f"{server}/cacerts did not return PEM certificates") from None
     return ca
+
+
+async def fetch_client_ca(*, server: str, ca_pem: bytes, timeout: float = 10.0) -> bytes:
+    """The cluster's client CA (what the kubelet verifies the API server's client certificate with), over
+    a connection verified with the server CA."""
+    context = ssl.create_default_context(cadata=ca_pem.decode())
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session, \
+                session.get(server.rstrip("/") + "/cacerts", params={"ca": "client"}, ssl=context) as response:
+            if response.status != 200:
+                raise BootstrapError(f"{server}/cacerts?ca=client answered HTTP {response.status}")
+            return await response.read()
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise BootstrapError(f"cannot fetch the client CA from {server}: {exc or type(exc).__name__}") from None
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:
@@ -191,7 +207,9 @@ async def bootstrap_node_credentials(*, server: str, token: str, node_name: str,
         except APIConnectionError as exc:
             raise BootstrapError(f"cannot reach {server}: {exc}") from None
     cert_pem = base64.b64decode(certificate)
+    client_ca = await fetch_client_ca(server=server, ca_pem=ca_pem)
     _write(directory / "ca.crt", ca_pem, 0o644)
+    _write(directory / CLIENT_CA_NAME, client_ca, 0o644)
     _write(directory / "client-kubelet.key", key_pem, 0o600)
     _write(directory / "client-kubelet.crt", cert_pem, 0o644)
     _write(kubeconfig, kubeconfig_text(server=server, ca_pem=ca_pem, cert_pem=cert_pem, key_pem=key_pem).encode(),

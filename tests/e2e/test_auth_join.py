@@ -60,6 +60,9 @@ def test_server_token_file_has_the_k10_form(srv: Server) -> None:
 def test_node_joins_and_is_confined_to_its_pods(srv: Server, tmp_path: Path) -> None:
     kubeconfig = join(srv, full_token(srv), "node-a", tmp_path / "node-a")
     assert kubeconfig.stat().st_mode & 0o777 == 0o600
+    client_ca = (kubeconfig.parent / "client-ca.crt").read_bytes()
+    assert client_ca.startswith(b"-----BEGIN CERTIFICATE-----")
+    assert client_ca != (kubeconfig.parent / "ca.crt").read_bytes()
     who = json.loads(kubectl_as(kubeconfig, "auth", "whoami", "-o", "json").stdout)["status"]["userInfo"]
     assert who["username"] == "system:node:node-a"
     assert "system:nodes" in who["groups"]
