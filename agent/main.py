@@ -182,9 +182,13 @@ def run_agent(config: AgentConfig) -> None:
     die_with_parent()
     logging.basicConfig(level=os.environ.get("KUBELITE_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+    # uvloop drives our loop only: not installed as the global policy, because pyroute2 makes its own
+    # asyncio loop in worker threads (netlink), and uvloop's loops cannot open AF_NETLINK sockets.
+    loop_factory = None
     with contextlib.suppress(ImportError):
         import uvloop
 
-        uvloop.install()
-    Path(config.data_dir).mkdir(parents=True, exist_ok=True)
-    asyncio.run(_run_until_signal(config))
+        loop_factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(_run_until_signal(config))
