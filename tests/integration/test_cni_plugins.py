@@ -229,6 +229,8 @@ def test_portmap_maps_a_host_port_to_the_pod(node: SimNode, tmp_path: object) ->
     with httpd(pod, port=8080, body="hello from the pod", workdir=node.base):
         # the node itself, to one of its own addresses and the host port: DNAT in the output hook
         assert wget(node.netns, "http://10.42.7.1:18080/") == "hello from the pod"
+        # hairpin: the pod reaches itself through the node's hostPort (masqueraded, so replies return)
+        assert wget(pod, "http://10.42.7.1:18080/") == "hello from the pod"
     # DEL without prevResult still removes exactly what ADD added (from portmap's own record)
     del_conf = {k: v for k, v in portmap_conf.items() if k not in ("prevResult", "runtimeConfig")}
     assert cni(node, "portmap", "DEL", container_id="pm1", netns=pod, config=del_conf) == (0, None)
