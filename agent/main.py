@@ -8,7 +8,8 @@ Design
    otherwise it writes its own config under ``<data-dir>/agent/containerd`` (CNI dirs from
    `AgentConfig`) and starts it with `ContainerdSupervisor`, which restarts it when it dies.
 2. **images**: kubelite's pause image is imported when the runtime lacks it, and every archive in
-   ``<data-dir>/agent/images`` (``*.tar``) is imported (airgap images), as k3s does.
+   ``<data-dir>/agent/images`` (``*.tar``) is imported (airgap images), as k3s does, at start and
+   when one appears or changes later (checked every 5 s).
 3. **components**: each entry of `COMPONENTS` names a module and an ``async def run_xxx(*, config,
    client, ...)`` that runs until cancelled; they run in one `asyncio.TaskGroup`, so one that fails
    stops the agent (the supervisor, or `kubelite server`, restarts it). A component takes the keyword
@@ -56,6 +57,7 @@ COMPONENTS: Final[tuple[tuple[str, str, str], ...]] = (  # (name, module, functi
 OPTIONAL_COMPONENTS: Final = ("kubelet-server", "pod-network", "proxy")
 """What ``--disable`` may turn off; node status and the kubelet always run."""
 RUNTIME_READY_TIMEOUT: Final = 60.0
+IMAGES_DIR_PERIOD: Final = 5.0
 PR_SET_PDEATHSIG: Final = 1
 
 
@@ -81,20 +83,44 @@ def _call(func: Callable[..., Awaitable[None]], available: dict[str, Any]) -> Aw
     return func(**{name: value for name, value in available.items() if name in params})
 
 
-async def ensure_images(*, config: AgentConfig, runtime: RuntimeClient, address: str, snapshotter: str) -> None:
-    """Import the pause image when missing, and every archive dropped in ``config.images_dir``."""
+async def ensure_images(*, config: AgentConfig, runtime: RuntimeClient, address: str, snapshotter: str,
+                        seen: dict[Path, tuple[float, int]] | None = None) -> None:
+    """Import the pause image when missing, and every archive in ``config.images_dir`` not ``seen`` yet."""
     if not (await runtime.image_status(image=PAUSE_IMAGE)).HasField("image"):
         archive = pause_image_archive(output=config.agent_dir / "cache" / "pause.tar")
         names = await import_archive(archive, address=address, snapshotter=snapshotter)
         log.info("imported %s", ", ".join(names))
+    await import_new_archives(config=config, address=address, snapshotter=snapshotter,
+                              seen={} if seen is None else seen)
+
+
+async def import_new_archives(*, config: AgentConfig, address: str, snapshotter: str,
+                              seen: dict[Path, tuple[float, int]]) -> None:
+    """Import ``*.tar`` archives of the images dir that are new or changed since ``seen`` (k3s's airgap dir)."""
     config.images_dir.mkdir(parents=True, exist_ok=True)
     for archive in sorted(config.images_dir.glob("*.tar")):
+        try:
+            stat = archive.stat()
+        except OSError:
+            continue
+        stamp = (stat.st_mtime, stat.st_size)
+        if seen.get(archive) == stamp:
+            continue
+        seen[archive] = stamp
         try:
             names = await import_archive(archive, address=address, snapshotter=snapshotter)
         except ImageError as err:
             log.warning("image archive %s: %s", archive, err)
         else:
             log.info("imported %s from %s", ", ".join(names), archive.name)
+
+
+async def watch_images_dir(*, config: AgentConfig, address: str, snapshotter: str,
+                           seen: dict[Path, tuple[float, int]], period: float = IMAGES_DIR_PERIOD) -> None:
+    """Archives dropped into the images dir while the agent runs are imported within ``period`` seconds."""
+    while True:
+        await asyncio.sleep(period)
+        await import_new_archives(config=config, address=address, snapshotter=snapshotter, seen=seen)
 
 
 async def _wait_image(runtime: RuntimeClient, image: str, timeout: float = 10.0) -> None:
@@ -128,11 +154,14 @@ async def agent_main(config: AgentConfig, *, stop: asyncio.Event | None = None) 
     runtime = RuntimeClient(endpoint)
     try:
         await runtime.wait_ready(RUNTIME_READY_TIMEOUT)
-        await ensure_images(config=config, runtime=runtime, address=endpoint, snapshotter=snapshotter)
+        seen: dict[Path, tuple[float, int]] = {}
+        await ensure_images(config=config, runtime=runtime, address=endpoint, snapshotter=snapshotter, seen=seen)
         await _wait_image(runtime, PAUSE_IMAGE)
         async with APIClient(client_config, user_agent=f"kubelite-agent/{config.node_name}") as client:
             available = {"config": config, "client": client, "runtime": runtime}
             async with asyncio.TaskGroup() as group:
+                group.create_task(watch_images_dir(config=config, address=endpoint, snapshotter=snapshotter,
+                                                   seen=seen), name="agent-images-dir")
                 for name, module, function in COMPONENTS:
                     if name in config.disabled_components:
                         log.info("agent component %s is disabled", name)

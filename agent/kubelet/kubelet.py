@@ -371,7 +371,8 @@ class Kubelet:
             if err.reason == "ErrImagePull":
                 self._pull_failed_at[pull_key] = time.time()
                 return self.pull_backoff.next(pull_key) + 0.05
-            return None
+            # ErrImageNeverPull and the like: look again later (the image may be imported meanwhile)
+            return self.pull_backoff.next(f"{pull_key}/absent") + 0.05
         except CriError as err:
             waiting[name] = ("ErrImagePull", str(err))
             return 2.0

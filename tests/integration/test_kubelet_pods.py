@@ -464,3 +464,13 @@ def test_out_of_memory_container_shows_oom_killed(node: Node) -> None:
     assert terminated["reason"] == "OOMKilled" and terminated["exitCode"] == 137, terminated
     assert _phase(pod) == "Failed"
     node.kubectl("delete", "pod", "oom", "--wait=false")
+
+
+def test_archive_dropped_into_the_images_dir_is_imported(node: Node) -> None:
+    image = "kubelite.local/dropped:1"
+    partial = node.base / "dropped.tar"
+    pack_rootfs(busybox_rootfs(node.base / "dropped-rootfs"), tag=image, cmd=["sh"], output=partial)
+    partial.rename(node.data_dir / "agent" / "images" / "dropped.tar")  # appears whole, as an airgap copy should
+    node.pod("dropped", [{"name": "c", "image": image, "imagePullPolicy": "Never", "command": ["sleep", "3600"]}])
+    node.wait_pod("dropped", lambda p: _phase(p) == "Running", "Running on the dropped image", timeout=60)
+    node.kubectl("delete", "pod", "dropped", "--wait=false")
