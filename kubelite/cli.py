@@ -272,7 +272,12 @@ def cmd_controller_manager(args: argparse.Namespace) -> int:
         client_config = load_kubeconfig(args.kubeconfig)
     except (ConfigError, OSError) as exc:
         raise CLIError(f"--kubeconfig {args.kubeconfig}: {exc}") from None
-    run_standalone(client_config=client_config, leader_elect=args.leader_elect, cluster_cidr=args.cluster_cidr)
+    if args.node_monitor_grace_period <= 0:
+        raise CLIError(f"--node-monitor-grace-period {args.node_monitor_grace_period}: must be a positive number "
+                       "of seconds")
+    run_standalone(client_config=client_config, leader_elect=args.leader_elect, cluster_cidr=args.cluster_cidr,
+                   node_monitor_grace_period=args.node_monitor_grace_period,
+                   terminated_pod_gc_threshold=args.terminated_pod_gc_threshold)
     return 0
 
 
@@ -440,6 +445,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--leader-elect", action="store_true",
                    help="run controllers only while holding the kube-system/kube-controller-manager Lease")
     p.add_argument("--cluster-cidr", default="10.42.0.0/16", help="pod CIDRs for nodes are cut from it (/24 each)")
+    p.add_argument("--node-monitor-grace-period", type=float, default=40.0,
+                   help="seconds without a node heartbeat before it is marked Unknown (default 40)")
+    p.add_argument("--terminated-pod-gc-threshold", type=int, default=12500,
+                   help="finished pods kept before the oldest are deleted (0: never)")
     p.set_defaults(func=cmd_controller_manager)
 
     for name, area in (("apiserver", "API server and storage"),):

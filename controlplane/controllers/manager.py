@@ -13,6 +13,7 @@ import logging
 import socket
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from kubelite.client import APIClient, ClientConfig, LeaderElector, LeaseLock, SharedInformerFactory
 from kubelite.controlplane.controllers.base import Controller
@@ -22,6 +23,8 @@ from kubelite.controlplane.controllers.endpointslice import EndpointSliceControl
 from kubelite.controlplane.controllers.garbagecollector import GarbageCollector
 from kubelite.controlplane.controllers.namespace import NamespaceController
 from kubelite.controlplane.controllers.nodeipam import NodeIPAMController
+from kubelite.controlplane.controllers.nodelifecycle import GRACE_PERIOD, NodeLifecycleController
+from kubelite.controlplane.controllers.podgc import TERMINATED_THRESHOLD, PodGCController
 from kubelite.controlplane.controllers.replicaset import ReplicaSetController
 from kubelite.controlplane.controllers.serviceaccount import ServiceAccountController
 
@@ -30,14 +33,18 @@ log = logging.getLogger(__name__)
 LEASE_NAMESPACE, LEASE_NAME = "kube-system", "kube-controller-manager"
 
 
-def default_controllers(client: APIClient, *, cluster_cidr: str = "10.42.0.0/16") -> list[Controller]:
+def default_controllers(client: APIClient, *, cluster_cidr: str = "10.42.0.0/16",
+                        node_monitor_grace_period: float = GRACE_PERIOD,
+                        terminated_pod_gc_threshold: int = TERMINATED_THRESHOLD) -> list[Controller]:
     """Every controller, sharing one informer per resource (one watch each for the whole manager)."""
     factory = SharedInformerFactory(client)
     return [NamespaceController(client), NodeIPAMController(client, cluster_cidr=cluster_cidr),
             ServiceAccountController(client),
             EndpointSliceController(client, factory=factory), EndpointsController(client, factory=factory),
             ReplicaSetController(client, factory=factory), DeploymentController(client, factory=factory),
-            GarbageCollector(client)]
+            GarbageCollector(client),
+            NodeLifecycleController(client, factory=factory, grace_period=node_monitor_grace_period),
+            PodGCController(client, factory=factory, terminated_threshold=terminated_pod_gc_threshold)]
 
 
 ControllerFactory = Callable[[APIClient], list[Controller]]
@@ -75,17 +82,17 @@ class ControllerManager:
             await asyncio.sleep(1.0)
 
 
-async def run_standalone_async(*, client_config: ClientConfig, leader_elect: bool,
-                               cluster_cidr: str = "10.42.0.0/16") -> None:
-    """`kubelite controller-manager`: every controller in its own process, against a server's API."""
+async def run_standalone_async(*, client_config: ClientConfig, leader_elect: bool, **options: Any) -> None:
+    """`kubelite controller-manager`: every controller in its own process, against a server's API.
+
+    ``options`` go to ``default_controllers`` (cluster_cidr, node_monitor_grace_period, ...)."""
     async with APIClient(client_config) as client:
         manager = ControllerManager(client, leader_elect=leader_elect,
-                                    factory=lambda c: default_controllers(c, cluster_cidr=cluster_cidr))
+                                    factory=lambda c: default_controllers(c, **options))
         await manager.run()
 
 
-def run_standalone(*, client_config: ClientConfig, leader_elect: bool, cluster_cidr: str = "10.42.0.0/16") -> None:
+def run_standalone(*, client_config: ClientConfig, leader_elect: bool, **options: Any) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_standalone_async(client_config=client_config, leader_elect=leader_elect,
-                                         cluster_cidr=cluster_cidr))
+        asyncio.run(run_standalone_async(client_config=client_config, leader_elect=leader_elect, **options))

@@ -1,0 +1,138 @@
+"""Node lifecycle and PodGC controllers against a real server (its own controllers off) with the fake node
+agent: a node whose kubelet stops goes Ready=Unknown, gets the unreachable taints, and its pods are
+evicted according to their tolerations; pods of missing nodes and finished pods over the threshold go."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from controller_harness import eventually, running
+from e2e_harness import Server
+from fake_kubelet import FakeNodes
+
+from kubelite.client import APIClient, APIStatusError
+from kubelite.controlplane.controllers.nodelifecycle import NodeLifecycleController, eviction_delay
+from kubelite.controlplane.controllers.podgc import PodGCController
+
+pytestmark = [pytest.mark.integration]
+
+Obj = dict[str, Any]
+
+
+@pytest.fixture
+async def namespace(client: APIClient) -> AsyncIterator[str]:
+    name = f"nl-{uuid.uuid4().hex[:8]}"
+    namespaces = client.resource("", "v1", "namespaces", namespaced=False)
+    await namespaces.create({"metadata": {"name": name}})
+    yield name
+    pods = client.resource("", "v1", "pods")
+    for pod in (await pods.list(namespace=name))["items"]:
+        with contextlib.suppress(APIStatusError):
+            await pods.delete(pod["metadata"]["name"], namespace=name, grace_period_seconds=0)
+    with contextlib.suppress(APIStatusError):
+        await namespaces.delete(name)
+
+
+def pod(name: str, *, node: str, tolerations: list[Obj] | None = None, restart: str = "Always") -> Obj:
+    spec: Obj = {"nodeName": node, "restartPolicy": restart, "containers": [{"name": "c", "image": "busybox"}]}
+    if tolerations is not None:
+        spec["tolerations"] = tolerations
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
+
+
+def unreachable(seconds: int | None) -> Obj:
+    toleration: Obj = {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"}
+    if seconds is not None:
+        toleration["tolerationSeconds"] = seconds
+    return toleration
+
+
+@pytest.mark.parametrize(("tolerations", "expected"), [
+    pytest.param([], 0.0, id="no-toleration-now"),
+    pytest.param([unreachable(None)], None, id="forever"),
+    pytest.param([unreachable(30)], 30.0, id="thirty-seconds"),
+    # as upstream's getMinTolerationTime: the shortest bounded toleration decides, even beside an unbounded one
+    pytest.param([unreachable(30), {"operator": "Exists"}], 30.0, id="bounded-beside-unbounded"),
+    pytest.param([unreachable(30), unreachable(5)], 5.0, id="shortest-wins"),
+])
+def test_eviction_delay(tolerations: list[Obj], expected: float | None) -> None:
+    taint = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute", "timeAdded": "2026-01-01T00:00:00Z"}
+    now = 1767225600.0  # 2026-01-01T00:00:00Z
+    assert eviction_delay({"spec": {"tolerations": tolerations}}, [taint], now) == expected
+
+
+async def test_dead_node_goes_unknown_is_tainted_and_pods_are_evicted_by_toleration(
+        client: APIClient, server: Server, namespace: str) -> None:
+    pods = client.resource("", "v1", "pods")
+    nodes = client.resource("", "v1", "nodes", namespaced=False)
+    fake = FakeNodes(server.kubeconfig, ["nl-dead", "nl-alive"], lease_interval=0.3)
+    await asyncio.to_thread(fake.start)
+    try:
+        for body in (pod("evict-now", node="nl-dead", tolerations=[{"key": "other", "operator": "Exists"}]),
+                     pod("evict-soon", node="nl-dead", tolerations=[unreachable(1)]),
+                     pod("stays", node="nl-dead", tolerations=[unreachable(None)]),
+                     pod("elsewhere", node="nl-alive", tolerations=[])):
+            await pods.create(body, namespace=namespace)
+
+        async def all_running() -> bool:
+            items = (await pods.list(namespace=namespace))["items"]
+            return len(items) == 4 and all(p.get("status", {}).get("phase") == "Running" for p in items)
+
+        await eventually(all_running, what="four running pods")
+        async with running(NodeLifecycleController(client, grace_period=1.5, monitor_period=0.3)):
+            fake.stop_node("nl-dead")
+
+            async def dead_node_tainted() -> Obj | None:
+                node: Obj = await nodes.get("nl-dead")
+                keys = {(t["key"], t["effect"]) for t in node.get("spec", {}).get("taints") or []}
+                return node if keys == {("node.kubernetes.io/unreachable", "NoSchedule"),
+                                        ("node.kubernetes.io/unreachable", "NoExecute")} else None
+
+            node = await eventually(dead_node_tainted, what="nl-dead tainted unreachable", timeout=20)
+            ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
+            assert (ready["status"], ready["reason"]) == ("Unknown", "NodeStatusUnknown")
+
+            async def deleting(name: str) -> bool:
+                return bool((await pods.get(name, namespace=namespace))["metadata"].get("deletionTimestamp"))
+
+            await eventually(lambda: deleting("evict-now"), what="the intolerant pod evicted")
+            await eventually(lambda: deleting("evict-soon"), what="the pod tolerating 1s evicted", timeout=20)
+            stays = await pods.get("stays", namespace=namespace)
+            assert not stays["metadata"].get("deletionTimestamp")
+            assert any(c["type"] == "Ready" and c["status"] == "False" for c in stays["status"]["conditions"])
+            alive = await nodes.get("nl-alive")
+            assert not alive.get("spec", {}).get("taints")
+            assert not (await pods.get("elsewhere", namespace=namespace))["metadata"].get("deletionTimestamp")
+    finally:
+        await asyncio.to_thread(fake.stop)
+
+
+async def test_podgc_removes_pods_of_missing_nodes_and_finished_pods_over_the_threshold(
+        client: APIClient, server: Server, namespace: str) -> None:
+    pods = client.resource("", "v1", "pods")
+    fake = FakeNodes(server.kubeconfig, ["gc-worker"], run_seconds=0.05)
+    await asyncio.to_thread(fake.start)
+    try:
+        await pods.create(pod("ghost", node="no-such-node"), namespace=namespace)
+        for i in range(4):
+            await pods.create(pod(f"done-{i}", node="gc-worker", restart="Never"), namespace=namespace)
+            await asyncio.sleep(1.05)  # distinct creation seconds: "oldest first" is well defined
+
+        async def finished() -> bool:
+            items = (await pods.list(namespace=namespace))["items"]
+            return sum(1 for p in items if p.get("status", {}).get("phase") == "Succeeded") == 4
+
+        await eventually(finished, what="four finished pods")
+        async with running(PodGCController(client, period=0.2, terminated_threshold=2)):
+            async def collected() -> list[str] | None:
+                names = sorted(p["metadata"]["name"] for p in (await pods.list(namespace=namespace))["items"])
+                return names if names == ["done-2", "done-3"] else None
+
+            await eventually(collected, what="the ghost pod and the two oldest finished pods deleted")
+    finally:
+        await asyncio.to_thread(fake.stop)
