@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import ipaddress
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -272,6 +273,30 @@ def gc(config: IPAMConfig, *, valid: set[tuple[str, str]]) -> list[str]:
                 store.release(ip)
                 freed.append(str(ip))
     return freed
+
+
+def stale_attachments(config: IPAMConfig, *, known_containers: set[str], min_age: float) -> set[tuple[str, str]]:
+    """(container, ifname) holding an address for at least ``min_age`` seconds whose container is unknown.
+
+    The agent's garbage collection: containerd lists a sandbox only after its network is set up, so
+    a young allocation may belong to an ADD in progress and is never reported.
+    """
+    if not config.directory.exists():
+        return set()
+    store = Store(config.directory)
+    now = time.time()
+    stale = set()
+    with store.locked():
+        for ip, cid, ifn in store.allocations():
+            if cid in known_containers:
+                continue
+            try:
+                age = now - os.stat(config.directory / str(ip)).st_mtime
+            except FileNotFoundError:
+                continue
+            if age >= min_age:
+                stale.add((cid, ifn))
+    return stale
 
 
 def status(config: IPAMConfig) -> None:

@@ -40,9 +40,10 @@ from typing import Any
 from kubelite.agent.config import AgentConfig
 from kubelite.agent.network.network_policy import apply_ruleset, compile_ruleset
 from kubelite.client import APIClient, Informer
-from kubelite.cni import netlink
+from kubelite.cni import host_local, netlink, plugins
 from kubelite.cni.executables import install_plugins, socket_path
 from kubelite.cni.server import CNIServer
+from kubelite.cri import RuntimeClient
 from kubelite.native.nftables import Nftables
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ VXLAN_VNI = 1
 VXLAN_PORT = 8472
 VXLAN_OVERHEAD = 50
 RESYNC_SECONDS = 30.0
+GC_INTERVAL_SECONDS = 300.0
+GC_MIN_AGE_SECONDS = 120.0
 BACKENDS = ("host-gw", "vxlan")
 SYSCTLS = {"net.ipv4.ip_forward": "1", "net.bridge.bridge-nf-call-iptables": "1",
            "net.bridge.bridge-nf-call-ip6tables": "1"}
@@ -228,12 +231,18 @@ class RouteReconciler:
 class PodNetwork:
     """The component behind :func:`run_pod_network`; ``netns`` lets tests run a node inside a namespace."""
 
-    def __init__(self, *, config: AgentConfig, client: APIClient, netns: str | None = None) -> None:
+    def __init__(self, *, config: AgentConfig, client: APIClient, runtime: RuntimeClient | None = None,
+                 netns: str | None = None) -> None:
         if config.pod_network_backend not in BACKENDS:
             raise ValueError(f"--pod-network-backend {config.pod_network_backend!r}: one of {', '.join(BACKENDS)}")
         self.config = config
         self.client = client
         self.netns = netns
+        self.runtime = runtime
+        self.gc_interval = GC_INTERVAL_SECONDS
+        self.gc_min_age = GC_MIN_AGE_SECONDS
+        self.collected: list[str] = []
+        """Container IDs whose leaked pod networking the garbage collector removed (for logs and tests)."""
         self.server: CNIServer | None = None
         self.conflist_written = asyncio.Event()
         self._changed = asyncio.Event()
@@ -329,6 +338,48 @@ class PodNetwork:
             self._applied_policy = ruleset
             self.policy_applied.set()
 
+    def collect_garbage(self, known_containers: set[str]) -> list[str]:
+        """DEL (bridge + portmap, no namespace) for every attachment holding an address whose sandbox the
+        runtime no longer has: what a crash between ADD and the runtime's bookkeeping, or a reboot, left.
+        """
+        path = self.config.cni_conf_dir / CONFLIST_NAME
+        if not path.is_file():
+            return []
+        conflist = json.loads(path.read_text())
+        bridge = {"cniVersion": conflist["cniVersion"], "name": conflist["name"], **conflist["plugins"][0]}
+        stale = host_local.stale_attachments(host_local.parse_config(bridge), known_containers=known_containers,
+                                             min_age=self.gc_min_age)
+        done = []
+        with _maybe_in_netns(self.netns):
+            for container_id, ifname in sorted(stale):
+                env = {"CNI_COMMAND": "DEL", "CNI_CONTAINERID": container_id, "CNI_IFNAME": ifname or "eth0",
+                       "CNI_NETNS": "", "CNI_PATH": str(self.config.cni_bin_dir)}
+                for plugin in reversed(conflist["plugins"]):  # DEL runs the chain in reverse
+                    net = {"cniVersion": conflist["cniVersion"], "name": conflist["name"], **plugin}
+                    code, out = plugins.run(str(plugin["type"]), env, json.dumps(net).encode())
+                    if code != 0:
+                        log.warning("pod network GC: DEL %s (%s) failed: %s", container_id, plugin["type"],
+                                    out.decode(errors="replace").strip())
+                done.append(container_id)
+        return done
+
+    async def _gc_loop(self, executor: ThreadPoolExecutor) -> None:
+        loop = asyncio.get_running_loop()
+        assert self.runtime is not None
+        await self.conflist_written.wait()
+        while True:
+            try:
+                sandboxes = await self.runtime.list_pod_sandbox()
+                known = {sandbox.id for sandbox in sandboxes.items}
+                removed = await loop.run_in_executor(executor, self.collect_garbage, known)
+                if removed:
+                    log.info("pod network GC: released the networking of %d gone sandboxes: %s", len(removed),
+                             ", ".join(c[:12] for c in removed))
+                    self.collected.extend(removed)
+            except Exception:
+                log.exception("pod network GC failed; next try in %.0fs", self.gc_interval)
+            await asyncio.sleep(self.gc_interval)
+
     def _close_netlink(self) -> None:
         if self._netns_ipr is not None:
             self._netns_ipr.__exit__(None, None, None)
@@ -350,6 +401,8 @@ class PodNetwork:
         informers = [informer, *policy_sources]
         tasks = [asyncio.create_task(i.run()) for i in informers]
         tasks.append(asyncio.create_task(self._policy_loop(executor, *policy_sources)))
+        if self.runtime is not None:
+            tasks.append(asyncio.create_task(self._gc_loop(executor)))
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
@@ -377,6 +430,7 @@ class PodNetwork:
             self.stop_cni()
 
 
-async def run_pod_network(*, config: AgentConfig, client: APIClient) -> None:
-    """Install the CNI plugins, serve them, write the conflist and keep cross-node routes until cancelled."""
-    await PodNetwork(config=config, client=client).run()
+async def run_pod_network(*, config: AgentConfig, client: APIClient, runtime: RuntimeClient | None = None) -> None:
+    """Install the CNI plugins, serve them, write the conflist, keep cross-node routes and NetworkPolicy
+    until cancelled; with ``runtime``, also release the networking of sandboxes the runtime forgot."""
+    await PodNetwork(config=config, client=client, runtime=runtime).run()

@@ -16,6 +16,7 @@ import json
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -84,7 +85,10 @@ async def test_pod_network_follows_the_nodes(client: APIClient, node_netns: str,
     me, peer = short_name("self-"), short_name("peer-")
     await nodes.create(node_body(me, "192.168.212.1"))
     config = AgentConfig(data_dir=tmp_path, server="https://unused", node_name=me, node_ip="192.168.212.1")
-    network = PodNetwork(config=config, client=client, netns=f"/run/netns/{node_netns}")
+    runtime = KnownSandboxes({"agentpod"})
+    network = PodNetwork(config=config, client=client, runtime=runtime,  # type: ignore[arg-type]
+                         netns=f"/run/netns/{node_netns}")
+    network.gc_interval, network.gc_min_age = 0.2, 0.5
     task = asyncio.create_task(network.run())
     pod = short_name("klpod-")
     run("ip", "netns", "add", pod)
@@ -103,13 +107,24 @@ async def test_pod_network_follows_the_nodes(client: APIClient, node_netns: str,
         env = {"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "agentpod", "CNI_NETNS": f"/run/netns/{pod}",
                "CNI_IFNAME": "eth0", "CNI_PATH": str(config.cni_bin_dir), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
         net = {"cniVersion": conflist["cniVersion"], "name": conflist["name"], **bridge}
-        proc = await asyncio.create_subprocess_exec(str(config.cni_bin_dir / "bridge"), stdin=asyncio.subprocess.PIPE,
-                                                    stdout=asyncio.subprocess.PIPE, env=env)
-        out, _ = await proc.communicate(json.dumps(net).encode())
-        assert proc.returncode == 0, out
+        out = await cni_add(config, env, net)
         address = ipaddress.ip_interface(json.loads(out)["ips"][0]["address"])
         assert address.ip in ipaddress.ip_network(my_cidr)
         assert "kubelite0" in in_ns(node_netns, "ip", "link").stdout  # made in the node, not on the host
+
+        # an attachment whose sandbox the runtime does not know (a crash between ADD and containerd's
+        # bookkeeping) is released by the agent's GC once it is old enough; the known one stays
+        ghost_pod = short_name("klghost-")
+        run("ip", "netns", "add", ghost_pod)
+        try:
+            await cni_add(config, dict(env, CNI_CONTAINERID="ghost", CNI_NETNS=f"/run/netns/{ghost_pod}"), net)
+            await eventually(lambda: "ghost" in network.collected, what="the GC to release the ghost")
+            ipam_dir = config.agent_dir / "cni" / "ipam" / "kubelite"
+            held = [p.read_bytes() for p in ipam_dir.iterdir() if p.name[0].isdigit()]
+            assert held == [b"agentpod\r\neth0"]
+            assert "eth0" not in in_ns(ghost_pod, "ip", "link").stdout  # its veth went with the DEL
+        finally:
+            run("ip", "netns", "delete", ghost_pod, check=False)
 
         # a peer node appears: a route to its podCIDR; it leaves: the route goes
         await nodes.create(node_body(peer, "192.168.212.2"))
@@ -127,6 +142,24 @@ async def test_pod_network_follows_the_nodes(client: APIClient, node_netns: str,
         with contextlib.suppress(Exception):
             await nodes.delete(peer)
     assert not (config.cni_bin_dir.parent / "cni.sock").exists(), "the CNI server stops with the component"
+
+
+class KnownSandboxes:
+    """Stands in for the CRI RuntimeClient: the GC only lists sandboxes (real containerd: test_cni_containerd)."""
+
+    def __init__(self, ids: set[str]) -> None:
+        self.ids = ids
+
+    async def list_pod_sandbox(self) -> Any:
+        return SimpleNamespace(items=[SimpleNamespace(id=i) for i in self.ids])
+
+
+async def cni_add(config: AgentConfig, env: dict[str, str], net: dict[str, Any]) -> bytes:
+    proc = await asyncio.create_subprocess_exec(str(config.cni_bin_dir / "bridge"), stdin=asyncio.subprocess.PIPE,
+                                                stdout=asyncio.subprocess.PIPE, env=env)
+    out, _ = await proc.communicate(json.dumps(net).encode())
+    assert proc.returncode == 0, out
+    return out
 
 
 async def _pod_cidr(nodes: Any, name: str) -> str:

@@ -87,3 +87,18 @@ def test_bad_ipam_configuration_is_rejected(ipam: dict[str, Any]) -> None:
     with pytest.raises(CNIError) as err:
         host_local.parse_config({"name": "net", "ipam": {"type": "host-local", **ipam}})
     assert err.value.code == 7
+
+
+def test_stale_attachments_skip_known_and_young_ones(tmp_path: Path) -> None:
+    import os
+    import time
+
+    config = conf(tmp_path)
+    for cid in ("known", "young", "old"):
+        host_local.allocate(config, container_id=cid, ifname="eth0")
+    past = time.time() - 600
+    for name in ("10.1.0.2", "10.1.0.4"):  # known's and old's reservations are ten minutes old
+        os.utime(tmp_path / "net" / name, (past, past))
+    assert host_local.stale_attachments(config, known_containers={"known"}, min_age=120) == {("old", "eth0")}
+    assert host_local.stale_attachments(config, known_containers={"known"}, min_age=0) == {("old", "eth0"),
+                                                                                          ("young", "eth0")}
