@@ -4,6 +4,7 @@ message, `kubectl auth can-i|whoami`, ServiceAccount tokens from `kubectl create
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import os
 import subprocess
@@ -13,6 +14,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from e2e_harness import Server, temporary_server
 
 TOKENS = 'static-secret-1,dana,uid-dana,"auditors"\n'
@@ -171,3 +176,34 @@ def test_tampered_client_certificate_is_refused(srv: Server, tmp_path: Path) -> 
     assert code in (0, 401)  # the handshake is refused, or the request is anonymous-refused
     assert "Traceback" not in body
     assert curl(srv, "/healthz")[0] == 200  # the server is unharmed
+
+
+def signed_client_cert(srv: Server, directory: Path, *, hours: float) -> tuple[Path, Path]:
+    """A system:masters certificate signed by the cluster's client CA, valid until now + ``hours``."""
+    tls = srv.data_dir / "server" / "tls"
+    ca = x509.load_pem_x509_certificate((tls / "client-ca.crt").read_bytes())
+    ca_key = serialization.load_pem_private_key((tls / "client-ca.key").read_bytes(), password=None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:masters"),
+                                     x509.NameAttribute(NameOID.COMMON_NAME, "old-admin")]))
+            .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=2)).not_valid_after(now + datetime.timedelta(hours=hours))
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))  # type: ignore[arg-type]
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "c.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (directory / "k.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                        serialization.NoEncryption()))
+    return directory / "c.pem", directory / "k.pem"
+
+
+def test_expired_client_certificate_is_refused(srv: Server, tmp_path: Path) -> None:
+    """Signed by the real client CA, in system:masters: works while valid, refused once expired."""
+    cert, key = signed_client_cert(srv, tmp_path / "valid", hours=1)
+    assert curl(srv, "/api/v1/secrets", "--cert", str(cert), "--key", str(key))[0] == 200
+    cert, key = signed_client_cert(srv, tmp_path / "expired", hours=-1)
+    code, body = curl(srv, "/api/v1/secrets", "--cert", str(cert), "--key", str(key))
+    assert code in (0, 401) and "Traceback" not in body
+    assert curl(srv, "/healthz")[0] == 200
