@@ -118,6 +118,8 @@ def parse_request(env: Mapping[str, str], stdin: bytes) -> Request:
     if version not in SUPPORTED_VERSIONS:
         raise CNIError(ERR_INCOMPATIBLE_VERSION, "incompatible CNI versions",
                        f"config is {version!r}, plugin supports {list(SUPPORTED_VERSIONS)}")
+    if command == "CHECK" and _version_tuple(version) < (0, 4, 0):
+        raise CNIError(ERR_INCOMPATIBLE_VERSION, "CHECK needs cniVersion 0.4.0 or later", f"config is {version!r}")
     if command in ("GC", "STATUS") and _version_tuple(version) < (1, 1, 0):
         raise CNIError(ERR_INCOMPATIBLE_VERSION, f"{command} needs cniVersion 1.1.0 or later",
                        f"config is {version!r}")

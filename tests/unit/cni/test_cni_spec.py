@@ -31,6 +31,8 @@ def test_a_valid_add_is_parsed() -> None:
     pytest.param({}, json.dumps({"cniVersion": "0.2.0", "name": "n"}).encode(), 1, "incompatible", id="old-version"),
     pytest.param({}, json.dumps({"cniVersion": "1.0.0"}).encode(), 7, "name", id="no-name"),
     pytest.param({"CNI_COMMAND": "GC"}, CONF, 1, "1.1.0", id="gc-needs-1.1"),
+    pytest.param({"CNI_COMMAND": "CHECK"}, json.dumps({"cniVersion": "0.3.1", "name": "n"}).encode(), 1, "0.4.0",
+                 id="check-needs-0.4"),
 ])
 def test_bad_calls_are_spec_errors(env: dict[str, str], stdin: bytes, code: int, words: str) -> None:
     with pytest.raises(CNIError) as err:
