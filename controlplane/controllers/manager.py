@@ -21,12 +21,14 @@ from kubelite.controlplane.controllers.deployment import DeploymentController
 from kubelite.controlplane.controllers.endpoints import EndpointsController
 from kubelite.controlplane.controllers.endpointslice import EndpointSliceController
 from kubelite.controlplane.controllers.garbagecollector import GarbageCollector
+from kubelite.controlplane.controllers.job import JobController
 from kubelite.controlplane.controllers.namespace import NamespaceController
 from kubelite.controlplane.controllers.nodeipam import NodeIPAMController
 from kubelite.controlplane.controllers.nodelifecycle import GRACE_PERIOD, NodeLifecycleController
 from kubelite.controlplane.controllers.podgc import TERMINATED_THRESHOLD, PodGCController
 from kubelite.controlplane.controllers.replicaset import ReplicaSetController
 from kubelite.controlplane.controllers.serviceaccount import ServiceAccountController
+from kubelite.controlplane.controllers.ttlafterfinished import TTLAfterFinishedController
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,8 @@ def default_controllers(client: APIClient, *, cluster_cidr: str = "10.42.0.0/16"
             ReplicaSetController(client, factory=factory), DeploymentController(client, factory=factory),
             GarbageCollector(client),
             NodeLifecycleController(client, factory=factory, grace_period=node_monitor_grace_period),
-            PodGCController(client, factory=factory, terminated_threshold=terminated_pod_gc_threshold)]
+            PodGCController(client, factory=factory, terminated_threshold=terminated_pod_gc_threshold),
+            JobController(client, factory=factory), TTLAfterFinishedController(client, factory=factory)]
 
 
 ControllerFactory = Callable[[APIClient], list[Controller]]

@@ -9,8 +9,8 @@ synchronous tests and kubectl calls can use it as well as async ones) and, over 
   robin) through ``pods/binding``, unless ``bind=False``; when a scheduler runs it binds first;
 * marks each pod bound to one of its nodes Running and Ready with a pod IP from the node's range
   (``10.<100 + node index>.x.y``, unique per node) through ``pods/status``, after ``ready_delay`` seconds;
-* finishes pods with ``restartPolicy`` Never/OnFailure after ``run_seconds``: Succeeded, or Failed when
-  the first container's command/args mention ``exit 1`` or ``false``;
+* finishes pods with ``restartPolicy`` Never/OnFailure after ``run_seconds`` (or N seconds when the first
+  container's command/args say ``sleep N``): Succeeded, or Failed when they mention ``exit 1`` or ``false``;
 * deletes (grace period 0) pods of its nodes that are being deleted, as a kubelet confirms termination.
 
 ``stop_node(name)`` stops one node's heartbeats (a dead kubelet), ``stop()`` ends everything. Objects
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -272,9 +273,10 @@ class FakeNodes:
             return
         if (spec.get("restartPolicy") or "Always") == "Always":
             return
-        await asyncio.sleep(self.run_seconds)
         first = containers[0] if containers else {}
         words = " ".join([*(first.get("command") or []), *(first.get("args") or [])])
+        sleep = re.search(r"\bsleep (\d+)", words)
+        await asyncio.sleep(int(sleep.group(1)) if sleep else self.run_seconds)
         failed = "exit 1" in words or words.strip() == "false"
         end = now_seconds()
         code = 1 if failed else 0

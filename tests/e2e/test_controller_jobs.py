@@ -1,0 +1,100 @@
+"""Jobs with stock kubectl against a real server and the fake node agent (which finishes pods of
+restartPolicy Never/OnFailure: Succeeded, or Failed when the command says `exit 1`)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from controller_waits import dump_state, exists, get_json, wait_for
+from e2e_harness import Server
+from fake_kubelet import FakeNodes
+
+pytestmark = [pytest.mark.e2e]
+
+Obj = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def nodes(server: Server) -> Iterator[FakeNodes]:
+    with FakeNodes(server.kubeconfig, ["job-node-a", "job-node-b"], run_seconds=0.3) as fake:
+        yield fake
+
+
+@pytest.fixture
+def namespace(server: Server) -> Iterator[str]:
+    name = f"job-{uuid.uuid4().hex[:8]}"
+    server.kubectl("create", "namespace", name)
+    yield name
+    dump_state(server)
+    server.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def job(name: str, namespace: str, *, command: list[str], **spec: Any) -> str:
+    return json.dumps({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "namespace": namespace},
+                       "spec": {**spec, "template": {"spec": {"restartPolicy": "Never", "containers": [
+                           {"name": "c", "image": "busybox", "command": command}]}}}})
+
+
+def test_kubectl_create_job_runs_to_completion(server: Server, nodes: FakeNodes, namespace: str) -> None:
+    ns = ["-n", namespace]
+    server.kubectl("create", "job", "once", "--image=busybox", *ns, "--", "true")
+    server.kubectl("wait", "--for=condition=complete", "job/once", "--timeout=60s", *ns, timeout=90)
+    status = get_json(server, "job", "once", *ns)["status"]
+    assert status["succeeded"] == 1 and status.get("active", 0) == 0
+    assert status["startTime"] and status["completionTime"]
+    assert "1/1" in server.kubectl("get", "job", "once", *ns).stdout
+
+
+def test_completions_parallelism_and_indexed(server: Server, nodes: FakeNodes, namespace: str) -> None:
+    ns = ["-n", namespace]
+    server.kubectl("apply", "-f", "-", input=job("five", namespace, command=["true"], completions=5, parallelism=2))
+    server.kubectl("apply", "-f", "-", input=job("idx", namespace, command=["true"], completions=3, parallelism=3,
+                                                   completionMode="Indexed"))
+    server.kubectl("wait", "--for=condition=complete", "job/five", "job/idx", "--timeout=60s", *ns, timeout=90)
+    assert get_json(server, "job", "five", *ns)["status"]["succeeded"] == 5
+    idx = get_json(server, "job", "idx", *ns)
+    assert idx["status"]["completedIndexes"] == "0-2"
+    pods = get_json(server, "pods", "-l", "job-name=idx", *ns)["items"]
+    indexes = sorted(p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"] for p in pods)
+    assert indexes == ["0", "1", "2"]
+    for pod in pods:
+        index = pod["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]
+        assert pod["spec"]["hostname"] == f"idx-{index}"
+
+
+def test_backoff_limit_fails_the_job(server: Server, nodes: FakeNodes, namespace: str) -> None:
+    ns = ["-n", namespace]
+    server.kubectl("apply", "-f", "-", input=job("bad", namespace, command=["sh", "-c", "exit 1"], backoffLimit=1))
+    server.kubectl("wait", "--for=condition=failed", "job/bad", "--timeout=60s", *ns, timeout=90)
+    status = get_json(server, "job", "bad", *ns)["status"]
+    failed = next(c for c in status["conditions"] if c["type"] == "Failed")
+    assert failed["reason"] == "BackoffLimitExceeded"
+    assert status["failed"] == 2
+
+
+def test_ttl_after_finished_and_suspend(server: Server, nodes: FakeNodes, namespace: str) -> None:
+    ns = ["-n", namespace]
+    server.kubectl("apply", "-f", "-", input=job("quick", namespace, command=["true"], ttlSecondsAfterFinished=1))
+    server.kubectl("wait", "--for=condition=complete", "job/quick", "--timeout=60s", *ns, timeout=90)
+    wait_for(lambda: not exists(server, "job", "quick", *ns), what="the Job deleted after its TTL")
+    wait_for(lambda: not get_json(server, "pods", "-l", "job-name=quick", *ns)["items"],
+             what="the Job's pods deleted with it")
+    server.kubectl("apply", "-f", "-", input=job("late", namespace, command=["true"], suspend=True))
+    wait_for(lambda: any(c["type"] == "Suspended" for c in get_json(server, "job", "late", *ns)
+                         .get("status", {}).get("conditions", [])), what="the Suspended condition")
+    assert not get_json(server, "pods", "-l", "job-name=late", *ns)["items"]
+
+
+def test_active_deadline_fails_a_job_that_runs_too_long(server: Server, nodes: FakeNodes, namespace: str) -> None:
+    ns = ["-n", namespace]
+    server.kubectl("apply", "-f", "-", input=job("slow", namespace, command=["sleep", "60"], activeDeadlineSeconds=2))
+    server.kubectl("wait", "--for=condition=failed", "job/slow", "--timeout=60s", *ns, timeout=90)
+    status = get_json(server, "job", "slow", *ns)["status"]
+    assert next(c for c in status["conditions"] if c["type"] == "Failed")["reason"] == "DeadlineExceeded"
+    wait_for(lambda: all(p["metadata"].get("deletionTimestamp") or p["status"].get("phase") != "Running"
+                         for p in get_json(server, "pods", "-l", "job-name=slow", *ns)["items"]),
+             what="the running pod deleted when the deadline passed")
