@@ -31,6 +31,7 @@ from kubelite.cni import plugins
 SOCKET_NAME = "cni.sock"
 WORKERS = 4
 MAX_REQUEST = 4 * 1024 * 1024
+REQUEST_TIMEOUT = 30.0
 
 
 def decode_request(data: bytes) -> tuple[str, dict[str, str], bytes]:
@@ -115,6 +116,7 @@ class CNIServer:
                     print(f"kubelite cni server: {exc!r}", file=sys.stderr)
 
     def _serve(self, conn: socket.socket) -> None:
+        conn.settimeout(REQUEST_TIMEOUT)  # a shim that never finishes its request must not hold a worker
         chunks, size = [], 0
         while chunk := conn.recv(65536):
             chunks.append(chunk)
