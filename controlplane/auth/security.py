@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -34,7 +35,14 @@ from kubelite.controlplane.apiserver.watchcache import WatchClosed, decode, reso
 from kubelite.controlplane.auth import bootstrap_policy, rbac
 from kubelite.controlplane.auth.authentication import Authenticator, StaticTokenFile, TokenAuthenticator
 from kubelite.controlplane.auth.authorization import Authorizers
-from kubelite.controlplane.auth.bootstrap_token import BootstrapTokenAuthenticator, ServerTokenAuthenticator
+from kubelite.controlplane.auth.bootstrap_token import NAMESPACE as BOOTSTRAP_NAMESPACE
+from kubelite.controlplane.auth.bootstrap_token import SECRET_TYPE as BOOTSTRAP_SECRET_TYPE
+from kubelite.controlplane.auth.bootstrap_token import (
+    BootstrapTokenAuthenticator,
+    ServerTokenAuthenticator,
+    expiration,
+    secret_data,
+)
 from kubelite.controlplane.auth.csr import PREFIX as CSR_PREFIX
 from kubelite.controlplane.auth.csr import CSRSigner
 from kubelite.controlplane.auth.kubeconfig import kubeconfig_yaml, write_kubeconfig
@@ -92,7 +100,8 @@ class ClusterSecurity:
         self.registry.admission = self.admission
         self._tasks = [asyncio.create_task(self._watch_rbac(), name="rbac-index"),
                        asyncio.create_task(self.signer.run(lambda: self._objects(CSR_PREFIX)), name="csr-signer"),
-                       asyncio.create_task(self._publish_root_ca(), name="root-ca-publisher")]
+                       asyncio.create_task(self._publish_root_ca(), name="root-ca-publisher"),
+                       asyncio.create_task(self._clean_tokens(), name="token-cleaner")]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -154,7 +163,7 @@ class ClusterSecurity:
                     async for _ in self._objects(prefix):
                         self.rbac.invalidate()
                         if prefix == rbac.CLUSTER_ROLES:
-                            await self.aggregate()
+                            aggregation_needed.set()
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
@@ -162,7 +171,22 @@ class ClusterSecurity:
                 self.rbac.invalidate()
                 await asyncio.sleep(0.2)
 
-        await asyncio.gather(*(one(prefix) for prefix in rbac.PREFIXES))
+        async def aggregator() -> None:
+            # a burst of ClusterRole events (start-up, kubectl apply -f dir/) costs one aggregation pass
+            while True:
+                await aggregation_needed.wait()
+                aggregation_needed.clear()
+                try:
+                    await self.aggregate()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("clusterrole aggregation failed (%s); retrying", exc)
+                    aggregation_needed.set()
+                    await asyncio.sleep(0.5)
+
+        aggregation_needed = asyncio.Event()
+        await asyncio.gather(aggregator(), *(one(prefix) for prefix in rbac.PREFIXES))
 
     async def aggregate(self) -> None:
         """ClusterRole aggregation (upstream's clusterroleaggregation controller)."""
@@ -178,6 +202,21 @@ class ClusterSecurity:
                                            precondition_from_body=False)
             except errors.APIError as exc:
                 log.warning("aggregating clusterrole %s: %s", name, exc.message)
+
+    async def _clean_tokens(self, *, period: float = 5.0) -> None:
+        """Upstream's tokencleaner: expired bootstrap tokens are deleted (they stopped working at expiry)."""
+        secrets = self._info("", "secrets")
+        while True:
+            now = dt.datetime.now(dt.UTC)
+            for secret in self.registry.cache.snapshot("/core/secrets/", f"/core/secrets/{BOOTSTRAP_NAMESPACE}/")[0]:
+                if secret.get("type") != BOOTSTRAP_SECRET_TYPE:
+                    continue
+                expires = expiration(secret_data(secret))
+                if expires is not None and expires <= now:
+                    with contextlib.suppress(errors.APIError):
+                        await self.registry.delete(secrets, BOOTSTRAP_NAMESPACE, secret["metadata"]["name"], {})
+                        log.info("deleted expired bootstrap token %s", secret["metadata"]["name"])
+            await asyncio.sleep(period)
 
     async def _publish_root_ca(self) -> None:
         """Upstream's root-ca-cert-publisher: ConfigMap kube-root-ca.crt (the server CA) in every namespace,

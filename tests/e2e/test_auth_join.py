@@ -131,6 +131,11 @@ def test_bootstrap_tokens_expire_and_can_be_deleted(srv: Server, tmp_path: Path)
             break
         assert time.monotonic() < deadline, "an expired bootstrap token still works"
         time.sleep(0.5)
+    # and the token cleaner removes it
+    deadline = time.monotonic() + 15
+    while token in kubelite(srv, "token", "list").stdout:
+        assert time.monotonic() < deadline, "the expired token was never cleaned up"
+        time.sleep(0.5)
     deleted = kubelite(srv, "token", "delete", lasting.split(".")[0])
     assert deleted.returncode == 0, deleted.stderr
     with pytest.raises(BootstrapError, match="401"):
