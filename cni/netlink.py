@@ -308,15 +308,18 @@ def delete_route(ipr: IPRoute, route: PodRoute) -> None:
                   proto=ROUTE_PROTO_KUBELITE)
 
 
-def route_source_interface(ipr: IPRoute, destination: str) -> int | None:
-    """The interface the kernel would use to reach ``destination`` (for host-gw next hops)."""
+def on_link_interface(ipr: IPRoute, destination: str) -> int | None:
+    """The interface ``destination`` is directly reachable on, or ``None`` (no route, or via a router).
+
+    host-gw can use a node as next hop only when it shares a link with us.
+    """
     try:
         routes = ipr.route("get", dst=destination)
     except NetlinkError:
         return None
     for route in routes:
         oif = route.get_attr("RTA_OIF")
-        if oif:
+        if oif and not route.get_attr("RTA_GATEWAY"):
             return int(oif)
     return None
 

@@ -178,6 +178,7 @@ class RouteReconciler:
         self.local_ip = local_ip
         self.own_pod_cidr = ipaddress.IPv4Network(own_pod_cidr)
         self.ipr = ipr
+        self._unreachable: set[str] = set()
 
     def reconcile(self, peers: list[Peer]) -> None:
         if self.backend == "vxlan":
@@ -201,7 +202,14 @@ class RouteReconciler:
             netlink.delete_link(self.ipr, VXLAN_DEVICE)
         desired = {}
         for peer in peers:
-            oif = netlink.route_source_interface(self.ipr, peer.ip) or 0
+            oif = netlink.on_link_interface(self.ipr, peer.ip)
+            if oif is None:
+                if peer.name not in self._unreachable:
+                    log.warning("host-gw: node %s (%s) is not on a link this node shares, so its pods (%s) are "
+                                "unreachable; use --pod-network-backend vxlan", peer.name, peer.ip, peer.pod_cidr)
+                    self._unreachable.add(peer.name)
+                continue
+            self._unreachable.discard(peer.name)
             desired[peer.pod_cidr] = netlink.PodRoute(dst=peer.pod_cidr, gateway=peer.ip, oif=oif)
         self._apply_routes(desired)
 

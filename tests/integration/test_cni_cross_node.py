@@ -8,11 +8,12 @@ Removing a Node from the list removes its routes (and VXLAN neighbours) again.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cni_harness import SimNode, cni, connect_nodes, httpd, in_ns, sim_node, wget
+from cni_harness import SimNode, cni, connect_nodes, httpd, in_ns, run, short_name, sim_node, wget
 
 from kubelite.agent.network import VXLAN_DEVICE, RouteReconciler, peers_of, vtep_mac
 from kubelite.cni import netlink
@@ -91,3 +92,47 @@ def test_reconciler_keeps_routes_it_does_not_own(two_nodes: tuple[SimNode, SimNo
         RouteReconciler(backend="host-gw", self_name=a.name, local_ip=ip_a, own_pod_cidr=a.pod_cidr,
                         ipr=ipr_a).reconcile([])
     assert "10.99.0.0/24 via" in in_ns(a.netns, "ip", "route").stdout
+
+
+def test_vxlan_crosses_a_router_where_host_gw_cannot() -> None:
+    """Nodes on two subnets joined by a router namespace: not one L2, so only VXLAN carries pod traffic."""
+    router = short_name("klrtr-")
+    run("ip", "netns", "add", router)
+    try:
+        with sim_node("10.42.21.0/24") as a, sim_node("10.42.22.0/24") as b:
+            in_ns(router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+            for node, subnet in ((a, "192.168.221"), (b, "192.168.222")):
+                inner, outer = short_name("kln"), short_name("klr")
+                run("ip", "link", "add", inner, "netns", node.netns, "type", "veth", "peer", "name", outer,
+                    "netns", router)
+                in_ns(router, "ip", "addr", "add", f"{subnet}.1/24", "dev", outer)
+                in_ns(router, "ip", "link", "set", outer, "up")
+                in_ns(node.netns, "ip", "addr", "add", f"{subnet}.2/24", "dev", inner)
+                in_ns(node.netns, "ip", "link", "set", inner, "up")
+                in_ns(node.netns, "ip", "route", "add", "default", "via", f"{subnet}.1")
+            ip_a, ip_b = "192.168.221.2", "192.168.222.2"
+            nodes = [node_object(a.name, ip_a, a.pod_cidr), node_object(b.name, ip_b, b.pod_cidr)]
+            pod_a, _ = pod_on(a, "ra", mtu=1450)
+            pod_b, pod_b_ip = pod_on(b, "rb", mtu=1450)
+            with netlink.in_netns(f"/run/netns/{a.netns}") as ipr_a, \
+                    netlink.in_netns(f"/run/netns/{b.netns}") as ipr_b:
+                for rec, node, ip, ipr in ((a, a, ip_a, ipr_a), (b, b, ip_b, ipr_b)):
+                    RouteReconciler(backend="host-gw", self_name=node.name, local_ip=ip, own_pod_cidr=rec.pod_cidr,
+                                    ipr=ipr).reconcile(peers_of(nodes, self_name=node.name))
+                with httpd(pod_b, port=8080, body="over the router", workdir=b.base):
+                    # host-gw: the peer is no next hop on a shared link, so it gets no route (and a warning)
+                    assert in_ns(a.netns, "ip", "route", "show", "proto", "200").stdout.strip() == ""
+                    assert not _reaches(pod_a, f"http://{pod_b_ip}:8080/")
+                    for node, ip, ipr in ((a, ip_a, ipr_a), (b, ip_b, ipr_b)):
+                        RouteReconciler(backend="vxlan", self_name=node.name, local_ip=ip, own_pod_cidr=node.pod_cidr,
+                                        ipr=ipr).reconcile(peers_of(nodes, self_name=node.name))
+                    assert wget(pod_a, f"http://{pod_b_ip}:8080/") == "over the router"
+    finally:
+        run("ip", "netns", "delete", router, check=False)
+
+
+def _reaches(netns: str, url: str) -> bool:
+    try:
+        return in_ns(netns, "busybox", "wget", "-q", "-O", "-", url, check=False, timeout=2).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
