@@ -482,9 +482,9 @@ class Framework:
         num_nodes = len(snapshot)
         if not num_nodes:
             return FitError(pod_key=pod_key(pod), num_all_nodes=0, node_statuses={})
-        pre_result, pre_status, skipped = self._run_pre_filter(state=state, pod=pod)
         state.write(FRAMEWORK_KEY, self)
         state.write(SNAPSHOT_KEY, snapshot)
+        pre_result, pre_status, skipped = self._run_pre_filter(state=state, pod=pod)
         state.write(SKIPPED_FILTERS_KEY, frozenset(skipped))
         if pre_status is not None and pre_status.code is Code.ERROR:
             return ScheduleFailure(status=pre_status)

@@ -227,6 +227,10 @@ class NodeInfo:
     used_ports: list[HostPort] = field(default_factory=list)
     image_names: frozenset[str] = frozenset()
     image_sizes: Mapping[str, int] = field(default_factory=dict)  # every name of an image -> its size
+    # pods with pod (anti-)affinity terms, and those with required anti-affinity (upstream
+    # PodsWithAffinity / PodsWithRequiredAntiAffinity): InterPodAffinity looks only at these
+    pods_with_affinity: list[JSON] = field(default_factory=list)
+    pods_with_required_anti_affinity: list[JSON] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -248,6 +252,11 @@ class NodeInfo:
         self.non_zero_requested.milli_cpu += cpu
         self.non_zero_requested.memory += memory
         self.used_ports.extend(pod_host_ports(pod))
+        affinity = (pod.get("spec") or {}).get("affinity") or {}
+        if affinity.get("podAffinity") or affinity.get("podAntiAffinity"):
+            self.pods_with_affinity.append(pod)
+            if (affinity.get("podAntiAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution"):
+                self.pods_with_required_anti_affinity.append(pod)
 
     def remove_pod(self, pod: JSON) -> bool:
         """Stop accounting for the pod with ``pod``'s uid (or namespace/name when it has no uid);
@@ -264,6 +273,11 @@ class NodeInfo:
         self.non_zero_requested.memory -= memory
         for port in pod_host_ports(existing):
             self.used_ports.remove(port)
+        for group in (self.pods_with_affinity, self.pods_with_required_anti_affinity):
+            for i, member in enumerate(group):
+                if member is existing:
+                    del group[i]
+                    break
         return True
 
     def set_node(self, node: JSON) -> None:

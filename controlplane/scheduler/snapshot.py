@@ -45,6 +45,9 @@ class Snapshot(Sequence[NodeInfo]):
         # slots a pod without tolerations cannot use, so plugins can look only at those
         self.blocked_slots: set[int] = set()
         self.prefer_slots: set[int] = set()
+        # slots holding pods with pod (anti-)affinity terms / required anti-affinity (InterPodAffinity)
+        self.affinity_slots: set[int] = set()
+        self.anti_affinity_slots: set[int] = set()
         # how many nodes hold each image name (ImageLocality spreads an image's score by it)
         self.image_nodes: Counter[str] = Counter()
         self._images: list[frozenset[str]] = []
@@ -94,6 +97,9 @@ class Snapshot(Sequence[NodeInfo]):
         self.prefer_slots.discard(len(self.infos))
         self.blocked_slots.discard(slot)
         self.prefer_slots.discard(slot)
+        for slots in (self.affinity_slots, self.anti_affinity_slots):
+            slots.discard(len(self.infos))
+            slots.discard(slot)
         if last is not info:
             self.infos[slot] = last
             self.slots[last.name] = slot
@@ -115,6 +121,9 @@ class Snapshot(Sequence[NodeInfo]):
             self._images[slot] = info.image_names
         (self.blocked_slots.add if hard else self.blocked_slots.discard)(slot)
         (self.prefer_slots.add if prefer else self.prefer_slots.discard)(slot)
+        (self.affinity_slots.add if info.pods_with_affinity else self.affinity_slots.discard)(slot)
+        (self.anti_affinity_slots.add if info.pods_with_required_anti_affinity
+         else self.anti_affinity_slots.discard)(slot)
 
     def refresh_node(self, name: str) -> None:
         slot = self.slots.get(name)

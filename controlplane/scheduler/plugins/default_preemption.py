@@ -50,6 +50,7 @@ from kubelite.controlplane.scheduler.framework import (
 )
 from kubelite.controlplane.scheduler.nodeinfo import JSON, NodeInfo
 from kubelite.controlplane.scheduler.scheduling_queue import pod_priority
+from kubelite.controlplane.scheduler.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -118,10 +119,10 @@ class DefaultPreemption:
     def post_filter(self, *, state: CycleState, pod: JSON,
                     node_statuses: Mapping[str, Status]) -> tuple[PostFilterResult | None, Status | None]:
         framework = state.read(FRAMEWORK_KEY, object)
-        snapshot = state.read(SNAPSHOT_KEY, object)
+        snapshot = state.read(SNAPSHOT_KEY, Snapshot)
         if framework is None or snapshot is None:
             return None, Status.of(Code.ERROR, "the framework did not provide its snapshot", plugin=NAME)
-        infos: Sequence[NodeInfo] = list(snapshot)  # type: ignore[call-overload]
+        infos: Sequence[NodeInfo] = snapshot.infos
         spec = pod.get("spec") or {}
         if spec.get("preemptionPolicy") == "Never":
             return None, Status.of(Code.UNSCHEDULABLE, "preemption: not eligible due to preemptionPolicy=Never.")

@@ -187,8 +187,15 @@ def test_no_nodes() -> None:
 
 def test_default_profile_builds() -> None:
     fw = Framework(profile=default_profile(), registry=in_tree_registry())
+    # upstream's default order (volume plugins aside)
     assert fw.plugins(ExtensionPoint.FILTER) == ["NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity",
-                                                 "NodePorts", "NodeResourcesFit"]
+                                                 "NodePorts", "NodeResourcesFit", "PodTopologySpread",
+                                                 "InterPodAffinity"]
+    assert fw.plugins(ExtensionPoint.SCORE) == ["TaintToleration", "NodeAffinity", "NodeResourcesFit",
+                                                "PodTopologySpread", "InterPodAffinity",
+                                                "NodeResourcesBalancedAllocation", "ImageLocality"]
+    assert fw.plugins(ExtensionPoint.POST_FILTER) == ["DefaultPreemption"]
+    assert fw.plugins(ExtensionPoint.BIND) == ["DefaultBinder"]
 
 
 # ---- failure messages ----------------------------------------------------------------------------
