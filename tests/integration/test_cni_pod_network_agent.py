@@ -130,6 +130,12 @@ async def test_pod_network_follows_the_nodes(client: APIClient, node_netns: str,
         await nodes.create(node_body(peer, "192.168.212.2"))
         peer_cidr = await eventually(lambda: _pod_cidr(nodes, peer), what="the peer's podCIDR")
         await eventually(lambda: f"{peer_cidr} via 192.168.212.2" in _routes(node_netns), what="the peer route")
+        # the peer's address changes: the route follows
+        body = await nodes.get(peer)
+        body["status"]["addresses"] = [{"type": "InternalIP", "address": "192.168.212.3"}]
+        await nodes.update_status(body)
+        await eventually(lambda: f"{peer_cidr} via 192.168.212.3" in _routes(node_netns), what="the route to change")
+        assert "192.168.212.2" not in _routes(node_netns)
         await nodes.delete(peer)
         await eventually(lambda: peer_cidr not in _routes(node_netns), what="the peer route to go")
     finally:
