@@ -17,6 +17,7 @@ from typing import Any
 
 from kubelite.client import APIClient, ClientConfig, LeaderElector, LeaseLock, SharedInformerFactory
 from kubelite.controlplane.controllers.base import Controller
+from kubelite.controlplane.controllers.daemonset import DaemonSetController
 from kubelite.controlplane.controllers.deployment import DeploymentController
 from kubelite.controlplane.controllers.endpoints import EndpointsController
 from kubelite.controlplane.controllers.endpointslice import EndpointSliceController
@@ -47,7 +48,8 @@ def default_controllers(client: APIClient, *, cluster_cidr: str = "10.42.0.0/16"
             GarbageCollector(client),
             NodeLifecycleController(client, factory=factory, grace_period=node_monitor_grace_period),
             PodGCController(client, factory=factory, terminated_threshold=terminated_pod_gc_threshold),
-            JobController(client, factory=factory), TTLAfterFinishedController(client, factory=factory)]
+            JobController(client, factory=factory), TTLAfterFinishedController(client, factory=factory),
+            DaemonSetController(client, factory=factory)]
 
 
 ControllerFactory = Callable[[APIClient], list[Controller]]

@@ -40,6 +40,18 @@ def now_seconds() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _required_node_names(spec: Obj) -> set[str] | None:
+    """Nodes a pod's required node affinity pins by ``metadata.name`` (how DaemonSet pods target a node)."""
+    required = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
+                .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+    names: set[str] | None = None
+    for term in required.get("nodeSelectorTerms") or []:
+        for field in term.get("matchFields") or []:
+            if field.get("key") == "metadata.name" and field.get("operator") == "In":
+                names = (names or set()) | {str(v) for v in field.get("values") or []}
+    return names
+
+
 class FakeNodes:
     def __init__(self, kubeconfig: Path | str, names: list[str], *, bind: bool = True, ready_delay: float = 0.0,
                  run_seconds: float = 0.2, lease_interval: float = 2.0, labels: dict[str, str] | None = None,
@@ -209,6 +221,9 @@ class FakeNodes:
             if self.bind and not md.get("deletionTimestamp") and (key, "bind") not in self._handled:
                 self._handled.add((key, "bind"))
                 candidates = [n for n in self.names if n not in self.stopped_nodes]
+                wanted = _required_node_names(spec)
+                if wanted is not None:
+                    candidates = [n for n in candidates if n in wanted]
                 if candidates:
                     target = candidates[self._rr % len(candidates)]
                     self._rr += 1
