@@ -86,8 +86,24 @@ def delete(request: Request) -> None:
         with contextlib.suppress(CNIError):
             ports = parse_mappings(request, _pod_ip(request))
     nat.remove_hostports(ports)
+    _forget_udp_flows(ports)
     with contextlib.suppress(FileNotFoundError):
         state.unlink()
+
+
+def _forget_udp_flows(ports: list[nat.HostPort]) -> None:
+    """UDP "connections" to a removed hostPort would keep their DNAT to the old pod until they time out:
+    drop those conntrack entries (as the reference plugin does), best effort."""
+    import shutil
+    import subprocess
+
+    tool = shutil.which("conntrack")
+    if tool is None:
+        return
+    for port in ports:
+        if port.protocol == "udp":
+            subprocess.run([tool, "-D", "-p", "udp", "--orig-port-dst", str(port.host_port)],
+                           capture_output=True, check=False, timeout=10)
 
 
 def check(request: Request) -> None:

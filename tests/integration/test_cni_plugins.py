@@ -11,6 +11,7 @@ import ipaddress
 import json
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -219,7 +220,8 @@ def test_portmap_maps_a_host_port_to_the_pod(node: SimNode, tmp_path: object) ->
     assert rc == 0 and result is not None
     pod_ip = result["ips"][0]["address"].split("/")[0]
     portmap_conf = {"cniVersion": "1.0.0", "name": "kubelite", **conflist["plugins"][1],  # type: ignore[index]
-                    "runtimeConfig": {"portMappings": [{"hostPort": 18080, "containerPort": 8080, "protocol": "tcp"}]},
+                    "runtimeConfig": {"portMappings": [{"hostPort": 18080, "containerPort": 8080, "protocol": "tcp"},
+                                                       {"hostPort": 15353, "containerPort": 53, "protocol": "udp"}]},
                     "prevResult": result}
     rc, passed = cni(node, "portmap", "ADD", container_id="pm1", netns=pod, config=portmap_conf)
     assert rc == 0 and passed is not None and passed["ips"] == result["ips"]
@@ -231,10 +233,16 @@ def test_portmap_maps_a_host_port_to_the_pod(node: SimNode, tmp_path: object) ->
         assert wget(node.netns, "http://10.42.7.1:18080/") == "hello from the pod"
         # hairpin: the pod reaches itself through the node's hostPort (masqueraded, so replies return)
         assert wget(pod, "http://10.42.7.1:18080/") == "hello from the pod"
+    # a UDP flow to the hostPort: conntrack remembers its DNAT until DEL forgets it
+    in_ns(node.netns, sys.executable, "-c", "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM)"
+          ".sendto(b'x', ('10.42.7.1', 15353))")  # busybox nc has no UDP mode
+    udp_flows = ("conntrack", "-L", "-p", "udp", "--orig-port-dst", "15353")
+    assert f"[UNREPLIED] src={pod_ip}" in in_ns(node.netns, *udp_flows, check=False).stdout  # DNATed to the pod
     # DEL without prevResult still removes exactly what ADD added (from portmap's own record)
     del_conf = {k: v for k, v in portmap_conf.items() if k not in ("prevResult", "runtimeConfig")}
     assert cni(node, "portmap", "DEL", container_id="pm1", netns=pod, config=del_conf) == (0, None)
     assert "18080" not in in_ns(node.netns, "nft", "list", "map", "ip", "kubelite-cni", "hostports").stdout
+    assert "15353" not in in_ns(node.netns, *udp_flows, check=False).stdout
     assert cni(node, "portmap", "DEL", container_id="pm1", netns=pod, config=del_conf) == (0, None)
     rc, body = cni(node, "portmap", "CHECK", container_id="pm1", netns=pod, config=portmap_conf)
     assert rc != 0 and body is not None and "18080" in body.get("details", "")
