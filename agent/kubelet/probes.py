@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -119,7 +120,8 @@ class ProbeManager:
                 if spec.get(key):
                     wanted.add((record.id, kind))
                     if (record.id, kind) not in self._workers:
-                        self._start(uid, record.id, kind, spec, spec[key], pod_ip)
+                        self._start(uid, record.id, kind, spec, spec[key], pod_ip,
+                                    started_at=record.started_at / 1e9 if record.started_at else time.time())
         for worker_key in [k for k in self._workers if self._pod_of.get(k[0]) == uid and k not in wanted]:
             self._workers.pop(worker_key).cancel()
             self._forget(worker_key[0])
@@ -138,13 +140,13 @@ class ProbeManager:
         self._pod_of.pop(container_id, None)
 
     def _start(self, uid: str, container_id: str, kind: str, container: Mapping[str, Any],
-               probe: Mapping[str, Any], pod_ip: str) -> None:
+               probe: Mapping[str, Any], pod_ip: str, *, started_at: float) -> None:
         self._pod_of[container_id] = uid
         if kind == READINESS:
             self.verdicts.ready[container_id] = False
         elif kind == STARTUP:
             self.verdicts.started[container_id] = False
-        task = asyncio.create_task(self._work(uid, container_id, kind, container, probe, pod_ip),
+        task = asyncio.create_task(self._work(uid, container_id, kind, container, probe, pod_ip, started_at),
                                    name=f"probe-{kind}-{container_id[:12]}")
         self._workers[(container_id, kind)] = task
 
@@ -158,11 +160,12 @@ class ProbeManager:
                 await task
 
     async def _work(self, uid: str, container_id: str, kind: str, container: Mapping[str, Any],
-                    probe: Mapping[str, Any], pod_ip: str) -> None:
+                    probe: Mapping[str, Any], pod_ip: str, started_at: float) -> None:
         period = max(int(probe.get("periodSeconds") or 10), 1)
         success_threshold = max(int(probe.get("successThreshold") or 1), 1)
         failure_threshold = max(int(probe.get("failureThreshold") or 3), 1)
-        await asyncio.sleep(int(probe.get("initialDelaySeconds") or 0))
+        # the initial delay counts from the container's start (upstream), so a restarted agent probes at once
+        await asyncio.sleep(max(0.0, started_at + int(probe.get("initialDelaySeconds") or 0) - time.time()))
         successes = failures = 0
         current: bool | None = None
         while True:
