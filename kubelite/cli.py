@@ -135,7 +135,8 @@ def cmd_agent(args: argparse.Namespace) -> int:
 
     disabled, backend = _agent_component_args(args)
     config = AgentConfig(
-        data_dir=Path(args.data_dir).absolute(), server=args.server, node_name=args.node_name or socket.gethostname(),
+        data_dir=Path(args.data_dir).absolute(), server=args.server,
+        node_name=(args.node_name or socket.gethostname()).lower(),
         node_ip=args.node_ip or "", kubeconfig=Path(args.kubeconfig), token=token, node_labels=labels,
         node_taints=tuple(args.node_taint), container_runtime_endpoint=args.container_runtime_endpoint or "",
         cluster_dns=args.cluster_dns, cluster_domain=args.cluster_domain, kubelet_port=args.kubelet_port,
