@@ -174,6 +174,36 @@ def test_pods_named_for_another_scheduler_or_bound_already_are_left_alone(server
     assert events(server, namespace, "pinned") == []
 
 
+def test_topology_spread_and_pod_anti_affinity(server: Server, namespace: str) -> None:
+    for name, zone in (("a1", "a"), ("a2", "a"), ("b1", "b")):
+        create(server, node(name, labels={"zone": zone}))
+    spread = [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule",
+               "labelSelector": {"matchLabels": {"app": "web"}}}]
+    zones = []
+    for i in range(4):
+        web = pod(f"web-{i}", namespace, topologySpreadConstraints=spread)
+        web["metadata"]["labels"] = {"app": "web"}
+        create(server, web)
+        zones.append(node_of(server, namespace, f"web-{i}")[0])  # one at a time: each sees the previous
+    assert sorted(zones) == ["a", "a", "b", "b"]
+    anti = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"labelSelector": {"matchLabels": {"app": "db"}}, "topologyKey": "kubernetes.io/hostname"}]}}
+    hosts = set()
+    for i in range(3):
+        db = pod(f"db-{i}", namespace, affinity=anti)
+        db["metadata"]["labels"] = {"app": "db"}
+        create(server, db)
+        hosts.add(node_of(server, namespace, f"db-{i}"))
+    assert hosts == {"a1", "a2", "b1"}
+    extra = pod("db-3", namespace, affinity=anti)
+    extra["metadata"]["labels"] = {"app": "db"}
+    create(server, extra)
+    message = scheduled_condition(server, namespace, "db-3")["message"]
+    # the placed pods' own anti-affinity is checked first, as upstream does
+    assert message.startswith("0/3 nodes are available: 3 node(s) didn't satisfy existing pods anti-affinity "
+                              "rules. preemption: 0/3 nodes are available: 3 No preemption victims found")
+
+
 def test_a_higher_priority_pod_preempts_a_lower_priority_one(server: Server, namespace: str) -> None:
     create(server, node("only", cpu="2"))
     for name in ("low-a", "low-b"):
