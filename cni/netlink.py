@@ -63,7 +63,10 @@ def in_netns(path: str) -> Iterator[IPRoute]:
     try:
         home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
-            _setns(target)
+            try:
+                _setns(target)
+            except OSError as exc:  # EINVAL: the path is some other file, not a network namespace
+                raise NamespaceGone(f"{path} ({exc.strerror})")
             try:
                 ipr = IPRoute()
             finally:

@@ -120,6 +120,15 @@ def test_bad_input_is_a_spec_error_and_changes_nothing(node: SimNode, env: dict[
     assert "eth0" not in in_ns(pod, "ip", "link").stdout
 
 
+def test_a_netns_path_that_is_no_namespace_is_a_spec_error(node: SimNode) -> None:
+    not_a_netns = node.base / "plain-file"
+    not_a_netns.write_text("")
+    rc, body = cni(node, "bridge", "ADD", container_id="nons", netns="", config=node.config(),
+                   extra_env={"CNI_NETNS": str(not_a_netns)})
+    assert rc != 0 and body is not None and body["code"] == 3, body
+    assert node.allocations() == []
+
+
 def test_twenty_parallel_adds_get_distinct_addresses(node: SimNode) -> None:
     pods = [node.add_pod() for _ in range(20)]
     config = node.config()
