@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kubelite.cni import bridge, host_local, loopback, portmap
+from kubelite.cni import host_local
 from kubelite.cni.spec import (
     ERR_INTERNAL,
     ERR_INVALID_CONFIG,
@@ -61,7 +61,11 @@ def _host_local(request: Request) -> dict[str, Any] | None:
     return None
 
 
+# The plugin modules are imported on first use: pyroute2 alone costs ~0.4 s to import, which the
+# in-process fallback would otherwise pay even for VERSION or a host-local call.
 def _bridge(request: Request) -> dict[str, Any] | None:
+    from kubelite.cni import bridge
+
     if request.command == "ADD":
         return bridge.add(request)
     if request.command == "DEL":
@@ -76,6 +80,8 @@ def _bridge(request: Request) -> dict[str, Any] | None:
 
 
 def _loopback(request: Request) -> dict[str, Any] | None:
+    from kubelite.cni import loopback
+
     if request.command == "ADD":
         return loopback.add(request)
     if request.command == "DEL":
@@ -86,6 +92,8 @@ def _loopback(request: Request) -> dict[str, Any] | None:
 
 
 def _portmap(request: Request) -> dict[str, Any] | None:
+    from kubelite.cni import portmap
+
     if request.command == "ADD":
         return portmap.add(request)
     if request.command == "DEL":

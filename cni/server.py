@@ -67,6 +67,9 @@ class CNIServer:
         self._stopping = threading.Event()
 
     def start(self) -> None:
+        # plugins.py imports the plugin modules lazily (for the fallback); the server pays that once, here
+        from kubelite.cni import bridge, loopback, portmap  # noqa: F401
+
         self.socket_path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()  # a stale socket of a previous run
