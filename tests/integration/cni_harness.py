@@ -193,7 +193,7 @@ def httpd(netns: str, *, port: int, body: str, workdir: Path) -> Iterator[None]:
             proc.wait(5)
 
 
-def wget(netns: str, url: str, *, timeout: int = 5) -> str:
+def wget(netns: str, url: str, *, timeout: int = 15) -> str:
     # no -T: this busybox's wget crashes with it; the subprocess timeout bounds the wait instead
     try:
         done = in_ns(netns, "busybox", "wget", "-q", "-O", "-", url, check=False, timeout=timeout)

@@ -55,10 +55,10 @@ async def eventually(probe: Any, *, what: str) -> Any:
         await asyncio.sleep(0.05)
 
 
-def reaches(source: str, url: str) -> bool:
-    """wget from a pod: True on an answer, False when the connection is dropped (no answer in 2 s)."""
+def reaches(source: str, url: str, *, timeout: float = 15) -> bool:
+    """wget from a pod: True on an answer, False when the connection is dropped (no answer in time)."""
     try:
-        done = in_ns(source, "busybox", "wget", "-q", "-O", "-", url, check=False, timeout=2)
+        done = in_ns(source, "busybox", "wget", "-q", "-O", "-", url, check=False, timeout=timeout)
     except subprocess.TimeoutExpired:
         return False
     return done.returncode == 0
@@ -121,7 +121,7 @@ async def test_policies_allow_and_deny_pod_traffic(client: APIClient, tmp_path: 
                                         "ports": [{"port": "http"}]}]}}, namespace=ns)
             await eventually(lambda: ips["b"] in _nft(node_netns, "ingress_isolated"), what="b isolated")
             assert reaches(pod_netns["a"], url)
-            assert not reaches(pod_netns["c"], url)
+            assert not reaches(pod_netns["c"], url, timeout=2)
 
             # a may send nothing at all
             await policies.create({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
@@ -129,7 +129,7 @@ async def test_policies_allow_and_deny_pod_traffic(client: APIClient, tmp_path: 
                                    "spec": {"podSelector": {"matchLabels": {"app": "a"}},
                                             "policyTypes": ["Egress"]}}, namespace=ns)
             await eventually(lambda: ips["a"] in _nft(node_netns, "egress_isolated"), what="a egress-isolated")
-            assert not reaches(pod_netns["a"], url)
+            assert not reaches(pod_netns["a"], url, timeout=2)
 
             # policies gone: open again
             await policies.delete("b-from-a", namespace=ns)
