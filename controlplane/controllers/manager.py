@@ -29,6 +29,7 @@ from kubelite.controlplane.controllers.nodelifecycle import GRACE_PERIOD, NodeLi
 from kubelite.controlplane.controllers.podgc import TERMINATED_THRESHOLD, PodGCController
 from kubelite.controlplane.controllers.replicaset import ReplicaSetController
 from kubelite.controlplane.controllers.serviceaccount import ServiceAccountController
+from kubelite.controlplane.controllers.statefulset import StatefulSetController
 from kubelite.controlplane.controllers.ttlafterfinished import TTLAfterFinishedController
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ def default_controllers(client: APIClient, *, cluster_cidr: str = "10.42.0.0/16"
             NodeLifecycleController(client, factory=factory, grace_period=node_monitor_grace_period),
             PodGCController(client, factory=factory, terminated_threshold=terminated_pod_gc_threshold),
             JobController(client, factory=factory), TTLAfterFinishedController(client, factory=factory),
-            DaemonSetController(client, factory=factory)]
+            DaemonSetController(client, factory=factory), StatefulSetController(client, factory=factory)]
 
 
 ControllerFactory = Callable[[APIClient], list[Controller]]

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from e2e_harness import start_server, stop_server
 from fake_kubelet import FakeNodes
 
-from kubelite.client import APIClient, load_kubeconfig
+from kubelite.client import APIClient, APIStatusError, load_kubeconfig
 
 
 @dataclass
@@ -52,7 +52,8 @@ class Figures:
 
 def pod_body(i: int) -> dict[str, object]:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"floor-{i}", "labels": {"app": "floor"}},
-            "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+            # no scheduler serves this name: the floor's pods stay Pending and cost nothing afterwards
+            "spec": {"schedulerName": "bench-floor-unscheduled", "containers": [{"name": "c", "image": "busybox"}]}}
 
 
 async def floor(client: APIClient, *, count: int, clients: int) -> float:
@@ -66,9 +67,7 @@ async def floor(client: APIClient, *, count: int, clients: int) -> float:
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(clients)))
-    seconds = time.perf_counter() - started
-    await pods.delete_collection(namespace="floor", grace_period_seconds=0)
-    return count / seconds
+    return count / (time.perf_counter() - started)
 
 
 async def scale_up(client: APIClient, *, replicas: int, timeout: float) -> tuple[float, float]:
@@ -80,6 +79,11 @@ async def scale_up(client: APIClient, *, replicas: int, timeout: float) -> tuple
         "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "scale"}},
                  "template": {"metadata": {"labels": {"app": "scale"}},
                               "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}, namespace="bench")
+    while True:  # let the controller settle on the empty Deployment first (its ReplicaSet exists)
+        current = await deployments.get("scale", namespace="bench")
+        if (current.get("status") or {}).get("observedGeneration") == current["metadata"].get("generation"):
+            break
+        await asyncio.sleep(0.1)
     listed = await pods.list(namespace="bench")
     seen: set[str] = set()
     created_at: list[float] = []
@@ -97,7 +101,13 @@ async def scale_up(client: APIClient, *, replicas: int, timeout: float) -> tuple
     counter = asyncio.create_task(count_pods())
     await asyncio.sleep(0.1)
     started = time.perf_counter()
-    await deployments.patch("scale", {"spec": {"replicas": replicas}}, namespace="bench")
+    for _ in range(20):
+        try:
+            await deployments.patch("scale", {"spec": {"replicas": replicas}}, namespace="bench")
+            break
+        except APIStatusError as exc:
+            if not exc.is_conflict():
+                raise
     await asyncio.wait_for(counter, timeout)
     created = created_at[0] - started
     deadline = time.perf_counter() + timeout

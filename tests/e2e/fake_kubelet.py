@@ -6,7 +6,8 @@ synchronous tests and kubectl calls can use it as well as async ones) and, over 
 * registers each Node (Ready, capacity, addresses) and renews its Lease in ``kube-node-lease`` every
   ``lease_interval`` seconds, plus a status heartbeat, like a kubelet;
 * binds pods that still have no ``spec.nodeName`` after ``bind_delay`` seconds to one of its nodes (round
-  robin) through ``pods/binding``, unless ``bind=False``; when a scheduler runs it binds first;
+  robin) through ``pods/binding``, unless ``bind=False``, standing in for the default scheduler (pods
+  naming another ``schedulerName`` are left alone); when a scheduler runs it binds first;
 * marks each pod bound to one of its nodes Running and Ready with a pod IP from the node's range
   (``10.<100 + node index>.x.y``, unique per node) through ``pods/status``, after ``ready_delay`` seconds;
 * finishes pods with ``restartPolicy`` Never/OnFailure after ``run_seconds`` (or N seconds when the first
@@ -218,7 +219,8 @@ class FakeNodes:
         node = spec.get("nodeName")
         key = f"{md['namespace']}/{md['name']}"
         if not node:
-            if self.bind and not md.get("deletionTimestamp") and (key, "bind") not in self._handled:
+            if self.bind and not md.get("deletionTimestamp") and (key, "bind") not in self._handled and \
+                    spec.get("schedulerName", "default-scheduler") == "default-scheduler":
                 self._handled.add((key, "bind"))
                 candidates = [n for n in self.names if n not in self.stopped_nodes]
                 wanted = _required_node_names(spec)
