@@ -17,6 +17,7 @@ from typing import Any
 
 from kubelite.client import APIClient, ClientConfig, LeaderElector, LeaseLock, SharedInformerFactory
 from kubelite.controlplane.controllers.base import Controller
+from kubelite.controlplane.controllers.cronjob import CronJobController
 from kubelite.controlplane.controllers.daemonset import DaemonSetController
 from kubelite.controlplane.controllers.deployment import DeploymentController
 from kubelite.controlplane.controllers.endpoints import EndpointsController
@@ -50,7 +51,8 @@ def default_controllers(client: APIClient, *, cluster_cidr: str = "10.42.0.0/16"
             NodeLifecycleController(client, factory=factory, grace_period=node_monitor_grace_period),
             PodGCController(client, factory=factory, terminated_threshold=terminated_pod_gc_threshold),
             JobController(client, factory=factory), TTLAfterFinishedController(client, factory=factory),
-            DaemonSetController(client, factory=factory), StatefulSetController(client, factory=factory)]
+            DaemonSetController(client, factory=factory), StatefulSetController(client, factory=factory),
+            CronJobController(client, factory=factory)]
 
 
 ControllerFactory = Callable[[APIClient], list[Controller]]

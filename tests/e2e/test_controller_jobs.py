@@ -98,3 +98,46 @@ def test_active_deadline_fails_a_job_that_runs_too_long(server: Server, nodes: F
     wait_for(lambda: all(p["metadata"].get("deletionTimestamp") or p["status"].get("phase") != "Running"
                          for p in get_json(server, "pods", "-l", "job-name=slow", *ns)["items"]),
              what="the running pod deleted when the deadline passed")
+
+
+def cronjob(name: str, namespace: str, *, command: list[str], **spec: Any) -> str:
+    return json.dumps({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": name, "namespace": namespace},
+                       "spec": {"schedule": "@every 2s", **spec, "jobTemplate": {"spec": {"template": {"spec": {
+                           "restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox",
+                                                                     "command": command}]}}}}}})
+
+
+def owned_jobs(server: Server, namespace: str, owner: str) -> list[Obj]:
+    return [j for j in get_json(server, "jobs", "-n", namespace)["items"]
+            if any(r["name"] == owner for r in j["metadata"].get("ownerReferences") or [])]
+
+
+def test_cronjob_runs_on_schedule_and_keeps_history_limits(server: Server, nodes: FakeNodes, namespace: str) -> None:
+    ns = ["-n", namespace]
+    server.kubectl("apply", "-f", "-", input=cronjob("tick", namespace, command=["true"],
+                                                     successfulJobsHistoryLimit=1))
+    wait_for(lambda: get_json(server, "cronjob", "tick", *ns).get("status", {}).get("lastSuccessfulTime"),
+             what="a scheduled Job completed")
+    cj = get_json(server, "cronjob", "tick", *ns)
+    assert cj["status"]["lastScheduleTime"]
+    job = owned_jobs(server, namespace, "tick")[0]
+    assert "batch.kubernetes.io/cronjob-scheduled-timestamp" in job["metadata"]["annotations"]
+    wait_for(lambda: get_json(server, "cronjob", "tick", *ns)["status"]["lastScheduleTime"]
+             != cj["status"]["lastScheduleTime"], what="a second run")
+    # successfulJobsHistoryLimit 1: finished Jobs beyond one are deleted
+    wait_for(lambda: sum(1 for j in owned_jobs(server, namespace, "tick") if not j["metadata"].get(
+        "deletionTimestamp") and any(c["type"] == "Complete" for c in j.get("status", {}).get("conditions", []))) <= 1,
+        what="one finished Job kept")
+    server.kubectl("patch", "cronjob", "tick", *ns, "--type=merge", "-p", '{"spec":{"suspend":true}}')
+
+
+def test_cronjob_forbid_skips_while_a_job_runs(server: Server, nodes: FakeNodes, namespace: str) -> None:
+    ns = ["-n", namespace]
+    server.kubectl("apply", "-f", "-", input=cronjob("slowtick", namespace, command=["sleep", "30"],
+                                                     concurrencyPolicy="Forbid"))
+    wait_for(lambda: owned_jobs(server, namespace, "slowtick"), what="the first run")
+    wait_for(lambda: "JobAlreadyActive" in server.kubectl("get", "events", *ns).stdout,
+             what="the next run skipped (Forbid)")
+    assert len(owned_jobs(server, namespace, "slowtick")) == 1
+    assert len(get_json(server, "cronjob", "slowtick", *ns)["status"]["active"]) == 1
+    server.kubectl("patch", "cronjob", "slowtick", *ns, "--type=merge", "-p", '{"spec":{"suspend":true}}')
