@@ -333,10 +333,39 @@ def _secret_value(secret: Mapping[str, Any], key: str) -> str | None:
     return string_data.get(key)
 
 
+def service_env_vars(services: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Docker-link style variables for Services (upstream pkg/kubelet/envvars FromServices)."""
+    env: dict[str, str] = {}
+    for svc in services:
+        spec = svc.get("spec") or {}
+        ip = spec.get("clusterIP") or ""
+        ports = spec.get("ports") or []
+        if not ip or ip == "None" or not ports:
+            continue
+        name = svc["metadata"]["name"].upper().replace("-", "_")
+        env[f"{name}_SERVICE_HOST"] = ip
+        env[f"{name}_SERVICE_PORT"] = str(ports[0]["port"])
+        for port in ports:
+            if port.get("name"):
+                env[f"{name}_SERVICE_PORT_{port['name'].upper().replace('-', '_')}"] = str(port["port"])
+        first = ports[0]
+        env[f"{name}_PORT"] = f"{(first.get('protocol') or 'TCP').lower()}://{ip}:{first['port']}"
+        for port in ports:
+            protocol = port.get("protocol") or "TCP"
+            prefix = f"{name}_PORT_{port['port']}_{protocol.upper()}"
+            env[prefix] = f"{protocol.lower()}://{ip}:{port['port']}"
+            env[f"{prefix}_PROTO"] = protocol.lower()
+            env[f"{prefix}_PORT"] = str(port["port"])
+            env[f"{prefix}_ADDR"] = ip
+    return env
+
+
 async def resolve_env(container: Mapping[str, Any], pod: Mapping[str, Any], *, lookup: ObjectLookup,
                       allocatable: Mapping[str, str], pod_ip: str, pod_ips: Sequence[str],
-                      host_ip: str) -> list[tuple[str, str]]:
-    """The container's environment in upstream's order: envFrom first, then env (later wins), expanded."""
+                      host_ip: str, service_env: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """The container's environment in upstream's order: envFrom, then env (later wins, ``$(VAR)`` expanded
+    against both and the Service variables), then the Service variables the container did not set."""
+    services = dict(service_env or {})
     ns = pod["metadata"].get("namespace", "default")
     env: dict[str, str] = {}
     for source in container.get("envFrom") or []:
@@ -362,7 +391,7 @@ async def resolve_env(container: Mapping[str, Any], pod: Mapping[str, Any], *, l
     for var in container.get("env") or []:
         name = var["name"]
         if "valueFrom" not in var:
-            env[name] = expand(str(var.get("value", "")), env)
+            env[name] = expand(str(var.get("value", "")), {**services, **env})
             continue
         source = var["valueFrom"]
         if "fieldRef" in source:
@@ -400,7 +429,7 @@ async def resolve_env(container: Mapping[str, Any], pod: Mapping[str, Any], *, l
                     continue
                 raise ContainerConfigError(f'couldn\'t find key {ref["key"]} in Secret {ns}/{ref["name"]}')
             env[name] = value
-    return list(env.items())
+    return [*env.items(), *((k, v) for k, v in services.items() if k not in env)]
 
 
 # ---- container ----------------------------------------------------------------------------------------

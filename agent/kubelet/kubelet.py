@@ -38,6 +38,7 @@ from kubelite.agent.kubelet.container_config import (
     pod_log_directory,
     resolve_env,
     sandbox_config,
+    service_env_vars,
 )
 from kubelite.agent.kubelet.kuberuntime import ImagePuller, ImagePullError, PodActions, compute_pod_actions, go_duration
 from kubelite.agent.kubelet.pleg import PLEG, PodLifecycleEvent
@@ -55,6 +56,7 @@ Obj = dict[str, Any]
 
 MINIMUM_GRACE_PERIOD: Final = 2  # upstream minimumGracePeriodInSeconds
 VOLUME_RETRY: Final = 2.0
+SERVICES_SYNC_TIMEOUT: Final = 30.0
 CONTAINER_ID_PREFIX: Final = "containerd://"
 
 
@@ -169,6 +171,7 @@ class Kubelet:
         self.written: dict[str, Obj] = {}
         self.host_dns = ResolvConf.host()
         self.informer = Informer(self.pods, field_selector=f"spec.nodeName={config.node_name}")
+        self.services = Informer(client.resource("", "v1", "services"))
         self.pleg = PLEG(runtime=runtime, period=config.pleg_relist_period, on_event=self._on_pleg,
                          on_relist=self._on_relist)
 
@@ -176,6 +179,16 @@ class Kubelet:
 
     def _wake(self, uid: str) -> None:
         self.workers.wake(uid)
+
+    def service_env(self, pod: Mapping[str, Any]) -> dict[str, str]:
+        """Service variables for the pod: its namespace's Services (enableServiceLinks, default true) and
+        the API server's ``kubernetes`` Service, as upstream's getServiceEnvVarMap."""
+        ns = pod["metadata"].get("namespace", "default")
+        links = (pod.get("spec") or {}).get("enableServiceLinks", True) is not False
+        chosen = [s for s in self.services.store.list()
+                  if (links and s["metadata"].get("namespace") == ns)
+                  or (s["metadata"].get("namespace") == "default" and s["metadata"]["name"] == "kubernetes")]
+        return service_env_vars(chosen)
 
     def _on_probe_failure(self, uid: str, container: str, kind: str, output: str) -> None:
         pod = next((p for p in self.informer.store.list() if p["metadata"]["uid"] == uid), None)
@@ -218,10 +231,14 @@ class Kubelet:
         self.informer.add_handler(on_add=self._on_add, on_update=self._on_update, on_delete=self._on_delete)
         try:
             async with asyncio.TaskGroup() as group:
+                group.create_task(self.services.run(), name="kubelet-service-informer")
+                # upstream refuses to build env vars before Services were read once; wait for them first
+                await self.services.wait_for_sync(timeout=SERVICES_SYNC_TIMEOUT)
                 group.create_task(self.informer.run(), name="kubelet-pod-informer")
                 group.create_task(self.pleg.run(), name="kubelet-pleg")
         finally:
             self.informer.stop()
+            self.services.stop()
             await self.workers.close()
             await self.probes.close()
 
@@ -382,7 +399,8 @@ class Kubelet:
             attempt = any_previous.restart_count + 1
         try:
             env = await resolve_env(container, pod, lookup=self.lookup, allocatable=self.node.allocatable,
-                                    pod_ip=pod_ip, pod_ips=[pod_ip] if pod_ip else [], host_ip=self.node.host_ip)
+                                    pod_ip=pod_ip, pod_ips=[pod_ip] if pod_ip else [], host_ip=self.node.host_ip,
+                                    service_env=self.service_env(pod))
             mounts = self.volumes.mounts_for(pod, container, volume_paths)
             config = container_config(container, pod, attempt=attempt, env=env, mounts=mounts,
                                       memory_capacity=self.node.memory_capacity)

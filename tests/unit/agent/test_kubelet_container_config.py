@@ -152,3 +152,24 @@ def test_container_config_labels_annotations_and_log_path() -> None:
     sc = cfg.linux.security_context
     assert sc.run_as_user.value == 1000 and sc.readonly_rootfs and sc.no_new_privs
     assert list(sc.capabilities.add_capabilities) == ["NET_ADMIN"]
+
+
+async def test_service_variables_come_last_and_expand() -> None:
+    from kubelite.agent.kubelet.container_config import service_env_vars
+
+    services = service_env_vars([
+        {"metadata": {"name": "kubernetes"}, "spec": {"clusterIP": "10.43.0.1",
+                                                      "ports": [{"name": "https", "port": 443, "protocol": "TCP"}]}},
+        {"metadata": {"name": "my-db"}, "spec": {"clusterIP": "10.43.0.9", "ports": [{"port": 5432}]}},
+        {"metadata": {"name": "headless"}, "spec": {"clusterIP": "None", "ports": [{"port": 1}]}}])
+    assert services["KUBERNETES_SERVICE_HOST"] == "10.43.0.1" and services["KUBERNETES_SERVICE_PORT"] == "443"
+    assert services["KUBERNETES_SERVICE_PORT_HTTPS"] == "443"
+    assert services["KUBERNETES_PORT_443_TCP"] == "tcp://10.43.0.1:443"
+    assert services["MY_DB_PORT"] == "tcp://10.43.0.9:5432" and services["MY_DB_PORT_5432_TCP_ADDR"] == "10.43.0.9"
+    assert not any(k.startswith("HEADLESS") for k in services)
+    container = {"name": "c", "env": [{"name": "URL", "value": "https://$(KUBERNETES_SERVICE_HOST)"},
+                                      {"name": "MY_DB_SERVICE_HOST", "value": "override"}]}
+    env = await resolve_env(container, make_pod(container), lookup=LOOKUP, allocatable={}, pod_ip="", pod_ips=[],
+                            host_ip="", service_env=services)
+    assert env[:2] == [("URL", "https://10.43.0.1"), ("MY_DB_SERVICE_HOST", "override")]
+    assert dict(env)["KUBERNETES_PORT"] == "tcp://10.43.0.1:443"
