@@ -84,6 +84,29 @@ def ensure_table(*, masq_sources: Iterable[str] = (), exempt: Iterable[str] = ()
         _ensured.add(key)
 
 
+def table_present() -> bool:
+    """Whether ``table ip kubelite-cni`` exists in this thread's namespace."""
+    try:
+        nft().run(f"list table ip {TABLE}\n")
+    except NftablesError:
+        return False
+    return True
+
+
+def restore(*, masq_sources: Iterable[str], exempt: Iterable[str]) -> bool:
+    """Re-create the table when somebody removed it (``nft flush ruleset``); ``True`` if it was missing.
+
+    hostPort elements of running pods are not known here and come back with the pods' next ADD; the
+    masquerade rules, which every pod of the node needs, come back at once.
+    """
+    if table_present():
+        ensure_table(masq_sources=masq_sources, exempt=exempt)
+        return False
+    forget_ensured()
+    ensure_table(masq_sources=masq_sources, exempt=exempt)
+    return True
+
+
 def forget_ensured() -> None:
     """Tests that delete the table call this so the next ensure really re-creates it."""
     with _ensured_lock:

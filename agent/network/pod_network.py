@@ -40,7 +40,7 @@ from typing import Any
 from kubelite.agent.config import AgentConfig
 from kubelite.agent.network.network_policy import apply_ruleset, compile_ruleset
 from kubelite.client import APIClient, Informer
-from kubelite.cni import host_local, netlink, plugins
+from kubelite.cni import host_local, nat, netlink, plugins
 from kubelite.cni.executables import install_plugins, socket_path
 from kubelite.cni.server import CNIServer
 from kubelite.cri import RuntimeClient
@@ -305,6 +305,9 @@ class PodNetwork:
                                   agent_dir=self.config.agent_dir)
         if write_conflist(self.config.cni_conf_dir, conflist):
             log.info("pod network: wrote %s for podCIDR %s", CONFLIST_NAME, cidr)
+        with _maybe_in_netns(self.netns):  # masquerade is needed before the first pod and after a flush
+            if nat.restore(masq_sources=[cidr], exempt=[self.config.cluster_cidr, "224.0.0.0/4"]):
+                log.warning("pod network: table ip %s was missing; re-created", nat.TABLE)
         reconciler.reconcile(peers_of(nodes, self_name=self.config.node_name))
 
     def _kick_policy(self, *_: Any) -> None:

@@ -102,6 +102,12 @@ async def test_pod_network_follows_the_nodes(client: APIClient, node_netns: str,
         assert bridge["bridge"] == "kubelite0" and bridge["ipam"]["ranges"] == [[{"subnet": my_cidr}]]
         assert portmap["type"] == "portmap" and portmap["capabilities"] == {"portMappings": True}
         assert in_ns(node_netns, "sysctl", "-n", "net.ipv4.ip_forward").stdout.strip() == "1"
+        # masquerade for the podCIDR exists before any pod, and comes back after a flush of the table
+        masq = ("nft", "list", "set", "ip", "kubelite-cni", "masq_sources")
+        await eventually(lambda: my_cidr in in_ns(node_netns, *masq, check=False).stdout, what="masquerade")
+        in_ns(node_netns, "nft", "delete", "table", "ip", "kubelite-cni")
+        network._kick()
+        await eventually(lambda: my_cidr in in_ns(node_netns, *masq, check=False).stdout, what="the table back")
 
         # a pod gets an address from the podCIDR through the installed shim and the resident server
         env = {"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "agentpod", "CNI_NETNS": f"/run/netns/{pod}",
