@@ -50,6 +50,7 @@ from kubelite.controlplane.controllers.manager import ControllerManager, default
 from kubelite.controlplane.scheduler.config import SchedulerConfig
 from kubelite.controlplane.scheduler.scheduler import SchedulerRunner
 from kubelite.controlplane.storage import Store, open_store
+from kubelite.host_address import primary_ip
 
 log = logging.getLogger("kubelite.server")
 
@@ -83,13 +84,23 @@ class ServerConfig:
 
 
 
+def advertise_address(config: ServerConfig) -> str:
+    """Where pods and agents reach this server: --node-ip, the bind address, else the host's primary
+    address (the `kubernetes` Service's endpoint must be reachable from pods, so never loopback when the
+    server listens on every interface and the host has a route out)."""
+    if config.node_ip:
+        return config.node_ip
+    if config.bind_address not in ("0.0.0.0", "::"):
+        return config.bind_address
+    return primary_ip()
+
+
 def _sans(config: ServerConfig) -> tuple[list[str], list[str]]:
     names = {socket.gethostname(), *(n for n in config.tls_san if not is_ip(n))}
     if config.node_name:
         names.add(config.node_name)
-    ips = {kubernetes_service_ip(config.service_cidr), *(n for n in config.tls_san if is_ip(n))}
-    if config.node_ip:
-        ips.add(config.node_ip)
+    ips = {kubernetes_service_ip(config.service_cidr), advertise_address(config),
+           *(n for n in config.tls_san if is_ip(n))}
     if config.bind_address not in ("0.0.0.0", "::"):
         ips.add(config.bind_address)
     return sorted(names), sorted(ips)
@@ -138,8 +149,7 @@ class ControlPlane:
         await self._bootstrap(registry, table)
         self.crds = CRDRegistrar(registry=registry, table=table, openapi=openapi)
         await self.crds.start()
-        host = "127.0.0.1" if config.bind_address in ("0.0.0.0", "::") else config.bind_address
-        advertise = config.node_ip or host
+        advertise = advertise_address(config)
         await self._kubernetes_service(registry, table, service_ips.kubernetes_ip, advertise)
         self.security = ClusterSecurity(registry=registry, table=table, pki=self.pki,
                                         server_token=self._server_token(), token_auth_file=config.token_auth_file)
@@ -161,6 +171,8 @@ class ControlPlane:
         site = web.TCPSite(self.runner, config.bind_address, config.secure_port, ssl_context=ssl_context,
                            reuse_address=True, backlog=1024)
         await site.start()
+        # the admin kubeconfig talks to this host's own listener
+        host = "127.0.0.1" if config.bind_address in ("0.0.0.0", "::") else config.bind_address
         self.url = f"https://{host}:{config.secure_port}"
         self._write_kubeconfigs()
         if not config.disable_agent:
@@ -208,7 +220,9 @@ class ControlPlane:
         subsets = [{"addresses": [{"ip": advertise}],
                     "ports": [{"name": "https", "port": self.config.secure_port, "protocol": "TCP"}]}]
         try:
-            await registry.create(endpoints, "default", {"metadata": {"name": "kubernetes"}, "subsets": subsets},
+            # skip-mirror: the API server writes the slice itself (below), as upstream's reconciler
+            await registry.create(endpoints, "default", {"metadata": {"name": "kubernetes", "labels": {
+                "endpointslice.kubernetes.io/skip-mirror": "true"}}, "subsets": subsets},
                                   WriteOptions())
         except APIError as exc:
             if exc.code != 409:
@@ -220,6 +234,30 @@ class ControlPlane:
 
             await registry.update(endpoints, "default", "kubernetes", point, WriteOptions(),
                                   precondition_from_body=False)
+        await self._kubernetes_endpointslice(registry, table, advertise)
+
+    async def _kubernetes_endpointslice(self, registry: Registry, table: ResourceTable, advertise: str) -> None:
+        """The `kubernetes` EndpointSlice: service proxies read slices, not Endpoints (the Service has no
+        selector, so no controller writes it; the API server does, as upstream's endpoint reconciler)."""
+        slices = table.get("discovery.k8s.io", "v1", "endpointslices")
+        assert slices is not None
+        body: dict[str, object] = {
+            "metadata": {"name": "kubernetes", "labels": {"kubernetes.io/service-name": "kubernetes"}},
+            "addressType": "IPv6" if ":" in advertise else "IPv4",
+            "endpoints": [{"addresses": [advertise], "conditions": {"ready": True}}],
+            "ports": [{"name": "https", "port": self.config.secure_port, "protocol": "TCP"}]}
+        try:
+            await registry.create(slices, "default", body, WriteOptions())
+        except APIError as exc:
+            if exc.code != 409:
+                raise
+
+            def point(current: dict[str, object]) -> dict[str, object]:
+                current["addressType"], current["endpoints"], current["ports"] = (
+                    body["addressType"], body["endpoints"], body["ports"])
+                return current
+
+            await registry.update(slices, "default", "kubernetes", point, WriteOptions(), precondition_from_body=False)
 
     def _server_token(self) -> str:
         """The join secret: --token, else the one a previous start wrote, else a new one; the full K10 form
