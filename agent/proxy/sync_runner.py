@@ -14,6 +14,7 @@ kube-proxy's ``BoundedFrequencyRunner`` plus the nftables proxier's ``needFullSy
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -53,10 +54,11 @@ class SyncRunner:
             now = time.monotonic()
             until_full = self._last_full + self.full_interval - now
             if not self._wake.is_set() and until_full > 0:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=until_full)
-                except TimeoutError:
-                    pass
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancellation that
+                # arrives together with the event, and the proxy would not stop
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(until_full):
+                        await self._wake.wait()
             wait = self._last_start + self._delay() - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)

@@ -1,0 +1,265 @@
+"""The nft rule compiler: its output per service, the Cython kernel equal to its pure twin, and deltas
+that bring the kernel to exactly the state a full sync would write."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kubelite.native import nft_compiler as c
+from kubelite.native.nft_compiler import Compiled, RuleSet, ServicePortSpec, TableConfig
+
+
+def spec(**kw: object) -> ServicePortSpec:
+    base: dict[str, object] = dict(id="svc1", protocol="tcp", port=80, cluster_ips=("10.43.0.10",), external_ips=(),
+                                   node_port=0, internal_endpoints=(("10.42.0.5", 8080), ("10.42.0.6", 8080)),
+                                   external_endpoints=(("10.42.0.5", 8080), ("10.42.0.6", 8080)))
+    base.update(kw)
+    return ServicePortSpec(**base)  # type: ignore[arg-type]
+
+
+def test_compiled_kernel_is_built() -> None:
+    # the install builds it; a pure fallback would make the equivalence tests below vacuous
+    assert c.IMPLEMENTATION == "cython"
+
+
+@pytest.mark.parametrize(("kw", "expected"), [
+    pytest.param({}, {
+        ("service-ips", "10.43.0.10 . tcp . 80", "goto lb-tcp-2"),
+        ("endpoints-tcp", "10.43.0.10 . 80 . 0", "10.42.0.5 . 8080"),
+        ("endpoints-tcp", "10.43.0.10 . 80 . 1", "10.42.0.6 . 8080"),
+        ("hairpin", "10.42.0.5 . 10.42.0.5", ""), ("hairpin", "10.42.0.6 . 10.42.0.6", ""),
+    }, id="cluster-ip"),
+    pytest.param({"internal_endpoints": (), "external_endpoints": ()}, {
+        ("no-endpoint-services", "10.43.0.10 . tcp . 80", "goto reject-chain"),
+    }, id="no-endpoints-rejects"),
+    pytest.param({"internal_endpoints": (), "internal_empty": "drop", "external_endpoints": ()}, {
+        ("no-endpoint-services", "10.43.0.10 . tcp . 80", "drop"),
+    }, id="no-local-endpoints-drops"),
+    pytest.param({"protocol": "udp", "cluster_ips": (), "node_port": 30053, "external_masquerade": False,
+                  "external_endpoints": (("10.42.0.7", 53),)}, {
+        ("nodeports", "udp . 30053", "goto np-udp-1"),
+        ("nodeport-endpoints-udp", "30053 . 0", "10.42.0.7 . 53"),
+        ("hairpin", "10.42.0.7 . 10.42.0.7", ""),
+    }, id="node-port-local"),
+    pytest.param({"cluster_ips": (), "external_ips": ("192.0.2.1",), "external_endpoints": (("10.42.0.7", 80),)}, {
+        ("service-ips", "192.0.2.1 . tcp . 80", "goto lbx-tcp-1"),
+        ("endpoints-tcp", "192.0.2.1 . 80 . 0", "10.42.0.7 . 80"),
+        ("hairpin", "10.42.0.7 . 10.42.0.7", ""),
+    }, id="external-ip-masqueraded"),
+])
+def test_elements_of_one_service(kw: dict[str, object], expected: set[tuple[str, str, str]]) -> None:
+    assert set(c.compile_service(spec(**kw)).elements) == expected
+
+
+def test_load_balancing_chains_are_shared_per_protocol_and_count() -> None:
+    rr = c.compile_service(spec(node_port=30080))
+    assert dict(rr.chains) == {
+        "lb-tcp-2": ("dnat ip to ip daddr . tcp dport . numgen inc mod 2 map @endpoints-tcp",),
+        "npx-tcp-2": ("jump mark-masq", "dnat ip to tcp dport . numgen inc mod 2 map @nodeport-endpoints-tcp"),
+    }
+    random = c.compile_service(spec(), lb="random")
+    assert "numgen random mod 2" in random.chains[0][1][0]
+
+
+def test_session_affinity_gets_chains_and_timeout_sets() -> None:
+    out = c.compile_service(spec(affinity_timeout=30))
+    assert ("service-ips", "10.43.0.10 . tcp . 80", "goto aff-svc1") in out.elements
+    assert not [e for e in out.elements if e[0].startswith("endpoints")]
+    chains = dict(out.chains)
+    assert chains["aff-svc1"][0] == "ip saddr @affs-svc1-30-10-42-0-5-8080 goto aep-svc1-10-42-0-5-8080"
+    assert chains["aep-svc1-10-42-0-6-8080"] == ("update @affs-svc1-30-10-42-0-6-8080 { ip saddr }",
+                                                 "meta l4proto tcp dnat ip to 10.42.0.6:8080")
+    assert dict(out.sets)["affs-svc1-30-10-42-0-5-8080"].endswith("timeout 30s ;")
+
+
+@pytest.mark.parametrize("bad", [
+    pytest.param({"cluster_ips": ("10.43.0.1; flush ruleset",)}, id="injection-in-ip"),
+    pytest.param({"cluster_ips": ("10.43.0.300",)}, id="octet-out-of-range"),
+    pytest.param({"protocol": "icmp"}, id="protocol"),
+    pytest.param({"port": 0}, id="port-zero"),
+    pytest.param({"node_port": 70000}, id="node-port-range"),
+    pytest.param({"internal_endpoints": (("10.42.0.5", 65536),)}, id="endpoint-port"),
+    pytest.param({"id": "a b"}, id="id-with-space"),
+    pytest.param({"internal_empty": "accept"}, id="verdict"),
+    pytest.param({"affinity_timeout": -1}, id="timeout"),
+])
+def test_bad_specs_are_refused_with_the_field(bad: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match="service|id"):
+        c.compile_service(spec(**bad))
+
+
+def test_unknown_lb_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match='unknown load-balancing mode "rr"'):
+        c.compile_service(spec(), lb="rr")
+    with pytest.raises(ValueError, match="round-robin, random"):
+        RuleSet(TableConfig(lb="weighted"))
+
+
+# ---- Cython kernel == pure twin -------------------------------------------------------------------------
+
+ips = st.tuples(*[st.integers(0, 255)] * 4).map(lambda t: ".".join(map(str, t)))
+ports = st.integers(1, 65535)
+endpoints = st.lists(st.tuples(ips, ports), max_size=6, unique=True).map(tuple)
+specs = st.builds(
+    ServicePortSpec, id=st.text("abcdef0123456789", min_size=4, max_size=12), protocol=st.sampled_from(c.PROTOCOLS),
+    port=ports, cluster_ips=st.lists(ips, max_size=2, unique=True).map(tuple),
+    external_ips=st.lists(ips, max_size=2, unique=True).map(tuple), node_port=st.integers(0, 65535),
+    internal_endpoints=endpoints, external_endpoints=endpoints, internal_empty=st.sampled_from(["reject", "drop"]),
+    external_empty=st.sampled_from(["reject", "drop"]), external_masquerade=st.booleans(),
+    affinity_timeout=st.sampled_from([0, 0, 10, 10800]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(specs, st.sampled_from(["inc", "random"]))
+def test_kernel_equals_pure_twin(s: ServicePortSpec, numgen: str) -> None:
+    assert c._kernel is not None
+    assert Compiled(*c._kernel.compile_service(s, numgen)) == c.compile_service_py(s, numgen)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.text("ab.", min_size=1), st.text("xy", max_size=3)), max_size=2500))
+def test_render_elements_equals_pure_twin(items: list[tuple[str, str]]) -> None:
+    assert c._kernel is not None
+    assert c._kernel.render_elements("ip kubelite", "m", items) == c.render_elements_py("ip kubelite", "m", items)
+
+
+# ---- deltas reach the same kernel state as a full sync -------------------------------------------------------
+
+class FakeKernel:
+    """Interprets the command subset the compiler writes, with the kernel's errors for missing objects."""
+
+    def __init__(self) -> None:
+        self.chains: dict[str, list[str]] = {}
+        self.sets: dict[str, dict[str, str]] = {}
+
+    def apply(self, text: str) -> None:
+        for line in text.splitlines():
+            self._one(line)
+
+    def _one(self, line: str) -> None:
+        m = re.fullmatch(r"(add|delete) element ip kubelite (\S+) \{ (.*) \}", line)
+        if m:
+            target = self.sets[m.group(2)]
+            for item in m.group(3).split(", "):
+                key, _, value = item.partition(" : ")
+                if m.group(1) == "add":
+                    assert key not in target or target[key] == value, f"element exists: {line}"
+                    target[key] = value
+                else:
+                    assert key in target, f"no such element: {key} in {line}"
+                    del target[key]
+            return
+        words = line.split()
+        verb, kind = words[0], words[1]
+        if kind == "table":
+            if verb == "delete":
+                self.chains.clear()
+                self.sets.clear()
+            return
+        name = words[4]
+        if kind == "chain":
+            if verb == "add":
+                self.chains.setdefault(name, [])
+            elif verb == "flush":
+                self.chains[name].clear()
+            else:
+                assert not self.chains.pop(name), f"deleting a chain with rules: {name}"
+        elif kind in ("map", "set"):
+            if verb == "add":
+                self.sets.setdefault(name, {})
+            elif verb == "flush":
+                self.sets[name].clear()
+            else:
+                del self.sets[name]
+        elif kind == "rule":
+            self.chains[name].append(" ".join(words[5:]))
+        else:
+            raise AssertionError(f"unexpected command {line}")
+
+
+def full_state(rules: RuleSet) -> FakeKernel:
+    kernel = FakeKernel()
+    fresh = RuleSet(rules.config)
+    for sid, compiled in rules._services.items():
+        fresh.set_service(sid, compiled)
+    kernel.apply(fresh.full_text(recreate=True))
+    return kernel
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a1", "b2", "c3", "d4"]), st.one_of(st.none(), specs)), min_size=1,
+                max_size=12), st.booleans())
+def test_deltas_reach_the_state_of_a_full_sync(changes: list[tuple[str, ServicePortSpec | None]],
+                                              full_midway: bool) -> None:
+    rules = RuleSet(TableConfig(cluster_cidr="10.42.0.0/16", service_cidr="10.43.0.0/16"))
+    kernel = FakeKernel()
+    kernel.apply(rules.full_text(recreate=True))
+    rules.commit()
+    for step, (sid, s) in enumerate(changes):
+        if s is None:
+            rules.remove_service(sid)
+        else:
+            rules.set_service(sid, c.compile_service(s._replace(id=sid)))
+        if full_midway and step == len(changes) // 2:
+            kernel.apply(rules.full_text(recreate=False))
+        else:
+            kernel.apply(rules.delta_text())
+        rules.commit()
+    expected = full_state(rules)
+    assert kernel.sets == expected.sets
+    assert kernel.chains == expected.chains
+
+
+def test_one_endpoint_change_is_a_few_element_updates() -> None:
+    rules = RuleSet(TableConfig())
+    for i in range(50):
+        rules.set_service(f"s{i}", c.compile_service(spec(id=f"s{i}", cluster_ips=(f"10.43.0.{i}",))))
+    rules.full_text(recreate=True)
+    rules.commit()
+    rules.set_service("s7", c.compile_service(spec(id="s7", cluster_ips=("10.43.0.7",),
+                                                   internal_endpoints=(("10.42.0.5", 8080), ("10.42.0.9", 8080)))))
+    delta = rules.delta_text().splitlines()
+    assert delta == [
+        "delete element ip kubelite endpoints-tcp { 10.43.0.7 . 80 . 1 }",
+        "add element ip kubelite endpoints-tcp { 10.43.0.7 . 80 . 1 : 10.42.0.9 . 8080 }",
+        "add element ip kubelite hairpin { 10.42.0.9 . 10.42.0.9 }",
+    ]
+    rules.commit()
+    assert rules.delta_text() == "", "nothing changed, nothing written"
+
+
+def test_a_shared_key_passes_to_the_next_owner() -> None:
+    rules = RuleSet(TableConfig())
+    one = c.compile_service(spec(id="one", cluster_ips=(), external_ips=("192.0.2.1",),
+                                 external_endpoints=(("10.42.0.5", 80),)))
+    two = c.compile_service(spec(id="two", cluster_ips=(), external_ips=("192.0.2.1",),
+                                 external_endpoints=(("10.42.0.6", 80),)))
+    rules.set_service("one", one)
+    rules.set_service("two", two)
+    kernel = FakeKernel()
+    kernel.apply(rules.full_text(recreate=True))
+    rules.commit()
+    assert kernel.sets["endpoints-tcp"] == {"192.0.2.1 . 80 . 0": "10.42.0.5 . 80"}
+    rules.remove_service("one")
+    kernel.apply(rules.delta_text())
+    assert kernel.sets["endpoints-tcp"] == {"192.0.2.1 . 80 . 0": "10.42.0.6 . 80"}
+
+
+def test_failed_apply_leaves_a_full_sync_that_repairs() -> None:
+    rules = RuleSet(TableConfig())
+    rules.set_service("a", c.compile_service(spec(id="a")))
+    kernel = FakeKernel()
+    kernel.apply(rules.full_text(recreate=True))
+    rules.commit()
+    rules.set_service("a", c.compile_service(spec(id="a", internal_endpoints=(("10.42.0.9", 80),))))
+    rules.delta_text()
+    rules.abort()  # nft refused the delta: the kernel still has the old state
+    kernel.chains["services"].clear()  # and someone flushed a chain
+    kernel.apply(rules.full_text(recreate=False))
+    rules.commit()
+    expected = full_state(rules)
+    assert kernel.sets == expected.sets and kernel.chains == expected.chains
