@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 
 from kubelite.agent.proxy.sync_runner import SyncRunner
 
@@ -44,10 +45,10 @@ async def test_syncs_are_rate_limited() -> None:
     runner = SyncRunner(sync, min_interval=0.15, full_interval=60)
     task = asyncio.create_task(runner.run())
     try:
-        for _ in range(3):
-            await wait_for(lambda n=len(starts): len(starts) > n)
+        for seen in range(3):
+            await wait_for(lambda seen=seen: len(starts) > seen)
             runner.request()
-        gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(starts)]
         assert all(gap >= 0.14 for gap in gaps), gaps
     finally:
         task.cancel()

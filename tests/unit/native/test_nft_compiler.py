@@ -88,7 +88,7 @@ def test_session_affinity_gets_chains_and_timeout_sets() -> None:
     pytest.param({"affinity_timeout": -1}, id="timeout"),
 ])
 def test_bad_specs_are_refused_with_the_field(bad: dict[str, object]) -> None:
-    with pytest.raises(ValueError, match="service|id"):
+    with pytest.raises(ValueError, match=r"service|id"):
         c.compile_service(spec(**bad))
 
 
