@@ -35,6 +35,7 @@ from typing import Any, Final
 
 from kubelite.agent.config import AgentConfig
 from kubelite.client import APIClient, load_kubeconfig
+from kubelite.client.bootstrap import BootstrapError, bootstrap_node_credentials
 from kubelite.cri import (
     PAUSE_IMAGE,
     ContainerdConfig,
@@ -135,9 +136,15 @@ async def _wait_image(runtime: RuntimeClient, image: str, timeout: float = 10.0)
 
 async def agent_main(config: AgentConfig, *, stop: asyncio.Event | None = None) -> None:
     """Run the agent until ``stop`` is set (or the task is cancelled)."""
-    if config.kubeconfig is None:
-        raise AgentError("kubelite agent needs --kubeconfig for now (joining with --token is not built yet)")
-    client_config = load_kubeconfig(config.kubeconfig)
+    kubeconfig = config.kubeconfig
+    if kubeconfig is None:
+        # join: the token buys a node client certificate through a CSR (kept and reused under agent_dir)
+        try:
+            kubeconfig = await bootstrap_node_credentials(server=config.server, token=config.token,
+                                                          node_name=config.node_name, directory=config.agent_dir)
+        except BootstrapError as exc:
+            raise AgentError(f"joining {config.server}: {exc}") from None
+    client_config = load_kubeconfig(kubeconfig)
     supervisor: ContainerdSupervisor | None = None
     snapshotter = "overlayfs"
     if config.container_runtime_endpoint:

@@ -153,7 +153,7 @@ class ControlPlane:
         await self._kubernetes_service(registry, table, service_ips.kubernetes_ip, advertise)
         self.security = ClusterSecurity(registry=registry, table=table, pki=self.pki,
                                         server_token=self._server_token(), token_auth_file=config.token_auth_file)
-        await self.security.start()
+        await self.security.start(controllers=not config.disable_controllers)
         server = APIServer(registry=registry, table=table, advertise_address=f"{advertise}:{config.secure_port}",
                            authenticator=self.security.authenticator, authorizer=self.security.authorizer,
                            service_account_tokens=self.security.sa_tokens, ca_pem=self.pki.server_ca_pem(),

@@ -90,7 +90,8 @@ def _add_agent_component_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--disable", action="append", default=[], choices=["kubelet-server", "pod-network", "proxy"],
                    help="agent component not to run (repeatable)")
     p.add_argument("--disable-kube-proxy", action="store_true", help="run no service proxy")
-    p.add_argument("--flannel-backend", choices=["host-gw", "vxlan", "none"], default="host-gw",
+    p.add_argument("--flannel-backend", "--pod-network-backend", dest="flannel_backend",
+                   choices=["host-gw", "vxlan", "none"], default="host-gw",
                    help="pod network backend; none: another CNI provides it")
 
 
@@ -125,9 +126,9 @@ def cmd_agent(args: argparse.Namespace) -> int:
         token = args.token or (Path(args.token_file).read_text().strip() if args.token_file else "")
     except OSError as exc:
         raise CLIError(f"agent: --token-file {args.token_file}: {exc.strerror or exc}") from None
-    if not args.kubeconfig:
-        raise CLIError("agent: --kubeconfig is required for now (joining with --token is not built yet)")
-    if not Path(args.kubeconfig).is_file():
+    if not args.kubeconfig and not token:
+        raise CLIError("agent: give --token (or --token-file) to join, or --kubeconfig")
+    if args.kubeconfig and not Path(args.kubeconfig).is_file():
         raise CLIError(f"agent: --kubeconfig {args.kubeconfig}: no such file")
     if not args.server.startswith("https://"):
         raise CLIError(f"agent: --server {args.server!r}: expected https://HOST:PORT")
@@ -137,7 +138,8 @@ def cmd_agent(args: argparse.Namespace) -> int:
     config = AgentConfig(
         data_dir=Path(args.data_dir).absolute(), server=args.server,
         node_name=(args.node_name or socket.gethostname()).lower(),
-        node_ip=args.node_ip or "", kubeconfig=Path(args.kubeconfig), token=token, node_labels=labels,
+        node_ip=args.node_ip or "", kubeconfig=Path(args.kubeconfig) if args.kubeconfig else None, token=token,
+        node_labels=labels,
         node_taints=tuple(args.node_taint), container_runtime_endpoint=args.container_runtime_endpoint or "",
         cluster_dns=args.cluster_dns, cluster_domain=args.cluster_domain, kubelet_port=args.kubelet_port,
         cgroup_root=args.cgroup_root, crash_loop_backoff_base=args.crash_loop_backoff_base,

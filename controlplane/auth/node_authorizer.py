@@ -9,7 +9,9 @@ upstream keeps a graph, kubelite walks the pods of the watch cache on demand (th
 or of the node, which is what a kubelet asks about). Everything else a node does is checked against
 upstream's ``system:node`` rules, with NodeRestriction's identity checks folded in: a node may change
 only its own Node object and status, its own Lease in ``kube-node-lease``, and the status of pods
-bound to it. Outside these rules it has no opinion, so RBAC may still grant more.
+bound to it. The agent's service proxy and network policy controller share the node's identity, so their
+reads (Services, EndpointSlices, NetworkPolicies, Namespaces) are allowed too. Outside these rules it
+has no opinion, so RBAC may still grant more.
 """
 
 from __future__ import annotations
@@ -26,7 +28,15 @@ Obj = dict[str, Any]
 
 NODE_PREFIX: Final = "system:node:"
 GRAPH_RESOURCES: Final = frozenset({"secrets", "configmaps", "persistentvolumeclaims", "persistentvolumes"})
-NODE_RULES: Final = next(r["rules"] for r in CLUSTER_ROLES if r["name"] == "system:node")
+# upstream's system:node rules, plus what the other components of a kubelite agent read with the same
+# node identity (k3s gives its kube-proxy a separate certificate; kubelite's agent has one): the service
+# proxy's Services/EndpointSlices, and the network policy controller's NetworkPolicies and Namespaces
+AGENT_RULES: Final = [
+    {"verbs": ["get", "list", "watch"], "apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"]},
+    {"verbs": ["get", "list", "watch"], "apiGroups": [""], "resources": ["endpoints", "namespaces"]},
+    {"verbs": ["get", "list", "watch"], "apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"]},
+]
+NODE_RULES: Final = [*next(r["rules"] for r in CLUSTER_ROLES if r["name"] == "system:node"), *AGENT_RULES]
 
 
 def node_name(user: UserInfo) -> str | None:

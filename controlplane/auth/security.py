@@ -80,6 +80,7 @@ class ClusterSecurity:
             list_objects=lambda prefix, key_prefix: cache.snapshot(prefix, key_prefix)[0],
             get_object=self.get_object)
         self._tasks: list[asyncio.Task[None]] = []
+        self.aggregating = True
 
     def _info(self, group: str, plural: str) -> ResourceInfo:
         info = self.table.get(group, "v1", plural)
@@ -95,13 +96,19 @@ class ClusterSecurity:
 
     # ---- start-up --------------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, *, controllers: bool = True) -> None:
+        """Reconcile the default policy and start the RBAC index; with ``controllers`` also what upstream's
+        kube-controller-manager runs here (clusterrole aggregation, CSR approving and signing, the root CA
+        publisher, the token cleaner), which ``kubelite server --disable-controllers`` turns off."""
         await self.ensure_policy()
         self.registry.admission = self.admission
-        self._tasks = [asyncio.create_task(self._watch_rbac(), name="rbac-index"),
-                       asyncio.create_task(self.signer.run(lambda: self._objects(CSR_PREFIX)), name="csr-signer"),
-                       asyncio.create_task(self._publish_root_ca(), name="root-ca-publisher"),
-                       asyncio.create_task(self._clean_tokens(), name="token-cleaner")]
+        self.aggregating = controllers
+        self._tasks = [asyncio.create_task(self._watch_rbac(), name="rbac-index")]
+        if controllers:
+            self._tasks += [
+                asyncio.create_task(self.signer.run(lambda: self._objects(CSR_PREFIX)), name="csr-signer"),
+                asyncio.create_task(self._publish_root_ca(), name="root-ca-publisher"),
+                asyncio.create_task(self._clean_tokens(), name="token-cleaner")]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -162,7 +169,7 @@ class ClusterSecurity:
                 try:
                     async for _ in self._objects(prefix):
                         self.rbac.invalidate()
-                        if prefix == rbac.CLUSTER_ROLES:
+                        if prefix == rbac.CLUSTER_ROLES and self.aggregating:
                             aggregation_needed.set()
                 except asyncio.CancelledError:
                     raise

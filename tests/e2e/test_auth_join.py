@@ -164,3 +164,34 @@ def test_manual_approval_with_kubectl_certificate_approve(srv: Server, tmp_path:
         assert time.monotonic() < deadline, "approved CSR was not signed"
         time.sleep(0.1)
     assert "Approved,Issued" in srv.kubectl("get", "csr", "erin").stdout
+
+
+def test_kubelite_agent_joins_with_a_token(srv: Server, tmp_path: Path) -> None:
+    """`kubelite agent --server --token` obtains its node credentials before anything else; a wrong token
+    ends it with one line."""
+    base = [sys.executable, "-m", "kubelite", "agent", "--server", url(srv), "--node-name", "agent-join",
+            "--container-runtime-endpoint", str(tmp_path / "no-containerd.sock")]
+    wrong = subprocess.run([*base, "--data-dir", str(tmp_path / "wrong"), "--token", "nope"], capture_output=True,
+                           text=True, timeout=60, check=False)
+    assert wrong.returncode != 0 and "refused the join token (401 Unauthorized)" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
+    data_dir = tmp_path / "good"
+    agent = subprocess.Popen([*base, "--data-dir", str(data_dir), "--token", full_token(srv)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        kubeconfigs: list[Path] = []
+        while not kubeconfigs:
+            assert agent.poll() is None, "the agent exited before joining"
+            assert time.monotonic() < deadline, "the agent did not obtain node credentials"
+            kubeconfigs = list(data_dir.rglob("kubelet.kubeconfig"))
+            time.sleep(0.1)
+    finally:
+        agent.terminate()
+        try:
+            agent.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            agent.kill()
+            agent.wait()
+    who = json.loads(kubectl_as(kubeconfigs[0], "auth", "whoami", "-o", "json").stdout)
+    assert who["status"]["userInfo"]["username"] == "system:node:agent-join"

@@ -171,6 +171,10 @@ def test_node_authorizer_graph() -> None:
     assert can(authz, n1, "PUT", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n1")
     assert not can(authz, n1, "PUT", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n2")
     assert not can(authz, n1, "DELETE", "/api/v1/namespaces/default/services/x")
+    # the agent's proxy and network policy controller read with the node's identity
+    assert can(authz, n1, "GET", "/apis/discovery.k8s.io/v1/endpointslices")
+    assert can(authz, n1, "GET", "/apis/networking.k8s.io/v1/networkpolicies")
+    assert not can(authz, n1, "POST", "/apis/networking.k8s.io/v1/namespaces/default/networkpolicies")
 
 
 async def test_reviews() -> None:
