@@ -10,18 +10,22 @@ Nodes are upstream's node-default.yaml (4 cpu, 32Gi, 110 pods), pods its pod-def
   once with the compiled kernel and once with its pure-Python twin in the same run; prints pods/s,
   p50/p99 per-pod latency and the speed-up. The twin is slow at 5000 nodes, so it schedules
   ``--pure-pods`` pods (its throughput does not depend on how many).
-* ``e2e``: a real ``kubelite server`` on SQLite in a temporary data dir (scheduler inside it, no
-  controllers); Nodes created through the API, then pods created by ``--clients`` concurrent
-  clients; a watch on pods records when each one is bound. Prints pods/s from the first create to
-  the last binding, and p50/p99 of create-to-bound latency (upstream's SLI).
+* ``e2e``: a real ``kubelite server`` on SQLite in a temporary data dir (no controllers), with the
+  scheduler inside it and/or as a separate ``kubelite scheduler`` process; Nodes created through the
+  API, then pods created by ``--clients`` concurrent clients; a watch on pods records when each one is
+  bound. Prints pods/s from the first create to the last binding, p50/p99 of create-to-bound latency
+  (upstream's SLI), and, as the baseline of the same run, how fast the API server took the creates
+  alone; for the standalone scheduler also its own CPU time per pod.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -114,13 +118,19 @@ def run_algorithm(*, kernel: Kernel, nodes: int, placed: int, pods: int, seed: i
 # ---- (b) end to end through a real server -----------------------------------------------------------
 
 
-async def run_e2e(*, nodes: int, placed: int, pods: int, clients: int) -> Figures:
+async def run_e2e(*, nodes: int, placed: int, pods: int, clients: int, standalone: bool = False) -> Figures:
     from e2e_harness import start_server, stop_server
 
     from kubelite.client import APIClient, load_kubeconfig
 
     data_dir = Path(tempfile.mkdtemp(prefix="kubelite-sched-bench-"))
-    server = start_server(data_dir, "--disable-controllers")
+    flags = ["--disable-controllers"] + (["--disable-scheduler"] if standalone else [])
+    server = start_server(data_dir, *flags)
+    scheduler: subprocess.Popen[bytes] | None = None
+    if standalone:
+        # the scheduler in its own process, on the second core (DESIGN.md: "Processes")
+        scheduler = subprocess.Popen([sys.executable, "-m", "kubelite", "scheduler", "--kubeconfig",
+                                      str(server.kubeconfig)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         async with APIClient(load_kubeconfig(server.kubeconfig), max_connections=clients + 10) as client:
             node_api = client.resource("", "v1", "nodes", namespaced=False)
@@ -172,12 +182,29 @@ async def run_e2e(*, nodes: int, placed: int, pods: int, clients: int) -> Figure
 
             start = time.perf_counter()
             await fan_out(measured, create)
-            await asyncio.wait_for(done.wait(), timeout=max(120.0, pods / 20))
+            creates_done = time.perf_counter()
+            await asyncio.wait_for(done.wait(), timeout=max(300.0, pods / 5))
             seconds = max(bound.values()) - start
             watcher.cancel()
             latencies = [bound[name] - created[name] for name in bound]
-            return Figures(f"end-to-end sqlite {nodes} nodes", pods, seconds, latencies)
+            where = "standalone scheduler" if standalone else "embedded scheduler"
+            print(f"  (baseline: the API server took the {pods} creates alone at "
+                  f"{pods / (creates_done - start):.1f} creates/s)", flush=True)
+            if scheduler is not None:
+                ticks = os.sysconf("SC_CLK_TCK")
+                fields = Path(f"/proc/{scheduler.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                cpu = (int(fields[11]) + int(fields[12])) / ticks
+                print(f"  (the scheduler process used {cpu:.1f} CPU-seconds in all: "
+                      f"{cpu / (pods + placed) * 1000:.2f} ms per pod seen)", flush=True)
+            return Figures(f"end-to-end sqlite {nodes} nodes, {where}", pods, seconds, latencies)
     finally:
+        if scheduler is not None:
+            scheduler.terminate()
+            try:
+                scheduler.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                scheduler.kill()
+                scheduler.wait()
         stop_server(server)
         shutil.rmtree(data_dir, ignore_errors=True)
 
@@ -190,6 +217,8 @@ def main(argv: list[str] | None = None) -> list[Figures]:
     parser.add_argument("--pods", type=int, default=10000)
     parser.add_argument("--pure-pods", type=int, default=1000, help="pods the pure-Python twin schedules")
     parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--scheduler", choices=["embedded", "standalone", "both"], default="both",
+                        help="e2e: the scheduler inside kubelite server, as kubelite scheduler, or both")
     args = parser.parse_args(argv)
     node_counts = args.nodes or [5000, 500]
     figures: list[Figures] = []
@@ -203,9 +232,11 @@ def main(argv: list[str] | None = None) -> list[Figures]:
             print(f"{'speed-up cython / pure twin':<40} {compiled.rate / pure.rate:>6.1f}x wall, "
                   f"{compiled.cpu_rate / pure.cpu_rate:.1f}x CPU time", flush=True)
         if args.mode in ("e2e", "both"):
-            e2e = asyncio.run(run_e2e(nodes=nodes, placed=args.placed, pods=args.pods, clients=args.clients))
-            figures.append(e2e)
-            print(e2e.line(), flush=True)
+            for standalone in ([False, True] if args.scheduler == "both" else [args.scheduler == "standalone"]):
+                e2e = asyncio.run(run_e2e(nodes=nodes, placed=args.placed, pods=args.pods, clients=args.clients,
+                                          standalone=standalone))
+                figures.append(e2e)
+                print(e2e.line(), flush=True)
     return figures
 
 
