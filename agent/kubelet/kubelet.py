@@ -41,11 +41,11 @@ from kubelite.agent.kubelet.container_config import (
     service_env_vars,
 )
 from kubelite.agent.kubelet.kuberuntime import ImagePuller, ImagePullError, PodActions, compute_pod_actions, go_duration
-from kubelite.agent.kubelet.pleg import PLEG, PodLifecycleEvent
+from kubelite.agent.kubelet.pleg import CONTAINER_DIED, CONTAINER_STARTED, PLEG, PodLifecycleEvent
 from kubelite.agent.kubelet.pod_status import generate_pod_status
 from kubelite.agent.kubelet.pod_workers import PodWorkers, SyncResult
 from kubelite.agent.kubelet.probes import ProbeManager, run_probe
-from kubelite.agent.kubelet.runtime_state import EXITED, PodRuntime, RuntimeReader, SandboxRecord
+from kubelite.agent.kubelet.runtime_state import EXITED, RUNNING, PodRuntime, RuntimeReader, SandboxRecord
 from kubelite.agent.kubelet.volumes import VolumeError, VolumeManager
 from kubelite.client import APIClient, APIConnectionError, APIStatusError, EventRecorder, Informer, is_not_found
 from kubelite.cri import CriError, CriNotFound, RuntimeClient, RuntimeUnavailable
@@ -57,6 +57,7 @@ Obj = dict[str, Any]
 MINIMUM_GRACE_PERIOD: Final = 2  # upstream minimumGracePeriodInSeconds
 VOLUME_RETRY: Final = 2.0
 SERVICES_SYNC_TIMEOUT: Final = 30.0
+_PLEG_STATES: Final = {CONTAINER_STARTED: RUNNING, CONTAINER_DIED: EXITED}
 CONTAINER_ID_PREFIX: Final = "containerd://"
 
 
@@ -169,6 +170,8 @@ class Kubelet:
         self.waiting: dict[str, dict[str, tuple[str, str]]] = {}
         """pod uid -> container name -> (reason, message) the last sync could not start it for."""
         self.written: dict[str, Obj] = {}
+        self._synced_states: dict[str, dict[str, str]] = {}
+        """pod uid -> {sandbox/container id: state} as its last sync read them (PLEG de-duplication)."""
         self.host_dns = ResolvConf.host()
         self.informer = Informer(self.pods, field_selector=f"spec.nodeName={config.node_name}")
         self.services = Informer(client.resource("", "v1", "services"))
@@ -196,6 +199,10 @@ class Kubelet:
                    f"spec.containers{{{container}}}")
 
     def _on_pleg(self, event: PodLifecycleEvent) -> None:
+        # a change the pod's last sync already saw (the container it just started) needs no new sync
+        expected = _PLEG_STATES.get(event.type)
+        if expected is not None and self._synced_states.get(event.uid, {}).get(event.id) == expected:
+            return
         self.workers.wake(event.uid)
 
     async def _on_relist(self, snapshot: Mapping[str, Mapping[str, str]]) -> None:
@@ -263,6 +270,8 @@ class Kubelet:
             return SyncResult()
         requeue = await self.apply_actions(pod, state)
         state = await self.reader.read_pod_runtime(uid)
+        self._synced_states[uid] = {**{sb.id: RUNNING if sb.ready else EXITED for sb in state.sandboxes},
+                                    **{c.id: c.state for c in state.containers}}
         self.probes.sync(pod, state, pod_ip=self._pod_ip(pod, state))
         status = await self.write_status(pod, state)
         if status is not None and status["phase"] in ("Succeeded", "Failed"):
@@ -516,6 +525,7 @@ class Kubelet:
             del self._pull_failed_at[key]
         self.waiting.pop(uid, None)
         self.written.pop(uid, None)
+        self._synced_states.pop(uid, None)
         self.tokens.forget(uid)
 
     async def terminate_pod(self, pod: Obj, state: PodRuntime) -> SyncResult:
