@@ -18,7 +18,15 @@
      and ``<podCIDR> via <peer .0> dev kubelite.vxlan onlink``. A VTEP MAC is derived from the node
      name, so nodes agree on it without publishing anything.
 
+   host-gw skips (and warns about) a node that shares no link with this one;
+5. keeps ``table ip kubelite-cni`` (masquerade for the podCIDR) present, re-creating it after a flush;
+6. compiles Pods, Namespaces and NetworkPolicies into the node's policy table on every change
+   (``network_policy.py``);
+7. with a CRI ``runtime``, every ``GC_INTERVAL_SECONDS`` DELs attachments that hold an address for
+   longer than ``GC_MIN_AGE_SECONDS`` while the runtime lists no such sandbox (leaks of crashes).
+
 Routes carry protocol 200, so the reconciler removes exactly its own stale routes and nothing else.
+All netlink work runs on one executor thread (pyroute2's blocking API runs an event loop of its own).
 It runs until cancelled and then stops only the CNI server: pods keep their networking.
 """
 
