@@ -123,10 +123,6 @@ def link_info(ipr: IPRoute, index: int) -> Any:
     return ipr.get_links(index)[0]
 
 
-def mac_of(ipr: IPRoute, index: int) -> str:
-    return str(link_info(ipr, index).get_attr("IFLA_ADDRESS"))
-
-
 def _ignore_exists(func: Any, *args: Any, **kwargs: Any) -> None:
     try:
         func(*args, **kwargs)
