@@ -108,7 +108,7 @@ def restore(*, masq_sources: Iterable[str], exempt: Iterable[str]) -> bool:
 
 
 def forget_ensured() -> None:
-    """Tests that delete the table call this so the next ensure really re-creates it."""
+    """Forget what was ensured (the table was removed), so the next ensure really re-creates it."""
     with _ensured_lock:
         _ensured.clear()
 
