@@ -476,3 +476,31 @@ def test_archive_dropped_into_the_images_dir_is_imported(node: Node) -> None:
     node.pod("dropped", [{"name": "c", "image": image, "imagePullPolicy": "Never", "command": ["sleep", "3600"]}])
     node.wait_pod("dropped", lambda p: _phase(p) == "Running", "Running on the dropped image", timeout=60)
     node.kubectl("delete", "pod", "dropped", "--wait=false")
+
+
+def test_orphaned_sandboxes_of_unknown_pods_are_removed(node: Node) -> None:
+    uid = str(uuid.uuid4())
+    socket = ContainerdPaths.for_data_dir(node.data_dir).socket
+
+    async def run_orphan() -> str:
+        async with RuntimeClient(f"unix://{socket}") as cri:
+            config = api_pb2.PodSandboxConfig(
+                metadata=api_pb2.PodSandboxMetadata(name="ghost", uid=uid, namespace="default"),
+                log_directory=str(node.base / "ghost-logs"),
+                labels={"io.kubernetes.pod.uid": uid, "io.kubernetes.pod.name": "ghost",
+                        "io.kubernetes.pod.namespace": "default", "io.kubernetes.kubelet.managed": "true"},
+                linux=api_pb2.LinuxPodSandboxConfig(
+                    cgroup_parent=f"{node.cgroup_root}/besteffort/pod{uid}",
+                    security_context=api_pb2.LinuxSandboxSecurityContext(namespace_options=api_pb2.NamespaceOption(
+                        network=api_pb2.NODE, pid=api_pb2.CONTAINER, ipc=api_pb2.POD))))
+            return str((await cri.run_pod_sandbox(config=config)).pod_sandbox_id)
+
+    async def sandbox_exists(sandbox_id: str) -> bool:
+        async with RuntimeClient(f"unix://{socket}") as cri:
+            answer = await cri.list_pod_sandbox(filter=api_pb2.PodSandboxFilter(id=sandbox_id))
+            return bool(answer.items)
+
+    sandbox_id = asyncio.run(run_orphan())
+    # no pod with this UID exists in the API: the kubelet's relist finds the sandbox and removes it
+    node.wait_for("the orphaned sandbox to be removed", lambda: not asyncio.run(sandbox_exists(sandbox_id)),
+                  timeout=30)
