@@ -33,6 +33,7 @@ Compilation happens in two layers:
 
 from __future__ import annotations
 
+import socket
 import warnings
 from collections import Counter
 from collections.abc import Iterable
@@ -260,9 +261,12 @@ def render_elements(name: str, items: list[tuple[str, str]]) -> str:
 
 
 def _check_ipv4(value: str, *, what: str, spec_id: str) -> None:
-    parts = value.split(".")
-    if len(parts) != 4 or not all(p.isdigit() and len(p) <= 3 and int(p) <= 255 for p in parts):
-        raise ValueError(f"service {spec_id}: {what} {value!r} is not an IPv4 address")
+    try:
+        # strict dotted quad (no leading zeros, nothing after it), in C: validation must not cost more
+        # than compiling at 50,000 endpoints
+        socket.inet_pton(socket.AF_INET, value)
+    except (OSError, TypeError):
+        raise ValueError(f"service {spec_id}: {what} {value!r} is not an IPv4 address") from None
 
 
 def _check_port(value: int, *, what: str, spec_id: str, allow_zero: bool = False) -> None:

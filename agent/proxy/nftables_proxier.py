@@ -5,15 +5,15 @@ Design (kube-proxy ``pkg/proxy/nftables``, with the ruleset shape of ``kubelite.
 * every sync takes the services that changed since the last one (:class:`ServiceState` tracks them),
   recompiles only those into :class:`~kubelite.native.nft_compiler.RuleSet`, and applies the delta the
   rule set renders: an endpoint change is a few map-element updates;
-* a full sync (the first, every ``full_interval``, and after any failure) recompiles everything and
-  rewrites the whole table in one transaction; the first one deletes and recreates the table, so
-  nothing stale from an earlier run survives; later ones flush and refill our chains and maps but keep
-  the session-affinity sets (their timeouts are client state);
+* a full sync (the first, every ``full_interval``, and after any failure) rewrites the whole table in
+  one transaction from the compiled state (it recompiles only what changed); the first one deletes and
+  recreates the table, so nothing stale from an earlier run survives; later ones flush and refill our
+  chains and maps but keep the session-affinity sets (their timeouts are client state);
 * libnftables runs in one dedicated thread (the event loop never blocks on the kernel); given a
   network namespace, that thread enters it, so one agent process can program a node namespace;
 * after a successful sync, UDP flows to removed endpoints are deleted from conntrack.
 
-Only the tables ``ip kubelite`` is ever written.
+Only the table ``ip kubelite`` is ever written.
 """
 
 from __future__ import annotations
@@ -113,9 +113,9 @@ class NftablesProxier:
 
     async def sync(self, full: bool) -> None:
         start = time.perf_counter()
+        # only changed services are recompiled, also in a full sync: the rule set already holds every
+        # other service's contributions, and a full sync only has to write all of them again
         changed = self.state.take_changes()
-        if full:
-            changed |= set(self.state.keys()) | set(self._specs)
         previous = {key: self._specs.get(key, []) for key in changed}
         for key in changed:
             self._update_service(key)

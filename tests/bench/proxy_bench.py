@@ -1,0 +1,159 @@
+"""Service proxy sync cost at cluster scale, beside the floor: `nft -f` of the same ruleset text.
+
+Run (root; everything happens in a network namespace made and removed here):
+    python tests/bench/proxy_bench.py [--services 10000] [--endpoints 5] [--changes 20]
+
+Prints: the first full sync (Service state -> specs -> compile -> render -> one libnftables
+transaction into an empty table) beside `nft -f` of exactly that text by the nft binary into an empty
+table; a periodic full resync over the live table beside `nft -f` of its text over the live table; the
+median one-endpoint-change sync; and the rule compiler over every service port, Cython kernel vs its
+pure-Python twin. Targets: full sync <= 1.5x the floor; one change <= 1/50 of a full sync.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from kubelite.agent.proxy.nftables_proxier import NftablesProxier
+from kubelite.agent.proxy.service_port import ServiceState
+from kubelite.native import nft_compiler
+from kubelite.native.nft_compiler import TableConfig
+
+
+@dataclass
+class Figure:
+    name: str
+    seconds: float
+    note: str = ""
+
+    def line(self) -> str:
+        return f"{self.name:<52} {self.seconds * 1000:>10.1f} ms   {self.note}"
+
+
+def service(i: int) -> dict[str, Any]:
+    ip = f"10.{96 + i // 65536}.{i // 256 % 256}.{i % 256}"
+    return {"metadata": {"name": f"svc-{i}", "namespace": "bench"},
+            "spec": {"type": "ClusterIP", "clusterIP": ip, "clusterIPs": [ip],
+                     "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080}]}}
+
+
+def endpoint_slice(i: int, endpoints: int, *, generation: int = 0) -> dict[str, Any]:
+    base = i * endpoints + generation * 7
+    ips = [f"10.{(base + k) // 65536 % 32 + 160}.{(base + k) // 256 % 256}.{(base + k) % 256}"
+           for k in range(endpoints)]
+    return {"metadata": {"name": f"svc-{i}-x", "namespace": "bench",
+                         "labels": {"kubernetes.io/service-name": f"svc-{i}"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [ip], "conditions": {"ready": True}, "nodeName": "n1"} for ip in ips],
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}
+
+
+def nft_file(netns: str, text: str) -> float:
+    with tempfile.NamedTemporaryFile("w", suffix=".nft", delete=False) as f:
+        f.write(text)
+    try:
+        start = time.perf_counter()
+        subprocess.run(["ip", "netns", "exec", netns, "nft", "-f", f.name], check=True, capture_output=True,
+                       timeout=600)
+        return time.perf_counter() - start
+    finally:
+        os.unlink(f.name)
+
+
+def delete_table(netns: str) -> None:
+    subprocess.run(["ip", "netns", "exec", netns, "nft", "delete", "table", "ip", nft_compiler.TABLE], check=False,
+                   capture_output=True)
+
+
+def compile_all(specs: list[nft_compiler.ServicePortSpec], *, pure: bool) -> float:
+    start = time.perf_counter()
+    if pure:
+        for spec in specs:
+            nft_compiler.compile_service_py(spec, "inc")
+    else:
+        assert nft_compiler._kernel is not None, "the Cython kernel is not built"
+        kernel = nft_compiler._kernel
+        for spec in specs:
+            kernel.compile_service(spec, "inc")
+    return time.perf_counter() - start
+
+
+async def run(args: argparse.Namespace) -> list[Figure]:
+    netns = f"klbench-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", netns], check=True)
+    state = ServiceState(node_name="n1")
+    proxier = NftablesProxier(state=state, netns=netns, config=TableConfig(
+        cluster_cidr="10.42.0.0/16", service_cidr="10.96.0.0/12"))
+    try:
+        for i in range(args.services):
+            state.set_service(service(i))
+            state.set_slice(endpoint_slice(i, args.endpoints))
+        start = time.perf_counter()
+        await proxier.sync(True)
+        full = time.perf_counter() - start
+        first_text = proxier.last_text
+        delete_table(netns)
+        floor = nft_file(netns, first_text)
+        elements = proxier.rules.counts()["elements"]
+
+        start = time.perf_counter()
+        await proxier.sync(True)
+        resync = time.perf_counter() - start
+        resync_floor = nft_file(netns, proxier.last_text)
+
+        changes = []
+        for n in range(args.changes):
+            i = (n * 7919) % args.services
+            es = endpoint_slice(i, args.endpoints)
+            es["endpoints"][0]["addresses"] = [f"10.200.{n // 256 % 256}.{n % 256}"]
+            state.set_slice(es)
+            start = time.perf_counter()
+            await proxier.sync(False)
+            changes.append(time.perf_counter() - start)
+        change = statistics.median(changes)
+        delta_lines = len(proxier.last_text.splitlines())
+
+        specs = [spec for key in state.keys() for spec in state.specs(key)]
+        cython = compile_all(specs, pure=False)
+        pure = compile_all(specs, pure=True)
+    finally:
+        proxier.close()
+        subprocess.run(["ip", "netns", "delete", netns], check=False)
+    return [
+        Figure("floor: nft -f of the full text, empty table", floor, f"{len(first_text) / 1e6:.1f} MB text"),
+        Figure("full sync (first, empty table)", full, f"{full / floor:.2f}x floor; {elements} elements"),
+        Figure("floor: nft -f of the resync text, live table", resync_floor),
+        Figure("full resync over the live table", resync, f"{resync / resync_floor:.2f}x floor"),
+        Figure("one-endpoint change sync (median)", change,
+               f"1/{full / change:.0f} of a full sync; {delta_lines} nft commands"),
+        Figure(f"compile {len(specs)} service ports, Cython", cython, f"{pure / cython:.2f}x faster than pure"),
+        Figure(f"compile {len(specs)} service ports, pure Python", pure),
+    ]
+
+
+def main(argv: list[str] | None = None) -> list[Figure]:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--services", type=int, default=10000)
+    parser.add_argument("--endpoints", type=int, default=5)
+    parser.add_argument("--changes", type=int, default=20)
+    args = parser.parse_args(argv)
+    figures = asyncio.run(run(args))
+    print(f"\nkubelite service proxy benchmark: {args.services} services x {args.endpoints} endpoints, "
+          f"compiler {nft_compiler.IMPLEMENTATION}, {os.cpu_count()} cpus")
+    for fig in figures:
+        print("  " + fig.line())
+    return figures
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)
