@@ -29,7 +29,7 @@ import os
 import platform
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 MAX_PODS: Final = 110
+MAX_NODE_IMAGES: Final = 50
 LEASE_DURATION_SECONDS: Final = 40
 LEASE_RENEW_INTERVAL: Final = 10.0
 NODE_STATUS_REPORT_FREQUENCY: Final = 300.0
@@ -237,6 +238,12 @@ def node_status(*, config: AgentConfig, info: MachineInfo, address: str, runtime
     return status
 
 
+def node_images(images: Sequence[api_pb2.Image]) -> list[Obj]:
+    """``status.images``: the largest images first, at most 50 (upstream nodeStatusMaxImages)."""
+    ordered = sorted((i for i in images if i.repo_tags or i.repo_digests), key=lambda i: i.size, reverse=True)
+    return [{"names": [*i.repo_digests, *i.repo_tags], "sizeBytes": int(i.size)} for i in ordered[:MAX_NODE_IMAGES]]
+
+
 def without_heartbeats(status: Mapping[str, Any]) -> Obj:
     """The status with heartbeat times removed: what decides whether a write is needed."""
     out = copy.deepcopy(dict(status))
@@ -268,12 +275,19 @@ class NodeStatusManager:
             return "", None, str(err)
         return f"{version.runtime_name}://{version.runtime_version}", status, ""
 
+    async def _images(self) -> list[Obj] | None:
+        try:
+            images = (await self.runtime.list_images(rpc_timeout=5)).images
+        except CriError:
+            return None
+        return node_images(images)
+
     async def compute_status(self) -> Obj:
         version, status, error = await self._runtime_facts()
         info = await asyncio.to_thread(MachineInfo.read, self.config.data_dir)
         old = (self._last_status or {}).get("conditions") or []
         return node_status(config=self.config, info=info, address=self.address, runtime_version=version,
-                           runtime=status, runtime_error=error, old_conditions=old)
+                           runtime=status, runtime_error=error, old_conditions=old, images=await self._images())
 
     async def register(self) -> Obj:
         status = await self.compute_status()

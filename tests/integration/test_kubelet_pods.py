@@ -216,6 +216,7 @@ def test_node_registers_with_labels_taints_info_and_lease(node: Node) -> None:
     assert status["capacity"]["pods"] == "110" and int(status["capacity"]["cpu"]) >= 1
     assert {"type": "InternalIP", "address": "127.0.0.1"} in status["addresses"]
     assert status["daemonEndpoints"]["kubeletEndpoint"]["Port"] == 10250
+    assert any(f"{BUSYBOX}" in image["names"] for image in status["images"])
     conditions = {c["type"]: c for c in status["conditions"]}
     assert set(conditions) == {"Ready", "MemoryPressure", "DiskPressure", "PIDPressure"}
     # no CNI config in this node's conf dir: the runtime says the network is not ready, as upstream words it

@@ -90,3 +90,12 @@ def test_parse_taint(text: str, taint: dict[str, str]) -> None:
 def test_bad_taints_are_rejected(text: str) -> None:
     with pytest.raises(ValueError, match="--node-taint"):
         parse_taint(text)
+
+
+def test_node_images_largest_first_and_capped() -> None:
+    from kubelite.agent.kubelet.node_status import node_images
+
+    images = [api_pb2.Image(id=f"sha256:{i}", repo_tags=[f"img:{i}"], size=i) for i in range(60)]
+    images.append(api_pb2.Image(id="sha256:untagged", size=10**9))
+    listed = node_images(images)
+    assert len(listed) == 50 and listed[0] == {"names": ["img:59"], "sizeBytes": 59}
