@@ -93,6 +93,28 @@ def _add_agent_component_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--flannel-backend", "--pod-network-backend", dest="flannel_backend",
                    choices=["host-gw", "vxlan", "none"], default="host-gw",
                    help="pod network backend; none: another CNI provides it")
+    p.add_argument("--proxy-mode", choices=["nftables", "userspace"], default="nftables",
+                   help="service proxy data path (userspace is also chosen when nftables is unusable)")
+    p.add_argument("--proxy-lb", choices=["round-robin", "random"], default="round-robin",
+                   help="how the service proxy picks an endpoint for a new connection")
+    p.add_argument("--nodeport-addresses", default="",
+                   help="comma-separated IPv4 CIDRs whose local addresses accept NodePorts (default: all)")
+
+
+def _nodeport_cidrs(value: str) -> tuple[str, ...]:
+    """``--nodeport-addresses`` as normalised IPv4 CIDRs; a clear error for anything else."""
+    import ipaddress
+
+    cidrs = []
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        try:
+            net = ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise CLIError(f"--nodeport-addresses {item!r}: not a CIDR such as 192.168.0.0/24") from None
+        if net.version != 4:
+            raise CLIError(f"--nodeport-addresses {item!r}: only IPv4 CIDRs are supported")
+        cidrs.append(str(net))
+    return tuple(cidrs)
 
 
 def _agent_component_args(args: argparse.Namespace) -> tuple[list[str], str]:
@@ -143,7 +165,8 @@ def cmd_agent(args: argparse.Namespace) -> int:
         node_taints=tuple(args.node_taint), container_runtime_endpoint=args.container_runtime_endpoint or "",
         cluster_dns=args.cluster_dns, cluster_domain=args.cluster_domain, kubelet_port=args.kubelet_port,
         cgroup_root=args.cgroup_root, crash_loop_backoff_base=args.crash_loop_backoff_base,
-        disabled_components=tuple(disabled), pod_network_backend=backend)
+        disabled_components=tuple(disabled), pod_network_backend=backend, proxy_mode=args.proxy_mode,
+        proxy_lb=args.proxy_lb, nodeport_addresses=_nodeport_cidrs(args.nodeport_addresses))
     try:
         run_agent(config)
     except (AgentError, ContainerdError, CriError) as exc:
@@ -329,7 +352,8 @@ def _embedded_agent(args: argparse.Namespace) -> EmbeddedAgent:
     kubeconfig = data_dir / "server" / "cred" / "admin.kubeconfig"
     disabled, backend = _agent_component_args(args)
     extra = ["--kubelet-port", str(args.kubelet_port), "--flannel-backend", backend,
-             *(f"--disable={name}" for name in disabled)]
+             *(f"--disable={name}" for name in disabled), "--proxy-mode", args.proxy_mode, "--proxy-lb", args.proxy_lb,
+             "--nodeport-addresses", ",".join(_nodeport_cidrs(args.nodeport_addresses))]
     command = agent_command(data_dir=data_dir, server=f"https://{host}:{args.secure_port}", kubeconfig=kubeconfig,
                             node_name=args.node_name or "", node_ip=args.node_ip or "", extra=extra)
     return EmbeddedAgent(command=command, kubeconfig=kubeconfig, log_path=data_dir / "agent" / "agent.log")
