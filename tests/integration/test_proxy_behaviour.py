@@ -6,6 +6,7 @@ separate namespaces behind a bridge (proxy_netns.py). The same behaviour tests r
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -27,6 +28,10 @@ from proxy_netns import (
     topology,
     udp_request,
 )
+
+from kubelite.agent.proxy.nftables_proxier import NftablesProxier
+from kubelite.agent.proxy.service_port import ServiceState
+from kubelite.native.nft_compiler import TableConfig
 
 pytestmark = [pytest.mark.root, pytest.mark.integration]
 
@@ -179,3 +184,36 @@ def test_full_resync_repairs_drift(node: tuple[Topology, str]) -> None:
         assert "kubeproxy_sync_full_proxy_rules_duration_seconds_count" in text
     finally:
         apply(topo, svc, es, delete=True)
+
+
+async def test_every_option_is_accepted_by_the_kernel(netns: str) -> None:
+    """Random LB, --nodeport-addresses, SCTP, affinity, externalIPs and LoadBalancer IPs: full and delta apply."""
+    state = ServiceState(node_name="node-a")
+    proxier = NftablesProxier(state=state, netns=netns, config=TableConfig(
+        lb="random", cluster_cidr="10.42.0.0/16", service_cidr="10.43.0.0/16", nodeport_addresses=("10.100.0.0/24",)))
+    try:
+        lb = service("lb", "10.43.1.1", type_="LoadBalancer", externalIPs=["192.0.2.10"],
+                     externalTrafficPolicy="Local", sessionAffinity="ClientIP",
+                     ports=[{"name": "s", "port": 9, "protocol": "SCTP", "targetPort": 9, "nodePort": 30900},
+                            {"name": "u", "port": 53, "protocol": "UDP", "targetPort": 53, "nodePort": 30053}])
+        lb["status"] = {"loadBalancer": {"ingress": [{"ip": "198.51.100.1"}]}}
+        es = endpoint_slice("lb", list(BACKEND_IPS), ports=[{"name": "s", "port": 9, "protocol": "SCTP"},
+                                                           {"name": "u", "port": 53, "protocol": "UDP"}])
+        state.set_service(lb)
+        state.set_slice(es)
+        await proxier.sync(True)
+        listed = subprocess.run(["ip", "netns", "exec", netns, "nft", "list", "table", "ip", "kubelite"],
+                                capture_output=True, text=True, check=True).stdout
+        assert "198.51.100.1 . sctp . 9 : goto affx-" in listed
+        assert "numgen random mod 3" in listed
+        assert "10.100.0.0/24" in listed
+        state.set_slice(endpoint_slice("lb", list(BACKEND_IPS[:1]), ports=es["ports"]))
+        await proxier.sync(False)
+        state.delete_service(lb)
+        await proxier.sync(False)
+        listed = subprocess.run(["ip", "netns", "exec", netns, "nft", "list", "table", "ip", "kubelite"],
+                                capture_output=True, text=True, check=True).stdout
+        assert "aff" not in listed and "198.51.100.1" not in listed, "every per-service object is gone"
+        await proxier.sync(True)
+    finally:
+        proxier.close()
