@@ -411,6 +411,7 @@ class Kubelet:
                                     pod_ip=pod_ip, pod_ips=[pod_ip] if pod_ip else [], host_ip=self.node.host_ip,
                                     service_env=self.service_env(pod))
             mounts = self.volumes.mounts_for(pod, container, volume_paths)
+            mounts.extend(self.volumes.termination_log_mount(pod, container))
             config = container_config(container, pod, attempt=attempt, env=env, mounts=mounts,
                                       memory_capacity=self.node.memory_capacity)
         except (ContainerConfigError, VolumeError) as err:

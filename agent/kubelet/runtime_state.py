@@ -120,6 +120,43 @@ class PodRuntime:
         return not self.sandboxes and not self.containers
 
 
+MAX_TERMINATION_MESSAGE: Final = 4096
+MAX_FALLBACK_LOG_BYTES: Final = 2048
+FALLBACK_LOG_LINES: Final = 80
+
+
+def _tail_of_cri_log(path: str) -> str:
+    """The last lines of a CRI log file (``<time> <stream> <tag> <text>``), texts only."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 64 * 1024))
+            lines = f.read().decode(errors="replace").splitlines()[-FALLBACK_LOG_LINES:]
+    except OSError:
+        return ""
+    texts = [line.split(" ", 3)[3] if line.count(" ") >= 3 else line for line in lines]
+    return "\n".join(texts)[-MAX_FALLBACK_LOG_BYTES:]
+
+
+def termination_message(status: api_pb2.ContainerStatus) -> str:
+    """upstream getTerminationMessage: the file mounted at terminationMessagePath, or (policy
+    FallbackToLogsOnError, failed, empty file) the tail of the container's log."""
+    path = status.annotations.get(TERMINATION_MESSAGE_PATH_ANNOTATION, "")
+    message = ""
+    for mount in status.mounts:
+        if path and mount.container_path == path:
+            try:
+                with open(mount.host_path, "rb") as f:
+                    message = f.read(MAX_TERMINATION_MESSAGE).decode(errors="replace")
+            except OSError:
+                message = ""
+            break
+    policy = status.annotations.get(TERMINATION_MESSAGE_POLICY_ANNOTATION, "File")
+    if not message and policy == "FallbackToLogsOnError" and status.exit_code != 0 and status.log_path:
+        message = _tail_of_cri_log(status.log_path)
+    return message
+
+
 class RuntimeReader:
     """Reads `PodRuntime` snapshots; caches the statuses of exited containers (they never change)."""
 
@@ -179,6 +216,9 @@ class RuntimeReader:
             hash=annotations.get(CONTAINER_HASH_ANNOTATION, ""),
             grace_seconds=int(annotations.get(POD_GRACE_ANNOTATION, 30) or 30))
         if record.state == EXITED:
+            extra = termination_message(st)
+            if extra:
+                record.message = f"{record.message}: {extra}" if record.message else extra
             self._exited[c.id] = record
         return record
 

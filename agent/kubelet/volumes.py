@@ -317,6 +317,17 @@ class VolumeManager:
             mounts.append(api_pb2.Mount(container_path="/etc/hosts", host_path=str(hosts)))
         return mounts
 
+    def termination_log_mount(self, pod: Mapping[str, Any], container: Mapping[str, Any]) -> list[api_pb2.Mount]:
+        """A fresh file per container instance, mounted at terminationMessagePath (upstream's
+        ``pods/<uid>/containers/<name>/<id>``); the kubelet reads it when the container exits."""
+        path = container.get("terminationMessagePath") or "/dev/termination-log"
+        directory = self.pod_dir(pod["metadata"]["uid"]) / "containers" / container["name"]
+        directory.mkdir(parents=True, exist_ok=True)
+        host = directory / os.urandom(4).hex()
+        host.touch(mode=0o666)
+        host.chmod(0o666)  # whatever user the container runs as may write its message
+        return [api_pb2.Mount(container_path=path, host_path=str(host))]
+
     def teardown(self, uid: str) -> None:
         """Unmount the pod's tmpfs volumes and remove its directory (after its containers are gone)."""
         pod_dir = self.pod_dir(uid)

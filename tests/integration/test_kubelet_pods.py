@@ -505,3 +505,15 @@ def test_orphaned_sandboxes_of_unknown_pods_are_removed(node: Node) -> None:
     # no pod with this UID exists in the API: the kubelet's relist finds the sandbox and removes it
     node.wait_for("the orphaned sandbox to be removed", lambda: not asyncio.run(sandbox_exists(sandbox_id)),
                   timeout=30)
+
+
+@pytest.mark.parametrize(("name", "script", "policy", "message"), [
+    pytest.param("msgfile", "echo goodbye > /dev/termination-log; exit 2", "File", "goodbye\n", id="file"),
+    pytest.param("msglog", "echo from-the-log; exit 3", "FallbackToLogsOnError", "from-the-log", id="fallback-to-log"),
+])
+def test_termination_message(node: Node, name: str, script: str, policy: str, message: str) -> None:
+    node.pod(name, [{"name": "c", "command": ["sh", "-c", script], "terminationMessagePolicy": policy}],
+             restartPolicy="Never")
+    pod = node.wait_pod(name, lambda p: _phase(p) == "Failed", "Failed")
+    assert _status(pod, "c")["state"]["terminated"]["message"] == message
+    node.kubectl("delete", "pod", name, "--wait=false")
