@@ -149,6 +149,8 @@ async def test_kubectl_logs_reads_the_cri_log_with_options(cluster: Cluster) -> 
     assert (await cluster.kubectl("logs", POD, "-c", "main", "--limit-bytes=3")).stdout == logs[:3]
     assert (await cluster.kubectl("logs", POD, "-c", "crash", "--previous")).stdout == "first-run\n"
     assert (await cluster.kubectl("logs", POD, "-c", "crash")).stdout == "second-run\n"
+    # following a container that has stopped ends at the end of its log, as upstream
+    assert (await cluster.kubectl("logs", "-f", POD, "-c", "crash", "--previous", timeout=20)).stdout == "first-run\n"
 
 
 async def test_kubectl_logs_follow_streams_new_lines(cluster: Cluster) -> None:
