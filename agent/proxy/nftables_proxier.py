@@ -147,7 +147,8 @@ class NftablesProxier:
         specs: list[ServicePortSpec] = []
         for spec in self.state.specs(key):
             try:
-                compiled = compile_service(spec, lb=self.config.lb)
+                # specs from service_port are valid by construction (addresses parsed, ports range-checked)
+                compiled = compile_service(spec, lb=self.config.lb, validate=False)
             except ValueError as exc:
                 log.error("service %s port %d/%s is not proxied: %s", key, spec.port, spec.protocol, exc)
                 continue

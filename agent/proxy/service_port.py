@@ -25,6 +25,7 @@ Only IPv4 is programmed (the ``ip kubelite`` table); IPv6 cluster IPs and endpoi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import socket
@@ -51,6 +52,7 @@ class Endpoint(NamedTuple):
     local: bool
 
 
+@functools.lru_cache(maxsize=65536)
 def service_port_id(namespace: str, name: str, port_name: str, protocol: str) -> str:
     """A short stable name for per-service nft objects."""
     return hashlib.sha256(f"{namespace}/{name}/{port_name}/{protocol}".encode()).hexdigest()[:12]
@@ -67,10 +69,6 @@ def _ipv4(value: object) -> str | None:
     except OSError:
         return None
     return value
-
-
-def _bool(value: object, default: bool) -> bool:
-    return value if isinstance(value, bool) else default
 
 
 def slice_endpoints(slices: Iterable[Obj], *, port_name: str, protocol: str, node_name: str) -> list[Endpoint]:
@@ -92,10 +90,12 @@ def slice_endpoints(slices: Iterable[Obj], *, port_name: str, protocol: str, nod
             if ip is None or (ip, port) in seen:
                 continue
             cond = ep.get("conditions") or {}
-            ready = _bool(cond.get("ready"), True)
-            seen[(ip, port)] = Endpoint(ip=ip, port=port, ready=ready, serving=_bool(cond.get("serving"), ready),
-                                        terminating=_bool(cond.get("terminating"), False),
-                                        local=bool(node_name) and ep.get("nodeName") == node_name)
+            ready = cond.get("ready")
+            ready = ready if ready is True or ready is False else True
+            serving = cond.get("serving")
+            terminating = cond.get("terminating") is True
+            seen[(ip, port)] = Endpoint(ip, port, ready, serving if serving is True or serving is False else ready,
+                                        terminating, bool(node_name) and ep.get("nodeName") == node_name)
     return [seen[k] for k in sorted(seen, key=lambda k: (socket.inet_pton(socket.AF_INET, k[0]), k[1]))]
 
 
