@@ -179,23 +179,28 @@ class VethPair:
 
 def create_veth(ipr: IPRoute, pod: IPRoute, *, host_name: str, ifname: str, netns_path: str, mtu: int,
                 bridge_index: int, hairpin: bool) -> VethPair:
-    """A veth pair whose peer is born inside the pod's namespace as ``ifname``, attached to the bridge."""
-    delete_link(ipr, host_name)  # left by a killed earlier ADD of this attachment: start from scratch
-    fd = netns_fd(netns_path)
-    try:
-        ipr.link("add", ifname=host_name, kind="veth", mtu=mtu,
-                 peer={"ifname": ifname, "net_ns_fd": fd, "mtu": mtu})
-    except NetlinkError as exc:
-        if exc.code == errno.EEXIST:
+    """A veth pair whose peer is born inside the pod's namespace as ``ifname``, attached to the bridge.
+
+    One RTM_NEWLINK creates both ends, puts the host end on the bridge and brings it up.
+    """
+    for attempt in (1, 2):
+        fd = netns_fd(netns_path)
+        try:
+            ipr.link("add", ifname=host_name, kind="veth", mtu=mtu, master=bridge_index, state="up",
+                     peer={"ifname": ifname, "net_ns_fd": fd, "mtu": mtu})
+            break
+        except NetlinkError as exc:
+            if exc.code != errno.EEXIST:
+                raise
+            if attempt == 1 and delete_link(ipr, host_name):
+                continue  # left by a killed earlier ADD of this attachment: start from scratch
             raise ValueError(f"container interface {ifname} already exists in {netns_path}")
-        raise
-    finally:
-        os.close(fd)
+        finally:
+            os.close(fd)
     host_link, container_link = link_get(ipr, host_name), link_get(pod, ifname)
     if host_link is None or container_link is None:
         raise RuntimeError(f"veth pair {host_name}/{ifname} did not appear")
     host_index = int(host_link["index"])
-    ipr.link("set", index=host_index, master=bridge_index, state="up")
     if hairpin:
         ipr.brport("set", index=host_index, mode=BRPORT_MODE_HAIRPIN)
     return VethPair(host_name=host_name, host_index=host_index, host_mac=str(host_link.get_attr("IFLA_ADDRESS")),
