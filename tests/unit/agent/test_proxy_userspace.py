@@ -60,3 +60,15 @@ def test_udp_service_getting_endpoints_clears_its_flows(monkeypatch: pytest.Monk
     calls.clear()
     nftables_proxier.clear_udp_flows([([udp(protocol="tcp")], [])])
     assert calls == [], "TCP connections end by themselves"
+
+
+def test_mode_falls_back_to_userspace_when_nftables_is_unusable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubelite.agent.proxy import service_proxy
+
+    monkeypatch.setattr(service_proxy, "nftables_usable", lambda netns=None: "libnftables not found")
+    assert service_proxy.choose_mode(requested="nftables") == "userspace"
+    assert service_proxy.choose_mode(requested="userspace") == "userspace"
+    monkeypatch.setattr(service_proxy, "nftables_usable", lambda netns=None: "")
+    assert service_proxy.choose_mode(requested="nftables") == "nftables"
+    with pytest.raises(ValueError, match='proxy mode "ipvs" is not one of nftables, userspace'):
+        service_proxy.choose_mode(requested="ipvs")
