@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 from multidict import MultiDict
 
 from kubelite.controlplane.apiserver.errors import APIError
 from kubelite.controlplane.apiserver.kubelet_proxy import (
     _status_from_kubelet,
+    ensure_kubelet_client_certificate,
     kubelet_address,
     log_params,
     stream_params,
     validate_container,
 )
+from kubelite.controlplane.auth.pki import ensure_pki
 
 
 def pod(*containers: str, init: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -95,3 +100,16 @@ def test_kubelet_errors_become_status() -> None:
     assert (error.code, error.reason, error.message) == (
         400, "BadRequest", 'container "c" in pod "p" is waiting to start: ContainerCreating')
     assert _status_from_kubelet(404, b"pod not found").reason == "NotFound"
+
+
+def test_kubelet_client_certificate_is_issued_once_by_the_client_ca(tmp_path: Path) -> None:
+    pki = ensure_pki(tls_dir=tmp_path / "tls", dns_names=[], ip_addresses=[])
+    cert_path, key_path = ensure_kubelet_client_certificate(pki)
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    cert.verify_directly_issued_by(x509.load_pem_x509_certificate(pki.client_ca_pem()))
+    assert cert.subject.rfc4514_string() == "CN=kube-apiserver-kubelet-client,O=system:masters"
+    assert key_path.stat().st_mode & 0o777 == 0o600
+    first = cert_path.read_bytes()
+    assert ensure_kubelet_client_certificate(pki)[0].read_bytes() == first
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=300)  # within 90 days of its expiry
+    assert ensure_kubelet_client_certificate(pki, now=later)[0].read_bytes() != first
