@@ -271,9 +271,12 @@ class KubeletServer:
 
     # ---- containers -------------------------------------------------------------------------------
 
-    async def _containers(self, namespace: str, pod: str, container: str) -> list[api_pb2.Container]:
-        """The containers named ``container`` of pod ``namespace/pod``, oldest first, newest pod UID only."""
+    async def _containers(self, namespace: str, pod: str, container: str, uid: str = "") -> list[api_pb2.Container]:
+        """The containers named ``container`` of pod ``namespace/pod``, oldest first, newest pod UID only
+        (or the pod UID ``uid`` when a request names one)."""
         labels = {POD_NAMESPACE_LABEL: namespace, POD_NAME_LABEL: pod, CONTAINER_NAME_LABEL: container}
+        if uid:
+            labels[POD_UID_LABEL] = uid
         found = list((await self.runtime.list_containers(
             filter=api_pb2.ContainerFilter(label_selector=labels))).containers)
         if not found:
@@ -299,8 +302,9 @@ class KubeletServer:
                     return str(status.get("state", {}).get("waiting", {}).get("reason", ""))
         return ""
 
-    async def _current(self, namespace: str, pod: str, container: str, *, previous: bool = False) -> api_pb2.Container:
-        containers = await self._containers(namespace, pod, container)
+    async def _current(self, namespace: str, pod: str, container: str, *, previous: bool = False,
+                       uid: str = "") -> api_pb2.Container:
+        containers = await self._containers(namespace, pod, container, uid)
         if not containers:
             if not await self._pod_exists(namespace, pod):
                 raise KubeletError(f'pod "{namespace}/{pod}" not found', status=404)
@@ -312,8 +316,8 @@ class KubeletServer:
             return containers[-2]
         return containers[-1]
 
-    async def _running(self, namespace: str, pod: str, container: str) -> api_pb2.Container:
-        current = await self._current(namespace, pod, container)
+    async def _running(self, namespace: str, pod: str, container: str, uid: str = "") -> api_pb2.Container:
+        current = await self._current(namespace, pod, container, uid=uid)
         if current.state != api_pb2.CONTAINER_RUNNING:
             raise KubeletError(f'container "{container}" in pod "{pod}" is not running', status=400)
         return current
@@ -353,7 +357,7 @@ class KubeletServer:
         if not is_upgrade_request(request):  # before asking the runtime for a session nobody would use
             raise KubeletError("Upgrade request required")
         verb = request.path.split("/", 2)[1]
-        container = await self._running(namespace, pod, name)
+        container = await self._running(namespace, pod, name, request.match_info.get("uid", ""))
         if verb == "exec":
             command = request.query.getall("command", [])
             if not command:
@@ -370,8 +374,11 @@ class KubeletServer:
         namespace, pod = request.match_info["namespace"], request.match_info["pod"]
         if not is_upgrade_request(request):
             raise KubeletError("Upgrade request required")
+        labels = {POD_NAMESPACE_LABEL: namespace, POD_NAME_LABEL: pod}
+        if uid := request.match_info.get("uid", ""):
+            labels[POD_UID_LABEL] = uid
         sandboxes = (await self.runtime.list_pod_sandbox(filter=api_pb2.PodSandboxFilter(
-            label_selector={POD_NAMESPACE_LABEL: namespace, POD_NAME_LABEL: pod}))).items
+            label_selector=labels))).items
         ready = sorted((s for s in sandboxes if s.state == api_pb2.SANDBOX_READY), key=lambda s: s.created_at)
         if not ready:
             raise KubeletError(f'pod "{namespace}/{pod}" not found' if not sandboxes

@@ -220,3 +220,9 @@ async def test_with_a_client_ca_the_hook_sees_verified_client_certificates(tmp_p
         assert seen == ["alice"]
     finally:
         await runner.cleanup()
+
+
+async def test_a_request_naming_another_pod_uid_finds_nothing(client: TestClient[Any, Any]) -> None:
+    upgrade = {"Connection": "Upgrade", "Upgrade": "SPDY/3.1"}
+    response = await client.post("/portForward/ns/web/not-the-uid", headers=upgrade)
+    assert (response.status, await response.text()) == (404, 'pod "ns/web" not found\n')
