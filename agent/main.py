@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 COMPONENTS: Final[tuple[tuple[str, str, str], ...]] = (  # (name, module, function)
     ("node-status", "kubelite.agent.kubelet.node_status", "run_node_status"),
     ("kubelet", "kubelite.agent.kubelet", "run_kubelet"),
+    ("image-gc", "kubelite.agent.kubelet.image_gc", "run_image_gc"),
     ("kubelet-server", "kubelite.agent.kubelet.server", "run_kubelet_server"),
     ("pod-network", "kubelite.agent.network", "run_pod_network"),
     ("proxy", "kubelite.agent.proxy", "run_proxy"),
