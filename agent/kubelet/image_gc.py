@@ -102,7 +102,7 @@ def _usage_of(path: Path) -> Callable[[], tuple[int, int]]:
     def usage() -> tuple[int, int]:
         path.mkdir(parents=True, exist_ok=True)
         du = psutil.disk_usage(str(path))
-        return du.used, du.total
+        return du.total - du.free, du.total  # upstream: 100 - available*100/capacity
 
     return usage
 
