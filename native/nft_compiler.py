@@ -397,7 +397,12 @@ class RuleSet:
         self._applied_sets: dict[str, str] = {}
         self._pending: tuple[dict[str, tuple[str, ...]], dict[str, str]] = ({}, {})
 
+    def begin_full(self) -> None:
+        """The next rendering is ``full_text``: changes until then need no delta bookkeeping."""
+        self._tracking = False
+
     def _reset_delta(self) -> None:
+        self._tracking = True
         self._add: dict[tuple[str, str], str] = {}
         self._del: dict[tuple[str, str], str] = {}
         self._dirty_chains: set[str] = set()
@@ -422,6 +427,8 @@ class RuleSet:
         return set(self._services)
 
     def _element_added(self, name: str, key: str, value: str) -> None:
+        if not self._tracking:
+            return
         k = (name, key)
         if k in self._del and self._del[k] == value:
             del self._del[k]  # back to what the kernel has
@@ -429,6 +436,8 @@ class RuleSet:
             self._add[k] = value
 
     def _element_removed(self, name: str, key: str, value: str) -> None:
+        if not self._tracking:
+            return
         k = (name, key)
         if k in self._add:
             # never applied; if it replaced an applied value, _del already holds that one
@@ -437,17 +446,20 @@ class RuleSet:
             self._del[k] = value
 
     def _contribute(self, owner: str, compiled: Compiled) -> None:
+        track = self._tracking
+        owners = self._owner
         for name, key, value in compiled.elements:
             k = (name, key)
             if name in SHARED_ELEMENT_MAPS:
                 self._shared[k] += 1
-                if self._shared[k] == 1:
+                if track and self._shared[k] == 1:
                     self._element_added(name, key, value)
                 continue
-            current = self._owner.get(k)
+            current = owners.get(k)
             if current is None:
-                self._owner[k] = (owner, value)
-                self._element_added(name, key, value)
+                owners[k] = (owner, value)
+                if track:
+                    self._element_added(name, key, value)
             else:
                 self._shadowed.setdefault(k, {})[owner] = value
         for chain, rules in compiled.chains:

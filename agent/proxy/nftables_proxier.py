@@ -116,6 +116,8 @@ class NftablesProxier:
         # only changed services are recompiled, also in a full sync: the rule set already holds every
         # other service's contributions, and a full sync only has to write all of them again
         changed = self.state.take_changes()
+        if full:
+            self.rules.begin_full()
         previous = {key: self._specs.get(key, []) for key in changed}
         for key in changed:
             self._update_service(key)
