@@ -210,6 +210,12 @@ def _status_from_kubelet(code: int, body: bytes) -> errors.APIError:
                            text or f"the kubelet answered {code}")
 
 
+def _dial_error(message: str) -> errors.APIError:
+    # upstream's responder turns a plain error into a 500 Status with reason "" (StatusReasonUnknown):
+    # kubectl prints "Error from server: error dialing backend: ..."
+    return errors.APIError(500, "", message)
+
+
 class KubeletProxy:
     """Routes for the kubelet-backed subresources; ``add_routes`` registers them before the generic ones."""
 
@@ -290,7 +296,7 @@ class KubeletProxy:
             try:
                 upstream = await session.get(url, ssl=self.ssl)
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                raise errors.internal(f"error dialing backend: {exc or type(exc).__name__}")
+                raise _dial_error(f"error dialing backend: {exc or type(exc).__name__}")
             async with upstream:
                 if upstream.status != 200:
                     raise _status_from_kubelet(upstream.status, await upstream.content.read(64 * 1024))
@@ -308,7 +314,7 @@ class KubeletProxy:
             return await proxy_upgrade(request=request, upstream=upstream_from_url(url, ssl_context=self.ssl),
                                        connect_timeout=self.connect_timeout)
         except UpgradeError as exc:
-            raise errors.internal(f"error dialing backend: {exc}")
+            raise _dial_error(f"error dialing backend: {exc}")
 
     # ---- nodes/proxy ----------------------------------------------------------------------------
 
@@ -331,7 +337,7 @@ class KubeletProxy:
                 upstream = await session.request(request.method, url, data=body, headers=headers, ssl=self.ssl,
                                                  allow_redirects=False)
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                raise errors.internal(f"error dialing backend: {exc or type(exc).__name__}")
+                raise _dial_error(f"error dialing backend: {exc or type(exc).__name__}")
             async with upstream:
                 response = web.StreamResponse(status=upstream.status, headers={
                     "Content-Type": upstream.headers.get("Content-Type", "application/octet-stream")})

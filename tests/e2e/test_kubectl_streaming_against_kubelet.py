@@ -274,6 +274,22 @@ spec:
         await cluster.kubectl("delete", "pod", "unscheduled", "--wait=false")
     done = await cluster.kubectl("exec", POD, "-c", "nope", "--", "true", check=False)
     assert f"container nope is not valid for pod {POD}" in done.stderr
+    # a node whose kubelet does not answer
+    dead_port = free_port()
+    await cluster.kubectl("create", "-f", "-", input="apiVersion: v1\nkind: Node\nmetadata: {name: dead-node}\n")
+    await cluster.kubectl("patch", "node", "dead-node", "--subresource=status", "--type=merge", "-p",
+                          '{"status": {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}], '
+                          f'"daemonEndpoints": {{"kubeletEndpoint": {{"Port": {dead_port}}}}}}}}}')
+    await cluster.kubectl("create", "-f", "-", input=f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: on-dead-node, namespace: {NAMESPACE}}}
+spec:
+  nodeName: dead-node
+  containers: [{{name: c, image: {BUSYBOX_IMAGE}}}]
+""")
+    done = await cluster.kubectl("logs", "on-dead-node", check=False)
+    assert done.returncode != 0 and "Error from server: error dialing backend: " in done.stderr, done.stderr
 
 
 def _exec_with_tty(kubeconfig: Path, home: Path, script: bytes) -> tuple[int, bytes]:
