@@ -5,17 +5,30 @@ generated here from the ``ResourceTable``, operation by operation as upstream na
 (``listCoreV1NamespacedPod``), with the query parameters clients probe for: kubectl checks that a
 kind's PATCH operation declares ``fieldValidation`` before it relies on server-side validation.
 Documents are built once and cached until the resource table changes (CRDs).
+
+/openapi/v2 is served as upstream's kube-openapi handler serves it: JSON, or gnostic's protobuf
+``Document`` when the Accept header prefers it (client-go's ``OpenAPISchema()``, which kubectl's
+client-side validation uses, asks only for protobuf). Both forms are encoded once per document and
+share one ETag (the SHA-512 of the JSON, as upstream: the ``Vary: Accept`` header tells caches
+apart). Custom resources' schemas enter the v2 document in their v2 form
+(:mod:`kubelite.api.openapi.crd_v2`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import email.utils
 import functools
+import gzip
 import hashlib
-from typing import Any
+import time
+from dataclasses import dataclass
+from typing import Any, Final
 
 import orjson
 
 from kubelite.api import openapi
+from kubelite.api.openapi import crd_v2, v2_protobuf
 from kubelite.controlplane.apiserver.resources import ResourceInfo, ResourceTable
 
 Obj = dict[str, Any]
@@ -124,6 +137,8 @@ def _operation(info: ResourceInfo, *, verb: str, op_id: str, action: str, defini
         else:
             op["parameters"].insert(0, {"name": "body", "in": "body", "required": True,
                                         "schema": {"type": "object"} if patch else _ref(body)})
+    if not op["parameters"]:
+        del op["parameters"]  # upstream omits an empty list (and protobuf cannot tell one from none)
     return op
 
 
@@ -193,6 +208,84 @@ def resource_paths(info: ResourceInfo, *, v3: bool) -> dict[str, Obj]:
     return paths
 
 
+JSON_CONTENT_TYPE: Final = "application/json"
+V2_PROTOBUF_CONTENT_TYPE: Final = v2_protobuf.PROTOBUF_CONTENT_TYPE
+OpenAPIEncodingError = v2_protobuf.OpenAPIEncodingError
+# (type, subtype, representation) in upstream's order: "*/*" and "application/*" get JSON.
+V2_MEDIA_TYPES: Final = (
+    ("application", "json", "json"),
+    ("application", v2_protobuf.PROTOBUF_SUBTYPE_DEPRECATED, "protobuf"),
+    ("application", v2_protobuf.PROTOBUF_SUBTYPE, "protobuf"),
+)
+
+
+def negotiate_v2(accept: str) -> str | None:
+    """The representation of /openapi/v2 an Accept header asks for: "json", "protobuf" or None (406).
+
+    As kube-openapi's handler (goautoneg): media ranges are tried from the highest q-value down, a
+    concrete type before a wildcard at equal q; the first range one of our media types matches wins.
+    An empty header means ``*/*``; ranges with q=0 are refused, as RFC 9110 says.
+    """
+    ranges: list[tuple[float, bool, bool, int, str, str]] = []
+    for index, clause in enumerate((accept or "*/*").split(",")):
+        media, *params = clause.split(";")
+        kind, slash, subtype = media.strip().partition("/")
+        if not slash:
+            if kind != "*":
+                continue
+            subtype = "*"
+        q = 1.0
+        for param in params:
+            name, eq, value = param.partition("=")
+            if eq and name.strip() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = 0.0
+        if not q > 0:  # also NaN
+            continue
+        ranges.append((-q, kind.strip() == "*", subtype.strip() == "*", index, kind.strip(), subtype.strip()))
+    for *_, kind, subtype in sorted(ranges):
+        for our_type, our_subtype, representation in V2_MEDIA_TYPES:
+            if kind in (our_type, "*") and subtype in (our_subtype, "*"):
+                return representation
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """One representation of a document, ready to send (and its gzip form, made on first need)."""
+
+    body: bytes
+    content_type: str
+    etag: str            # quoted, as it goes into the ETag header
+    last_modified: float  # seconds since the epoch
+    _gzipped: list[bytes] = dataclasses.field(default_factory=list, compare=False)
+
+    def gzipped(self) -> bytes:
+        # Upstream gzips /openapi/v2 for clients that accept it (kubectl does): a megabyte becomes ~100 kB.
+        if not self._gzipped:
+            self._gzipped.append(gzip.compress(self.body, compresslevel=6, mtime=0))
+        return self._gzipped[0]
+
+    def headers(self) -> dict[str, str]:
+        return {"Content-Type": self.content_type, "ETag": self.etag, "Vary": "Accept",
+                "Last-Modified": email.utils.formatdate(self.last_modified, usegmt=True)}
+
+    def not_modified(self, *, if_none_match: str | None, if_modified_since: str | None) -> bool:
+        """Whether a GET with these headers gets 304 Not Modified (Go's http.ServeContent rules)."""
+        if if_none_match is not None:
+            tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+            return "*" in tags or self.etag in tags
+        if if_modified_since:
+            try:
+                since = email.utils.parsedate_to_datetime(if_modified_since).timestamp()
+            except (TypeError, ValueError):
+                return False
+            return int(self.last_modified) <= since
+        return False
+
+
 @functools.cache
 def known_definitions() -> frozenset[str]:
     """Names of the packaged upstream definitions (computed once; definitions() copies everything)."""
@@ -208,9 +301,14 @@ class OpenAPIService:
         self._v3: dict[str, Obj] = {}
         self._v3_index: Obj | None = None
         self._custom: dict[str, Obj] = {}  # schemas of custom kinds, by definition name
+        self._v2_encoded: dict[str, Encoded] = {}
+        # the last protobuf document's encoded definitions and paths: a CRD change re-encodes only its own
+        self._v2_entries = v2_protobuf.DocumentEntries()
+        self.v2_protobuf_build_seconds = 0.0
 
     def invalidate(self) -> None:
         self._v2 = None
+        self._v2_encoded.clear()
         self._v3.clear()
         self._v3_index = None
 
@@ -228,8 +326,34 @@ class OpenAPIService:
             paths: dict[str, Obj] = {}
             for info in self._infos():
                 paths.update(resource_paths(info, v3=False))
-            self._v2 = openapi.openapi_v2(paths, extra_definitions=self._custom, info_version="v1.32.0")
+            custom = {name: crd_v2.published_schema(schema) for name, schema in self._custom.items()}
+            self._v2 = openapi.openapi_v2(paths, extra_definitions=custom, info_version="v1.32.0")
         return self._v2
+
+    def v2_encoded(self, representation: str) -> Encoded:
+        """/openapi/v2 as "json" or "protobuf" bytes, built once per document.
+
+        Raises ``v2_protobuf.OpenAPIEncodingError`` when the document cannot be expressed as gnostic's
+        protobuf (a schema keyword v2 does not have): upstream answers 503 then.
+        """
+        encoded = self._v2_encoded.get(representation)
+        if encoded is not None:
+            return encoded
+        if "json" not in self._v2_encoded:
+            body = orjson.dumps(self.v2())
+            etag = '"' + hashlib.sha512(body).hexdigest().upper() + '"'
+            self._v2_encoded["json"] = Encoded(body, JSON_CONTENT_TYPE, etag, time.time())
+        json_form = self._v2_encoded["json"]
+        if representation == "json":
+            return json_form
+        if representation != "protobuf":
+            raise ValueError(f"unknown representation {representation!r} of /openapi/v2 (json, protobuf)")
+        started = time.perf_counter()
+        body = v2_protobuf.encode_document(self.v2(), previous=self._v2_entries)
+        self.v2_protobuf_build_seconds = time.perf_counter() - started
+        encoded = Encoded(body, v2_protobuf.PROTOBUF_CONTENT_TYPE, json_form.etag, json_form.last_modified)
+        self._v2_encoded["protobuf"] = encoded
+        return encoded
 
     def group_versions(self) -> list[str]:
         gvs = {info.api_version for info in self._infos()}

@@ -22,8 +22,11 @@ would see against a real 1.32 server.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final
+
+import orjson
 
 from kubelite.api.openapi.definitions import (
     V2_REF_PREFIX,
@@ -271,6 +274,14 @@ def iter_refs(value: Any) -> Iterator[str]:
             yield from iter_refs(sub)
 
 
+# A "$ref" key with a string value in serialized JSON (an escaped quote inside a string cannot match:
+# it would be followed by a backslash, not by '":').
+_REF_IN_JSON: Final = re.compile(rb'"\$ref":("(?:[^"\\]|\\.)*")')
+
+
 def _referenced_names(value: Any, prefix: str) -> set[str]:
-    return {ref[len(prefix):] for ref in iter_refs(value) if ref.startswith(prefix)}
+    # The same set as iter_refs() gives, found by one regex over orjson's output: walking the v2 paths
+    # in Python took a quarter of a second on every rebuild (each CRD change).
+    refs = (orjson.loads(raw) for raw in _REF_IN_JSON.findall(orjson.dumps(value)))
+    return {ref[len(prefix):] for ref in refs if ref.startswith(prefix)}
 
