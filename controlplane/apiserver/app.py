@@ -27,7 +27,7 @@ from kubelite.api import labels as label_selectors
 from kubelite.api import managed_fields, protobuf
 from kubelite.api import patch as patching
 from kubelite.controlplane.admission import chain as admission
-from kubelite.controlplane.apiserver import discovery, errors, tables
+from kubelite.controlplane.apiserver import discovery, errors, openapi_service, tables
 from kubelite.controlplane.apiserver.kubelet_proxy import KubeletProxy
 from kubelite.controlplane.apiserver.registry import Registry, WriteOptions, WriteResult
 from kubelite.controlplane.apiserver.request import Target, parse_path, query_bool, query_int
@@ -298,9 +298,27 @@ class APIServer:
         return self._discovery(request, legacy=False, plain=discovery.api_group_list(self.table))
 
     async def openapi_v2(self, request: web.Request) -> web.Response:
+        """JSON or gnostic protobuf by the Accept header (kubectl asks for protobuf), with ETags, as upstream."""
         if self.openapi is None:
             raise errors.path_not_found(request.path)
-        return json_response(self.openapi.v2())
+        representation = openapi_service.negotiate_v2(request.headers.get("Accept", ""))
+        if representation is None:
+            raise errors.not_acceptable("/openapi/v2 is served as application/json or "
+                                        f"{openapi_service.V2_PROTOBUF_CONTENT_TYPE}")
+        try:
+            encoded = self.openapi.v2_encoded(representation)
+        except openapi_service.OpenAPIEncodingError as exc:
+            log.error("cannot encode /openapi/v2 as protobuf: %s", exc)
+            raise errors.service_unavailable(f"the OpenAPI v2 document cannot be encoded as protobuf: {exc}")
+        headers = encoded.headers()
+        if encoded.not_modified(if_none_match=request.headers.get("If-None-Match"),
+                                if_modified_since=request.headers.get("If-Modified-Since")):
+            del headers["Content-Type"]
+            return web.Response(status=304, headers=headers)
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            headers["Content-Encoding"] = "gzip"
+            return web.Response(body=encoded.gzipped(), headers=headers)
+        return web.Response(body=encoded.body, headers=headers)
 
     async def openapi_v3_index(self, request: web.Request) -> web.Response:
         if self.openapi is None:
