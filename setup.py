@@ -127,7 +127,7 @@ setup(
     package_dir=package_dir,
     package_data={"kubelite.native": ["pause", "*.pyi", "*.pxd", "*.pyx", "pause.c"],
                   "kubelite.cni": ["kubelite-cni-shim", "shim.c"],
-                  "kubelite.api.openapi": ["definitions.json.gz"],
+                  "kubelite.api.openapi": ["definitions.json.gz", "openapiv2.proto", "*.pyi"],
                   "kubelite.api.protobuf": ["schema.json.gz"]},
     ext_modules=cython_extensions(),
     cmdclass={"build_ext": BuildNative},
