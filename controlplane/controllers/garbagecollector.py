@@ -1,7 +1,8 @@
 """The garbage collector: delete objects whose owners are gone (upstream ``pkg/controller/garbagecollector``).
 
 **Graph.** Every resource that discovery lists with list, watch and delete (Events excepted, as upstream
-ignores them) gets an informer; discovery is re-read every ``rediscovery_period`` seconds so that new
+ignores them) gets an informer, from the manager's shared factory (one watch per resource for all
+controllers); discovery is re-read every ``rediscovery_period`` seconds so that new
 custom resources are watched too. Their handlers keep an ownership graph in memory: per object UID its
 identity (resource, namespace, name), its ownerReferences, whether it is being deleted and with which
 finalizers, and the reverse edges owner UID -> dependent UIDs.
@@ -37,7 +38,15 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from kubelite.client import APIClient, APIStatusError, Informer, Resource, is_not_found
+from kubelite.client import (
+    APIClient,
+    APIStatusError,
+    HandlerRegistration,
+    Informer,
+    Resource,
+    SharedInformerFactory,
+    is_not_found,
+)
 from kubelite.controlplane.controllers.base import Controller
 
 log = logging.getLogger(__name__)
@@ -78,15 +87,19 @@ class KindInfo:
 class GarbageCollector(Controller):
     name = "garbagecollector"
 
-    def __init__(self, client: APIClient, *, rediscovery_period: float = REDISCOVERY_SECONDS) -> None:
+    def __init__(self, client: APIClient, *, factory: SharedInformerFactory | None = None,
+                 rediscovery_period: float = REDISCOVERY_SECONDS) -> None:
         super().__init__()
         self.client = client
+        # the manager's factory (shared watches) or a private one that run() shuts down
+        self.factory = factory or SharedInformerFactory(client)
+        self._owns_factory = factory is None
         self.rediscovery_period = rediscovery_period
         self.nodes: dict[str, Node] = {}
         self.dependents: dict[str, set[str]] = {}
         self.kinds: dict[tuple[str, str], KindInfo] = {}  # (apiVersion, kind) -> resource
         self.absent: set[str] = set()  # owner UIDs known not to exist
-        self._watched: dict[tuple[str, str, str], tuple[Informer, asyncio.Task[None]]] = {}
+        self._watched: dict[tuple[str, str], tuple[Informer, HandlerRegistration]] = {}
 
     # ---- discovery and informers ----
 
@@ -125,25 +138,28 @@ class GarbageCollector(Controller):
         self.kinds = kinds
         return found
 
-    def _sync_informers(self, resources: list[tuple[Resource, str]]) -> list[Informer]:
-        wanted = {(r.group, r.version, r.plural): r for r, _ in resources}
+    async def _sync_informers(self, resources: list[tuple[Resource, str]]) -> list[Informer]:
+        """Watch every discovered resource (through the shared factory: one watch per resource for the
+        whole manager); stop listening to resources that went away."""
+        assert self.factory is not None
+        wanted = {(r.group, r.plural): r for r, _ in resources}
         started = []
         for key, resource in wanted.items():
-            if any(k[0] == key[0] and k[2] == key[2] for k in self._watched):
+            if key in self._watched:
                 continue
-            informer = Informer(resource)
+            informer = self.factory.informer(resource)
             observe = _Observer(self, resource)
-            informer.add_handler(on_add=observe.add, on_update=observe.update, on_delete=self._forget)
-            self._watched[key] = (informer, asyncio.create_task(informer.run(), name=f"gc-{resource.plural}"))
+            registration = informer.add_handler(on_add=observe.add, on_update=observe.update, on_delete=self._forget)
+            self._watched[key] = (informer, registration)
             started.append(informer)
         for key in [k for k in self._watched if k not in wanted]:
-            informer, task = self._watched.pop(key)
-            informer.stop()
-            task.cancel()
+            informer, registration = self._watched.pop(key)
+            await informer.remove_handler(registration)
+        self.factory.start()
         return started
 
     async def run(self, *, workers: int = 4) -> None:
-        informers = self._sync_informers(await self.discover())
+        informers = await self._sync_informers(await self.discover())
         rediscover = asyncio.create_task(self._rediscover_loop())
         try:
             for informer in informers:
@@ -154,18 +170,16 @@ class GarbageCollector(Controller):
             rediscover.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await rediscover
-            for informer, task in self._watched.values():
-                informer.stop()
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            for informer, registration in self._watched.values():
+                with contextlib.suppress(Exception):
+                    await informer.remove_handler(registration)
             self._watched.clear()
 
     async def _rediscover_loop(self) -> None:
         while True:
             await asyncio.sleep(self.rediscovery_period)
             try:
-                self._sync_informers(await self.discover())
+                await self._sync_informers(await self.discover())
             except Exception as exc:  # the API may be briefly unreachable; keep the graph we have
                 log.warning("garbagecollector: rediscovery failed: %s", exc)
 

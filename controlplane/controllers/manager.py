@@ -47,7 +47,7 @@ def default_controllers(client: APIClient, *, cluster_cidr: str = "10.42.0.0/16"
             ServiceAccountController(client),
             EndpointSliceController(client, factory=factory), EndpointsController(client, factory=factory),
             ReplicaSetController(client, factory=factory), DeploymentController(client, factory=factory),
-            GarbageCollector(client),
+            GarbageCollector(client, factory=factory),
             NodeLifecycleController(client, factory=factory, grace_period=node_monitor_grace_period),
             PodGCController(client, factory=factory, terminated_threshold=terminated_pod_gc_threshold),
             JobController(client, factory=factory), TTLAfterFinishedController(client, factory=factory),
