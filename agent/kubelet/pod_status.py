@@ -158,6 +158,19 @@ def _condition(kind: str, ok: bool, reason: str = "", message: str = "") -> Obj:
     return cond
 
 
+def _unready_gates(spec: Mapping[str, Any], old: Mapping[str, Any]) -> list[str]:
+    """upstream's readiness-gate messages for gates whose condition is missing or not True."""
+    present = {c.get("type"): c.get("status") for c in old.get("conditions") or []}
+    messages = []
+    for gate in spec.get("readinessGates") or []:
+        kind = gate.get("conditionType", "")
+        if kind not in present:
+            messages.append(f'corresponding condition of pod readiness gate "{kind}" does not exist.')
+        elif present[kind] != "True":
+            messages.append(f'the status of pod readiness gate "{kind}" is not "True", but {present[kind]}')
+    return messages
+
+
 def generate_pod_status(pod: Mapping[str, Any], runtime: PodRuntime, *, waiting: Mapping[str, tuple[str, str]],
                         probes: ProbeVerdicts, host_ip: str, now: str | None = None) -> Obj:
     spec = pod.get("spec") or {}
@@ -190,8 +203,12 @@ def generate_pod_status(pod: Mapping[str, Any], runtime: PodRuntime, *, waiting:
         conditions += [_condition("Ready", False, "PodCompleted"), _condition("ContainersReady", False, "PodCompleted")]
     else:
         message = f"containers with unready status: [{' '.join(unready)}]"
-        conditions += [_condition("Ready", not unready, "ContainersNotReady", message),
-                       _condition("ContainersReady", not unready, "ContainersNotReady", message)]
+        gates = _unready_gates(spec, old)
+        if unready or not gates:
+            ready = _condition("Ready", not unready, "ContainersNotReady", message)
+        else:
+            ready = _condition("Ready", False, "ReadinessGatesNotReady", "; ".join(gates))
+        conditions += [ready, _condition("ContainersReady", not unready, "ContainersNotReady", message)]
     conditions.append(_condition("PodScheduled", True))
     stamp = now or now_rfc3339()
     previous = {c.get("type"): c for c in old.get("conditions") or []}

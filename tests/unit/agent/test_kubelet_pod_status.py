@@ -113,3 +113,16 @@ def test_transition_times_and_start_time_are_kept() -> None:
     scheduled = next(c for c in st["conditions"] if c["type"] == "PodScheduled")
     assert scheduled["lastTransitionTime"] == "2025-01-01T00:00:00Z"
     assert any(c["type"] == "DisruptionTarget" for c in st["conditions"])
+
+
+def test_readiness_gates_hold_ready_until_their_condition_is_true() -> None:
+    pod = make_pod(readinessGates=[{"conditionType": "example.com/lb"}])
+    state = RuntimeBuilder(pod).sandbox().container("c", "running").build()
+    st = status(pod, state)
+    ready = next(c for c in st["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "False" and ready["reason"] == "ReadinessGatesNotReady"
+    assert ready["message"] == 'corresponding condition of pod readiness gate "example.com/lb" does not exist.'
+    assert conditions(st)["ContainersReady"] == "True"
+    pod["status"] = {"conditions": [{"type": "example.com/lb", "status": "True"}]}
+    st = status(pod, state)
+    assert conditions(st)["Ready"] == "True" and conditions(st)["example.com/lb"] == "True"
