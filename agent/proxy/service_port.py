@@ -73,30 +73,38 @@ def _ipv4(value: object) -> str | None:
 
 def slice_endpoints(slices: Iterable[Obj], *, port_name: str, protocol: str, node_name: str) -> list[Endpoint]:
     """The endpoints of one Service port across its slices, deduplicated, in address order."""
-    seen: dict[tuple[str, int], Endpoint] = {}
+    seen: dict[tuple[bytes, int], Endpoint] = {}
+    pton = socket.inet_pton
+    af = socket.AF_INET
     for es in slices:
         if es.get("addressType", "IPv4") != "IPv4":
             continue
         port = None
-        for p in es.get("ports") or []:
+        for p in es.get("ports") or ():
             if (p.get("name") or "") == port_name and (p.get("protocol") or "TCP") == protocol:
                 port = p.get("port")
                 break
         if not isinstance(port, int) or not 1 <= port <= 65535:
             continue
-        for ep in es.get("endpoints") or []:
-            addresses = ep.get("addresses") or []
-            ip = _ipv4(addresses[0]) if addresses else None
-            if ip is None or (ip, port) in seen:
+        for ep in es.get("endpoints") or ():
+            addresses = ep.get("addresses")
+            if not addresses:
+                continue
+            ip = addresses[0]
+            try:
+                # the packed address validates (strict dotted quad) and is the sort key
+                key = (pton(af, ip), port)
+            except (OSError, TypeError):
+                continue
+            if key in seen:
                 continue
             cond = ep.get("conditions") or {}
             ready = cond.get("ready")
             ready = ready if ready is True or ready is False else True
             serving = cond.get("serving")
-            terminating = cond.get("terminating") is True
-            seen[(ip, port)] = Endpoint(ip, port, ready, serving if serving is True or serving is False else ready,
-                                        terminating, bool(node_name) and ep.get("nodeName") == node_name)
-    return [seen[k] for k in sorted(seen, key=lambda k: (socket.inet_pton(socket.AF_INET, k[0]), k[1]))]
+            seen[key] = Endpoint(ip, port, ready, serving if serving is True or serving is False else ready,
+                                 cond.get("terminating") is True, bool(node_name) and ep.get("nodeName") == node_name)
+    return [seen[k] for k in sorted(seen)]
 
 
 def categorize(endpoints: list[Endpoint], *, local_internal: bool,
@@ -153,13 +161,13 @@ def service_port_specs(service: Obj, slices: Iterable[Obj], *, node_name: str) -
         endpoints = slice_endpoints(slices, port_name=port_name, protocol=protocol, node_name=node_name)
         internal, ext, has_any = categorize(endpoints, local_internal=local_internal, local_external=local_external)
         empty = "drop" if has_any else "reject"
-        out.append(ServicePortSpec(
-            id=service_port_id(md.get("namespace") or "", md.get("name") or "", port_name, protocol),
-            protocol=proto, port=number, cluster_ips=cluster_ips, external_ips=external_ips, node_port=node_port,
-            internal_endpoints=tuple((e.ip, e.port) for e in internal),
-            external_endpoints=tuple((e.ip, e.port) for e in ext),
-            internal_empty=empty, external_empty=empty, external_masquerade=not local_external,
-            affinity_timeout=affinity))
+        internal_pairs = tuple([(e.ip, e.port) for e in internal])
+        # without a Local policy both lists are the same object: one tuple serves both
+        ext_pairs = internal_pairs if ext is internal else tuple([(e.ip, e.port) for e in ext])
+        out.append(ServicePortSpec(  # positional: this runs for every port of every service in a full sync
+            service_port_id(md.get("namespace") or "", md.get("name") or "", port_name, protocol), proto, number,
+            cluster_ips, external_ips, node_port, internal_pairs, ext_pairs, empty, empty, not local_external,
+            affinity))
     return out
 
 
