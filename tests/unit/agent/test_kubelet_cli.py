@@ -12,7 +12,7 @@ from kubelite import cli
 @pytest.mark.parametrize(("argv", "message"), [
     pytest.param(["--node-label", "novalue"], "--node-label 'novalue': expected KEY=VALUE", id="label"),
     pytest.param(["--node-taint", "k=v:Sometimes"], "effect 'Sometimes' is not one of", id="taint"),
-    pytest.param([], "--kubeconfig is required", id="no-kubeconfig"),
+    pytest.param([], "give --token (or --token-file) to join, or --kubeconfig", id="no-credentials"),
     pytest.param(["--kubeconfig", "/nonexistent/kc"], "--kubeconfig /nonexistent/kc: no such file", id="missing-kc"),
 ])
 def test_agent_bad_input(tmp_path: Path, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
