@@ -57,6 +57,7 @@ class SchedulerCache:
         self._now = now
         self.snapshot = Snapshot()
         self._pods: dict[str, _PodState] = {}
+        self._assumed: set[str] = set()  # uids of assumed pods: cleanup looks only at these
         self._orphans: dict[str, dict[str, JSON]] = {}  # node name -> uid -> pod, for nodes not seen yet
 
     # ---- nodes -------------------------------------------------------------------------------------
@@ -110,6 +111,7 @@ class SchedulerCache:
         assumed["spec"] = {**(pod.get("spec") or {}), "nodeName": node_name}
         self._place(assumed, node_name)
         self._pods[uid] = _PodState(pod=assumed, node_name=node_name, assumed=True)
+        self._assumed.add(uid)
         return assumed
 
     def finish_binding(self, pod: JSON) -> None:
@@ -125,6 +127,7 @@ class SchedulerCache:
         if state is None or not state.assumed:
             return
         del self._pods[uid]
+        self._assumed.discard(uid)
         self._unplace(state.pod, state.node_name)
 
     def add_pod(self, pod: JSON) -> None:
@@ -137,6 +140,7 @@ class SchedulerCache:
         if state is not None:
             self._unplace(state.pod, state.node_name)
             del self._pods[uid]
+            self._assumed.discard(uid)
         if is_terminal(pod):
             return
         self._place(pod, node_name)
@@ -148,17 +152,20 @@ class SchedulerCache:
     def remove_pod(self, pod: JSON) -> None:
         uid = pod_uid(pod)
         state = self._pods.pop(uid, None)
+        self._assumed.discard(uid)
         if state is not None:
             self._unplace(state.pod, state.node_name)
 
     def cleanup_expired(self) -> list[JSON]:
         """Drop assumptions whose binding finished more than ``ttl`` seconds ago without confirmation."""
         now = self._now()
-        expired = [s for s in self._pods.values() if s.assumed and s.deadline is not None and s.deadline <= now]
+        expired = [state for uid in self._assumed if (state := self._pods[uid]).deadline is not None
+                   and state.deadline <= now]
         for state in expired:
-            log.warning("scheduler cache: assumed pod %s on %s expired without confirmation",
-                        pod_uid(state.pod), state.node_name)
-            del self._pods[pod_uid(state.pod)]
+            uid = pod_uid(state.pod)
+            log.warning("scheduler cache: assumed pod %s on %s expired without confirmation", uid, state.node_name)
+            del self._pods[uid]
+            self._assumed.discard(uid)
             self._unplace(state.pod, state.node_name)
         return [s.pod for s in expired]
 

@@ -205,7 +205,7 @@ class Scheduler:
                 info = await self.queue.pop()
                 if info is None:
                     return
-                self.schedule_one(info)
+                self.schedule_guarded(info)
                 # let informer handlers and binding tasks run between cycles
                 await asyncio.sleep(0)
         finally:
@@ -222,6 +222,16 @@ class Scheduler:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def schedule_guarded(self, info: QueuedPodInfo) -> None:
+        """``schedule_one``, where a plugin bug or a corrupt object costs one pod a back-off, not the loop."""
+        try:
+            self.schedule_one(info)
+        except Exception as exc:
+            log.exception("scheduler: scheduling %s failed", info.key)
+            self.cache.forget_pod(info.pod)
+            self._failed(info, message=f"internal error: {type(exc).__name__}: {exc}", reason=REASON_ERROR,
+                         cycle=self.queue.scheduling_cycle, error=True)
 
     def schedule_one(self, info: QueuedPodInfo) -> None:
         """One scheduling cycle (synchronous); the binding cycle continues in a task."""

@@ -102,3 +102,15 @@ async def test_a_pod_bound_by_someone_else_leaves_the_queue(scheduler: Scheduler
     assert scheduler.queue.where("default/p") is None
     scheduler.on_pod_delete(bound)
     assert scheduler.cache.pod_count() == 0
+
+
+async def test_a_pod_that_breaks_a_plugin_is_backed_off_and_the_loop_goes_on(scheduler: Scheduler) -> None:
+    scheduler.on_node_add(make_node("n1").capacity(cpu="2", memory="1Gi").obj())
+    broken = pending("broken")
+    broken["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "lots"}}  # the API server would refuse it
+    track(scheduler, broken)
+    info = scheduler.queue.pop_nowait()
+    assert info is not None
+    scheduler.schedule_guarded(info)
+    assert scheduler.queue.where("default/broken") == BACKOFF
+    assert not scheduler.cache.is_assumed(broken)
