@@ -260,12 +260,7 @@ class PodStrategy(Strategy):
         spec.setdefault("priority", 0)
         spec.setdefault("serviceAccountName", spec.get("serviceAccount", "default"))
         spec.setdefault("serviceAccount", spec["serviceAccountName"])
-        spec.setdefault("tolerations", [
-            {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
-             "tolerationSeconds": 300},
-            {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
-             "tolerationSeconds": 300},
-        ])
+        add_default_toleration_seconds(spec)
         for group in ("initContainers", "containers"):
             for container in spec.get(group) or []:
                 if not isinstance(container, dict):
@@ -335,6 +330,27 @@ class PodStrategy(Strategy):
         if requested is not None:
             return max(int(requested), 0)
         return int(spec.get("terminationGracePeriodSeconds", 30))
+
+
+DEFAULT_TOLERATION_SECONDS = 300  # upstream's --default-{not-ready,unreachable}-toleration-seconds
+
+
+def add_default_toleration_seconds(spec: Obj) -> None:
+    """Upstream's DefaultTolerationSeconds admission: a pod that does not tolerate the not-ready or
+    unreachable NoExecute taint already gets a toleration for it of 300 s (so the node lifecycle
+    controller evicts it five minutes after its node fails, unless it says otherwise)."""
+    tolerations = spec.get("tolerations")
+    if tolerations is not None and not isinstance(tolerations, list):
+        return  # validation reports it
+    tolerations = list(tolerations or [])
+    for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
+        covered = any(isinstance(t, dict) and (t.get("key") in (key, None, "") and (
+            t.get("key") == key or t.get("operator") == "Exists")) and t.get("effect") in ("NoExecute", None, "")
+            for t in tolerations)
+        if not covered:
+            tolerations.append({"key": key, "operator": "Exists", "effect": "NoExecute",
+                                "tolerationSeconds": DEFAULT_TOLERATION_SECONDS})
+    spec["tolerations"] = tolerations
 
 
 def check_list_item_name(name: Any, path: validation.Path, seen: set[str], *,
