@@ -39,7 +39,7 @@ async def namespace(client: APIClient) -> AsyncIterator[str]:
 
 
 def pod(name: str, *, node: str, tolerations: list[Obj] | None = None, restart: str = "Always") -> Obj:
-    spec: Obj = {"nodeName": node, "restartPolicy": restart, "containers": [{"name": "c", "image": "busybox"}]}
+    spec: Obj = {**({"nodeName": node} if node else {}), "restartPolicy": restart, "containers": [{"name": "c", "image": "busybox"}]}
     if tolerations is not None:
         spec["tolerations"] = tolerations
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
@@ -73,7 +73,7 @@ async def test_dead_node_goes_unknown_is_tainted_and_pods_are_evicted_by_tolerat
     fake = FakeNodes(server.kubeconfig, ["nl-dead", "nl-alive"], lease_interval=0.3)
     await asyncio.to_thread(fake.start)
     try:
-        for body in (pod("evict-now", node="nl-dead", tolerations=[{"key": "other", "operator": "Exists"}]),
+        for body in (pod("evict-now", node="nl-dead", tolerations=[unreachable(0)]),
                      pod("evict-soon", node="nl-dead", tolerations=[unreachable(1)]),
                      pod("stays", node="nl-dead", tolerations=[unreachable(None)]),
                      pod("elsewhere", node="nl-alive", tolerations=[])):
@@ -100,7 +100,7 @@ async def test_dead_node_goes_unknown_is_tainted_and_pods_are_evicted_by_tolerat
             async def deleting(name: str) -> bool:
                 return bool((await pods.get(name, namespace=namespace))["metadata"].get("deletionTimestamp"))
 
-            await eventually(lambda: deleting("evict-now"), what="the intolerant pod evicted")
+            await eventually(lambda: deleting("evict-now"), what="the pod tolerating 0s evicted")
             await eventually(lambda: deleting("evict-soon"), what="the pod tolerating 1s evicted", timeout=20)
             stays = await pods.get("stays", namespace=namespace)
             assert not stays["metadata"].get("deletionTimestamp")
@@ -136,3 +136,16 @@ async def test_podgc_removes_pods_of_missing_nodes_and_finished_pods_over_the_th
             await eventually(collected, what="the ghost pod and the two oldest finished pods deleted")
     finally:
         await asyncio.to_thread(fake.stop)
+
+
+async def test_pods_get_default_toleration_seconds_unless_they_tolerate_the_taints(
+        client: APIClient, namespace: str) -> None:
+    pods = client.resource("", "v1", "pods")
+    plain = await pods.create(pod("plain", node="", tolerations=[{"key": "other", "operator": "Exists"}]),
+                              namespace=namespace)
+    own = await pods.create(pod("own", node="", tolerations=[unreachable(7)]), namespace=namespace)
+    defaults = {("node.kubernetes.io/not-ready", 300), ("node.kubernetes.io/unreachable", 300)}
+    got = {(t.get("key"), t.get("tolerationSeconds")) for t in plain["spec"]["tolerations"]}
+    assert defaults <= got and ("other", None) in got
+    got = {(t.get("key"), t.get("tolerationSeconds")) for t in own["spec"]["tolerations"]}
+    assert got == {("node.kubernetes.io/unreachable", 7), ("node.kubernetes.io/not-ready", 300)}
