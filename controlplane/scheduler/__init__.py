@@ -1,4 +1,9 @@
-"""The scheduler framework (extension points, cycle) and its in-tree plugins; pure code, no API I/O."""
+"""kube-scheduler for kubelite: the framework (extension points, cycle) and in-tree plugins, plus the
+queue, cache and process (``scheduler.py``) that talk to the API server.
+
+The framework runs without a server (tests and the benchmark use it alone); only DefaultBinder and
+DefaultPreemption reach the API, through the ``Handle`` the scheduler gives them.
+"""
 
 from kubelite.controlplane.scheduler.framework import (
     Code,

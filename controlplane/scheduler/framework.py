@@ -8,8 +8,15 @@ One deliberate difference from upstream: the Score extension point is called onc
 nodes (``score(pod=..., nodes=[...])`` returns one score per node) instead of once per node, so that
 resource scoring can run over all nodes at once in the compiled kernel (``kubelite.native.scoring``).
 
-A cycle is ``Framework.schedule``: PreFilter -> Filter on every node -> (PostFilter when nothing fits)
--> PreScore -> Score -> NormalizeScore -> weighted sum -> best node, ties broken by an injectable RNG.
+A cycle is ``Framework.schedule``: PreFilter -> Filter -> (PostFilter when nothing fits) -> PreScore ->
+Score -> NormalizeScore -> weighted sum -> best node, ties broken by an injectable RNG. Filtering
+stops once percentageOfNodesToScore of the nodes fit, starting where the last cycle stopped.
+
+The hot path: nodes come as a ``Snapshot`` (NodeInfos plus int64 columns). Filter plugins that also
+implement ``filter_batch`` clear a mask over all nodes at once (NodeResourcesFit in the compiled
+kernel; taints and cordons only on the few nodes that have them); only the remaining per-node
+filters run in Python, and only on nodes still in the mask. Score plugins with ``score_batch`` score
+the chosen slots in the kernel, and the weighted sum and choice of the best node run there too.
 The binding cycle's points (Reserve/Unreserve, Permit, PreBind, Bind) have runners too; PreBind and
 Bind are async because they talk to the API server.
 """
