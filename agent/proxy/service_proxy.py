@@ -6,11 +6,17 @@ or when nftables cannot be used here: "otherwise only forwards traffic"), fills 
 changes are coalesced and rate-limited, a periodic full sync repairs drift, a failure forces a full
 sync after a back-off. The rules are left in place when the proxy stops, so Service traffic keeps
 flowing across an agent restart (the next start rewrites the table).
+
+As kube-proxy, the proxy serves its Prometheus metrics on ``127.0.0.1:10249/metrics`` (and
+``/healthz``); a port already taken (several agents in one network namespace) only logs a warning.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+
+from aiohttp import web
 
 from kubelite.agent.config import AgentConfig
 from kubelite.agent.proxy import metrics
@@ -26,6 +32,7 @@ log = logging.getLogger(__name__)
 MODES = ("nftables", "userspace")
 MIN_SYNC_INTERVAL = 1.0
 FULL_SYNC_INTERVAL = 60.0
+METRICS_PORT = 10249
 
 
 def choose_mode(*, requested: str, netns: str | None = None) -> str:
@@ -65,9 +72,36 @@ def wire_informers(factory: SharedInformerFactory, state: ServiceState, runner: 
     slices.add_handler(on_add=on_slice, on_update=lambda _old, e: on_slice(e), on_delete=on_slice_deleted)
 
 
+async def serve_metrics(*, host: str, port: int, runner: SyncRunner) -> web.AppRunner | None:
+    """``/metrics`` and ``/healthz`` on ``host:port``; None (and a warning) when the port is taken."""
+
+    async def metrics_handler(request: web.Request) -> web.Response:
+        return web.Response(body=metrics.metrics_text(), content_type="text/plain", charset="utf-8")
+
+    async def healthz(request: web.Request) -> web.Response:
+        # healthy once a sync succeeded and none is overdue (two full-sync periods), as kube-proxy's healthz
+        last = runner.last_success
+        ok = last > 0 and time.time() - last < 2 * runner.full_interval + 10
+        return web.json_response({"lastUpdated": last, "currentTime": time.time()}, status=200 if ok else 503)
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics_handler)
+    app.router.add_get("/healthz", healthz)
+    app_runner = web.AppRunner(app, access_log=None)
+    await app_runner.setup()
+    try:
+        await web.TCPSite(app_runner, host, port).start()
+    except OSError as exc:
+        log.warning("service proxy metrics not served on %s:%d: %s", host, port, exc)
+        await app_runner.cleanup()
+        return None
+    return app_runner
+
+
 async def run_proxy(*, config: AgentConfig, client: APIClient, netns: str | None = None,
-                    full_sync_interval: float = FULL_SYNC_INTERVAL) -> None:
-    """Run the service proxy until cancelled. ``netns``: program that network namespace (nftables mode)."""
+                    full_sync_interval: float = FULL_SYNC_INTERVAL, metrics_port: int = METRICS_PORT) -> None:
+    """Run the service proxy until cancelled. ``netns``: program that network namespace (nftables mode);
+    ``metrics_port``: 0 serves no metrics."""
     if config.proxy_lb not in LB_MODES:
         raise ValueError(f'proxy load balancing "{config.proxy_lb}" is not one of {", ".join(LB_MODES)}')
     mode = choose_mode(requested=config.proxy_mode, netns=netns)
@@ -85,12 +119,15 @@ async def run_proxy(*, config: AgentConfig, client: APIClient, netns: str | None
     runner = SyncRunner(proxier.sync, min_interval=MIN_SYNC_INTERVAL, full_interval=full_sync_interval)
     factory = SharedInformerFactory(client)
     wire_informers(factory, state, runner)
+    served = await serve_metrics(host="127.0.0.1", port=metrics_port, runner=runner) if metrics_port else None
     factory.start()
     try:
         await factory.wait_for_sync()
         log.info("service proxy running in %s mode", mode)
         await runner.run()
     finally:
+        if served is not None:
+            await served.cleanup()
         await factory.shutdown()
         if isinstance(proxier, NftablesProxier):
             proxier.close()

@@ -40,6 +40,8 @@ class SyncRunner:
         self._failures = 0
         self.syncs = 0
         self.full_syncs = 0
+        self.last_success = 0.0
+        """Wall-clock time of the last successful sync (0: none yet)."""
 
     def request(self, *, full: bool = False) -> None:
         """Ask for a sync soon (a full one with ``full``)."""
@@ -77,6 +79,7 @@ class SyncRunner:
                 continue
             self._failures = 0
             self.syncs += 1
+            self.last_success = time.time()
             if full:
                 self.need_full = False
                 self.full_syncs += 1

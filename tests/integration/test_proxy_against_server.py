@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import sys
+import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,7 +16,7 @@ import pytest
 from proxy_netns import BACKEND_IPS, TCP_PORT, Topology, connect_error, tcp_request, topology
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from e2e_harness import Server, temporary_server
+from e2e_harness import Server, free_port, temporary_server
 
 from kubelite.agent.config import AgentConfig
 from kubelite.agent.proxy import metrics_text, run_proxy
@@ -32,14 +33,16 @@ def server() -> Iterator[Server]:
 
 
 @pytest.fixture
-async def node_with_proxy(server: Server, tmp_path: Path) -> AsyncIterator[Topology]:
+async def node_with_proxy(server: Server, tmp_path: Path) -> AsyncIterator[tuple[Topology, int]]:
+    """The netns node with run_proxy programming it, and the port of the proxy's metrics server."""
     with topology() as topo:
         config = AgentConfig(data_dir=tmp_path, server=f"https://127.0.0.1:{server.port}", node_name="node-a",
                              cluster_cidr="10.42.0.0/16", service_cidr="10.43.0.0/16")
         async with APIClient(load_kubeconfig(server.kubeconfig)) as client:
-            task = asyncio.create_task(run_proxy(config=config, client=client, netns=topo.node))
+            port = free_port()
+            task = asyncio.create_task(run_proxy(config=config, client=client, netns=topo.node, metrics_port=port))
             try:
-                yield topo
+                yield topo, port
             finally:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -61,8 +64,8 @@ def manifest(*objs: dict[str, Any]) -> str:
 
 
 async def test_kubectl_service_and_endpoint_slice_become_a_working_cluster_ip(
-        server: Server, node_with_proxy: Topology) -> None:
-    topo = node_with_proxy
+        server: Server, node_with_proxy: tuple[Topology, int]) -> None:
+    topo, metrics_port = node_with_proxy
     svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
            "spec": {"ports": [{"name": "http", "port": 80, "targetPort": TCP_PORT}]}}
     es = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
@@ -92,5 +95,10 @@ async def test_kubectl_service_and_endpoint_slice_become_a_working_cluster_ip(
         text = metrics_text().decode()
         assert "kubeproxy_sync_proxy_rules_last_timestamp_seconds" in text
         assert 'kubelite_proxy_mode{mode="nftables"} 1.0' in text
+        base = f"http://127.0.0.1:{metrics_port}"
+        served = await asyncio.to_thread(lambda: urllib.request.urlopen(f"{base}/metrics", timeout=5).read())
+        assert b"kubeproxy_sync_proxy_rules_duration_seconds_bucket" in served
+        health = await asyncio.to_thread(lambda: json.load(urllib.request.urlopen(f"{base}/healthz", timeout=5)))
+        assert health["lastUpdated"] > 0
     finally:
         await asyncio.to_thread(server.kubectl, "delete", "service", "web", "--ignore-not-found")
