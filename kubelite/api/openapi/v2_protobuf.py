@@ -153,6 +153,8 @@ def _build_plans() -> dict[str, _Plan]:
 
 
 _PLANS: Final = _build_plans()
+# Every operation repeats the same few parameters and responses: encode each distinct one once.
+_REPEATED_IN_EVERY_OPERATION: Final = frozenset({"ParametersItem", "Responses"})
 # Messages that stand for a JSON object used as a map: one repeated field of Named* pairs.
 _MAPS: Final = frozenset(name for name, plan in _PLANS.items()
                          if set(plan.fields) == {"additionalProperties"} and plan.vendor is None
@@ -172,6 +174,7 @@ class _Encoder:
 
     def __init__(self, entries: dict[bytes, bytes] | None = None) -> None:
         self._yaml: dict[bytes, bytes] = {}
+        self._operation_parts: dict[bytes, bytes] = {}
         self._previous = entries or {}
         self.entries: dict[bytes, bytes] = {}
 
@@ -239,6 +242,15 @@ class _Encoder:
     # ---- messages -----------------------------------------------------------------------------
 
     def message(self, name: str, value: Any, path: str) -> bytes:
+        if name in _REPEATED_IN_EVERY_OPERATION:
+            key = orjson.dumps([name, value])
+            encoded = self._operation_parts.get(key)
+            if encoded is None:
+                encoded = self._operation_parts[key] = self._message(name, value, path)
+            return encoded
+        return self._message(name, value, path)
+
+    def _message(self, name: str, value: Any, path: str) -> bytes:
         special = _SPECIAL.get(name)
         if special is not None:
             return special(self, value, path)
