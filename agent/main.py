@@ -52,6 +52,7 @@ COMPONENTS: Final[tuple[tuple[str, str, str], ...]] = (  # (name, module, functi
     ("node-status", "kubelite.agent.kubelet.node_status", "run_node_status"),
     ("kubelet", "kubelite.agent.kubelet", "run_kubelet"),
     ("image-gc", "kubelite.agent.kubelet.image_gc", "run_image_gc"),
+    ("static-pods", "kubelite.agent.kubelet.static_pods", "run_static_pods"),
     ("kubelet-server", "kubelite.agent.kubelet.server", "run_kubelet_server"),
     ("pod-network", "kubelite.agent.network", "run_pod_network"),
     ("proxy", "kubelite.agent.proxy", "run_proxy"),

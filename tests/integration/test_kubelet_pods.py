@@ -517,3 +517,20 @@ def test_termination_message(node: Node, name: str, script: str, policy: str, me
     pod = node.wait_pod(name, lambda p: _phase(p) == "Failed", "Failed")
     assert _status(pod, "c")["state"]["terminated"]["message"] == message
     node.kubectl("delete", "pod", name, "--wait=false")
+
+
+def test_static_pod_manifest_runs_as_a_mirror_pod(node: Node) -> None:
+    manifests = node.data_dir / "agent" / "pod-manifests"
+    manifest = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "static-web"},
+                "spec": {"hostNetwork": True, "terminationGracePeriodSeconds": 1,
+                         "containers": [{"name": "c", "image": BUSYBOX, "command": ["sleep", "3600"]}]}}
+    (manifests / "web.json.partial").write_text(json.dumps(manifest))
+    (manifests / "web.json.partial").rename(manifests / "web.json")
+    mirror = f"static-web-{node.name}"
+    pod = node.wait_pod(mirror, lambda p: _phase(p) == "Running", "the mirror pod Running")
+    annotations = pod["metadata"]["annotations"]
+    assert annotations["kubernetes.io/config.source"] == "file"
+    assert annotations["kubernetes.io/config.mirror"] == annotations["kubernetes.io/config.hash"]
+    assert pod["metadata"]["ownerReferences"][0]["kind"] == "Node"
+    (manifests / "web.json").unlink()
+    node.wait_for("the mirror pod to go with its manifest", lambda: node.get("pod", mirror) is None, timeout=60)
