@@ -104,7 +104,7 @@ for _ in $(seq 300); do
     echo "install.sh: kubelite is running (datastore: SQLite in $data_dir)."
     echo "install.sh: use it with:  kubelite kubectl get namespaces"
     echo "install.sh:          or:  export KUBECONFIG=$kubeconfig; kubectl get namespaces"
-    echo "install.sh: no node agent yet (pods stay Pending until the agent is built; see README Status)."
+    echo "install.sh: the server runs this host's node agent too:  kubelite kubectl get nodes"
     exit 0
   fi
   sleep 0.2
