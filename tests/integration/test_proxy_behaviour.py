@@ -6,6 +6,7 @@ separate namespaces behind a bridge (proxy_netns.py). The same behaviour tests r
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 from collections import Counter
@@ -217,3 +218,23 @@ async def test_every_option_is_accepted_by_the_kernel(netns: str) -> None:
         await proxier.sync(True)
     finally:
         proxier.close()
+
+
+def test_udp_flow_follows_endpoint_removal(node: tuple[Topology, str]) -> None:
+    """One UDP socket (one 5-tuple) keeps talking after its endpoint is removed: it must reach the new one."""
+    topo, _ = node
+    svc = service("udp-move", "10.43.0.18", ports=UDP)
+    apply(topo, svc, endpoint_slice("udp-move", [BACKEND_IPS[0]], ports=UDP_EP))
+    sock = topo.in_client(lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+    try:
+        def ask() -> str:
+            sock.settimeout(3)
+            sock.sendto(b"hi", ("10.43.0.18", 53))
+            return sock.recvfrom(2048)[0].decode().split()[0]
+
+        assert topo.in_client(ask) == topo.names[0]
+        apply(topo, endpoint_slice("udp-move", [BACKEND_IPS[1]], ports=UDP_EP))
+        assert topo.in_client(ask) == topo.names[1], "the stale conntrack entry was deleted"
+    finally:
+        sock.close()
+        apply(topo, svc, endpoint_slice("udp-move", [], ports=UDP_EP), delete=True)
