@@ -255,9 +255,9 @@ def check_port(port: int) -> CheckResult:
 
 
 def check_native() -> Iterator[CheckResult]:
-    from kubelite.native import PAUSE_BINARY, scoring
+    from kubelite.native import PAUSE_BINARY, nft_compiler, scoring
 
-    if scoring.IMPLEMENTATION == "cython":
+    if scoring.IMPLEMENTATION == "cython" and nft_compiler.IMPLEMENTATION == "cython":
         yield CheckResult("native", Verdict.PASS, "Cython kernels compiled")
     else:
         yield CheckResult("native", Verdict.WARN, "Cython kernels not compiled; pure-Python twins in use",

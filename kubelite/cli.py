@@ -246,10 +246,12 @@ def _not_built(area: str) -> Callable[[argparse.Namespace], int]:
 
 
 def cmd_version(args: argparse.Namespace) -> int:
-    from kubelite.native import scoring
+    from kubelite.native import nft_compiler, scoring
 
-    print(f"kubelite v{__version__} (python {sys.version.split()[0]}, native kernels: "
-          f"{scoring.IMPLEMENTATION})")
+    # "cython" only when every kernel is compiled; otherwise say which twin is pure Python
+    kernels = {"scoring": scoring.IMPLEMENTATION, "nft rule compiler": nft_compiler.IMPLEMENTATION}
+    summary = "cython" if set(kernels.values()) == {"cython"} else ", ".join(f"{k} {v}" for k, v in kernels.items())
+    print(f"kubelite v{__version__} (python {sys.version.split()[0]}, native kernels: {summary})")
     return 0
 
 
