@@ -18,10 +18,10 @@ port-forward|cp`` reach it through pods/log, pods/exec, pods/attach and pods/por
 * ``/stats/summary`` is the Summary API's core: node CPU/memory (psutil) and per pod and container CPU,
   memory and writable-layer usage from CRI ListContainerStats; ``usageNanoCores`` is derived from the
   previous sample, as cAdvisor does.
-* Every request passes :func:`authorize` first: the one hook where client-certificate authentication and
-  a SubjectAccessReview belong (upstream maps the path to ``nodes/{proxy,log,stats,metrics}`` and the
-  HTTP method to a verb, see :func:`request_attributes`). It allows everything until the security work
-  replaces it.
+* Every request passes an authorizer first (upstream maps the path to ``nodes/{proxy,log,stats,metrics}``
+  and the HTTP method to a verb, see :func:`request_attributes`): ``run_kubelet_server`` uses
+  :class:`~kubelite.agent.kubelet.auth.KubeletAuthorizer` (client certificate from the cluster's client CA
+  plus a SubjectAccessReview) when the client CA is beside the node credentials, else allows all.
 * Serving certificate: a self-signed ECDSA certificate for the node's names and addresses kept under
   ``<agent dir>/kubelet/pki`` (the upstream kubelet's default without --tls-cert-file); re-issued when
   missing, expiring or not covering the node's current names. The API server does not verify it, as
@@ -56,6 +56,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 from kubelite.agent.config import AgentConfig
 from kubelite.agent.kubelet import streaming
+from kubelite.agent.kubelet.auth import KubeletAuthorizer
 from kubelite.agent.kubelet.streaming_logs import LogOptions, parse_timestamp, read_logs
 from kubelite.client import APIClient
 from kubelite.cri import api_pb2
@@ -84,6 +85,7 @@ class KubeletError(Exception):
 
 
 # ---- authentication / authorization hook -----------------------------------------------------------
+# (the real one is kubelite.agent.kubelet.auth.KubeletAuthorizer, chosen by run_kubelet_server)
 
 
 @dataclass(frozen=True)
@@ -511,7 +513,21 @@ async def start_kubelet_server(*, config: AgentConfig, runtime: RuntimeClient, c
 
 async def run_kubelet_server(*, config: AgentConfig, runtime: RuntimeClient, client: APIClient,
                              authorizer: Authorizer = authorize, client_ca: Path | None = None) -> None:
-    """Serve the kubelet API on ``config.kubelet_port`` until cancelled (see :func:`start_kubelet_server`)."""
+    """Serve the kubelet API on ``config.kubelet_port`` until cancelled (see :func:`start_kubelet_server`).
+
+    With the default hook and the cluster's client CA beside the node credentials
+    (``<agent dir>/client-ca.crt``, written by the join and by ``kubelite server`` for its embedded agent),
+    callers need a client certificate from that CA and a SubjectAccessReview allowing them
+    (:class:`kubelite.agent.kubelet.auth.KubeletAuthorizer`), as upstream's kubelet with webhook auth.
+    """
+    if authorizer is authorize:
+        found = client_ca or (config.agent_dir / "client-ca.crt")
+        if found.is_file():
+            client_ca = found
+            authorizer = KubeletAuthorizer.for_client(client, error=lambda message, status: KubeletError(
+                message, status=status))
+        else:
+            log.warning("kubelet server: no client CA at %s: the kubelet API is not authenticated", found)
     runner = await start_kubelet_server(config=config, runtime=runtime, client=client, authorizer=authorizer,
                                         client_ca=client_ca)
     try:

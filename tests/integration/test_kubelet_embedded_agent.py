@@ -60,11 +60,12 @@ def test_server_runs_an_embedded_agent_that_runs_pods() -> None:
     server_log = base / "server.log"
     agent_log = data_dir / "agent" / "agent.log"
     port = free_port()
+    kubelet_port = free_port()
     with server_log.open("ab") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "kubelite", "server", "--data-dir", str(data_dir), "--bind-address", "127.0.0.1",
              "--secure-port", str(port), "--write-kubeconfig", str(kubeconfig), "--node-name", node,
-             "--node-ip", "127.0.0.1", "--kubelet-port", str(free_port()), "--flannel-backend", "none",
+             "--node-ip", "127.0.0.1", "--kubelet-port", str(kubelet_port), "--flannel-backend", "none",
              "--disable-kube-proxy"], stdout=out, stderr=subprocess.STDOUT)
     agent_pid = None
     pod_uid = ""
@@ -101,6 +102,15 @@ def test_server_runs_an_embedded_agent_that_runs_pods() -> None:
 
         _wait("the pod to run on the embedded agent", running, agent_log)
         pod_uid = json.loads(_kubectl(kubeconfig, "get", "pod", "emb", "-o", "json").stdout)["metadata"]["uid"]
+
+        # the kubelet API authenticates callers: the API server (client certificate + SubjectAccessReview)
+        # gets through, an anonymous caller gets 401
+        exec_ = _kubectl(kubeconfig, "exec", "emb", "--", "echo", "through-the-kubelet")
+        assert exec_.returncode == 0 and "through-the-kubelet" in exec_.stdout, exec_.stderr
+        anonymous = subprocess.run(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}",
+                                    f"https://127.0.0.1:{kubelet_port}/pods"], capture_output=True, text=True,
+                                   timeout=30, check=False)
+        assert anonymous.stdout == "401"
     finally:
         server.terminate()
         try:
