@@ -99,6 +99,9 @@ class Topology:
             sh("ip", "link", "add", "eth0", "netns", ns, "type", "veth", "peer", "name", f"klpxb{i}", "netns",
                self.node)
             nsx(self.node, "ip", "link", "set", f"klpxb{i}", "master", "br0", "up")
+            # as kubelite's CNI bridge does (hairpinMode): with bridge netfilter on, a DNATed packet going
+            # back to the port it came from is bridged, and needs hairpin mode on that port
+            nsx(self.node, "ip", "link", "set", f"klpxb{i}", "type", "bridge_slave", "hairpin", "on")
             nsx(ns, "ip", "link", "set", "lo", "up")
             nsx(ns, "ip", "addr", "add", f"{ip}/24", "dev", "eth0")
             nsx(ns, "ip", "link", "set", "eth0", "up")
@@ -129,6 +132,11 @@ class Topology:
     def in_client(self, func: Callable[[], T]) -> T:
         assert self._executor is not None
         return self._executor.submit(func).result(timeout=60)
+
+    def in_netns(self, netns: str, func: Callable[[], T]) -> T:
+        """Run ``func`` on a fresh thread inside ``netns`` (e.g. a backend calling its own Service)."""
+        with ThreadPoolExecutor(1, initializer=enter_netns, initargs=(netns,)) as pool:
+            return pool.submit(func).result(timeout=60)
 
     def nft_node(self, *args: str) -> str:
         return subprocess.run(["ip", "netns", "exec", self.node, "nft", *args], capture_output=True, text=True,

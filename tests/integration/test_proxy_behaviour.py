@@ -238,3 +238,18 @@ def test_udp_flow_follows_endpoint_removal(node: tuple[Topology, str]) -> None:
     finally:
         sock.close()
         apply(topo, svc, endpoint_slice("udp-move", [], ports=UDP_EP), delete=True)
+
+
+def test_hairpin_a_backend_reaches_itself_through_its_service(node: tuple[Topology, str]) -> None:
+    topo, mode = node
+    svc = service("hairpin", "10.43.0.19", ports=TCP)
+    es = endpoint_slice("hairpin", [BACKEND_IPS[0]], ports=TCP_EP)
+    apply(topo, svc, es)
+    try:
+        reply = topo.in_netns(topo.backends[0], lambda: tcp_request("10.43.0.19", 80))
+        name, source = reply.split()
+        assert name == topo.names[0]
+        if mode == "nftables":
+            assert source == BRIDGE_IP, "hairpin traffic is masqueraded, or the reply would never come back"
+    finally:
+        apply(topo, svc, es, delete=True)
