@@ -40,9 +40,11 @@ from kubelite.agent.kubelet.container_config import (
     sandbox_config,
     service_env_vars,
 )
+from kubelite.agent.kubelet.eviction import EvictionManager
 from kubelite.agent.kubelet.kuberuntime import ImagePuller, ImagePullError, PodActions, compute_pod_actions, go_duration
+from kubelite.agent.kubelet.node_status import MachineInfo
 from kubelite.agent.kubelet.pleg import CONTAINER_DIED, CONTAINER_STARTED, PLEG, PodLifecycleEvent
-from kubelite.agent.kubelet.pod_status import generate_pod_status
+from kubelite.agent.kubelet.pod_status import generate_pod_status, now_rfc3339
 from kubelite.agent.kubelet.pod_workers import PodWorkers, SyncResult
 from kubelite.agent.kubelet.probes import ProbeManager, run_probe
 from kubelite.agent.kubelet.runtime_state import EXITED, RUNNING, PodRuntime, RuntimeReader, SandboxRecord
@@ -170,6 +172,10 @@ class Kubelet:
         self.waiting: dict[str, dict[str, tuple[str, str]]] = {}
         """pod uid -> container name -> (reason, message) the last sync could not start it for."""
         self.written: dict[str, Obj] = {}
+        self.evicted: set[str] = set()
+        """UIDs of pods evicted under node pressure: never started again, their status is final."""
+        self.eviction = EvictionManager(runtime=runtime, read_info=lambda: MachineInfo.read(config.data_dir),
+                                        active_pods=self.informer_pods, evict=self.evict_pod)
         self._synced_states: dict[str, dict[str, str]] = {}
         """pod uid -> {sandbox/container id: state} as its last sync read them (PLEG de-duplication)."""
         self.host_dns = ResolvConf.host()
@@ -182,6 +188,29 @@ class Kubelet:
 
     def _wake(self, uid: str) -> None:
         self.workers.wake(uid)
+
+    def informer_pods(self) -> list[Obj]:
+        return self.informer.store.list()
+
+    async def evict_pod(self, pod: Obj, message: str) -> None:
+        """Kill ``pod`` at once and mark it Failed/Evicted (upstream's hard eviction)."""
+        uid = pod["metadata"]["uid"]
+        self.evicted.add(uid)
+        self.event(pod, "Warning", "Evicted", message)
+        state = await self.reader.read_pod_runtime(uid)
+        await self.kill_pod(pod, state, grace=MINIMUM_GRACE_PERIOD)
+        md = pod["metadata"]
+        conditions = [c for c in (pod.get("status") or {}).get("conditions") or []
+                      if c.get("type") != "DisruptionTarget"]
+        conditions.append({"type": "DisruptionTarget", "status": "True", "reason": "TerminationByKubelet",
+                           "message": message, "lastTransitionTime": now_rfc3339(), "lastProbeTime": None})
+        status = {"phase": "Failed", "reason": "Evicted", "message": message, "conditions": conditions}
+        try:
+            await self.pods.subresource("status").patch(md["name"], {"status": status},
+                                                        namespace=md.get("namespace", "default"))
+        except APIStatusError as err:
+            if not is_not_found(err):
+                raise
 
     def service_env(self, pod: Mapping[str, Any]) -> dict[str, str]:
         """Service variables for the pod: its namespace's Services (enableServiceLinks, default true) and
@@ -243,6 +272,7 @@ class Kubelet:
                 await self.services.wait_for_sync(timeout=SERVICES_SYNC_TIMEOUT)
                 group.create_task(self.informer.run(), name="kubelet-pod-informer")
                 group.create_task(self.pleg.run(), name="kubelet-pleg")
+                group.create_task(self.eviction.run(), name="kubelet-eviction")
         finally:
             self.informer.stop()
             self.services.stop()
@@ -264,7 +294,7 @@ class Kubelet:
         if pod["metadata"].get("deletionTimestamp"):
             return await self.terminate_pod(pod, state)
         phase = (pod.get("status") or {}).get("phase")
-        if phase in ("Succeeded", "Failed"):
+        if phase in ("Succeeded", "Failed") or uid in self.evicted:
             # a finished pod never runs again (upstream): make sure nothing is left running
             await self.kill_pod(pod, state, grace=self._grace(pod))
             return SyncResult()
@@ -528,6 +558,7 @@ class Kubelet:
         self.written.pop(uid, None)
         self._synced_states.pop(uid, None)
         self.tokens.forget(uid)
+        self.evicted.discard(uid)
 
     async def terminate_pod(self, pod: Obj, state: PodRuntime) -> SyncResult:
         uid = pod["metadata"]["uid"]
@@ -548,6 +579,8 @@ class Kubelet:
 
     async def write_status(self, pod: Obj, state: PodRuntime) -> Obj | None:
         uid = pod["metadata"]["uid"]
+        if uid in self.evicted:
+            return None  # the eviction wrote the final status
         status = generate_pod_status(pod, state, waiting=self.waiting.get(uid, {}), probes=self.probes.verdicts,
                                      host_ip=self.node.host_ip)
         old: Obj = self.written.get(uid) or pod.get("status") or {}
