@@ -534,3 +534,14 @@ def test_static_pod_manifest_runs_as_a_mirror_pod(node: Node) -> None:
     assert pod["metadata"]["ownerReferences"][0]["kind"] == "Node"
     (manifests / "web.json").unlink()
     node.wait_for("the mirror pod to go with its manifest", lambda: node.get("pod", mirror) is None, timeout=60)
+
+
+def test_a_command_that_does_not_exist_fails_clearly_and_backs_off(node: Node) -> None:
+    node.pod("nocmd", [{"name": "c", "command": ["/does/not/exist"]}])
+    pod = node.wait_pod("nocmd", lambda p: _status(p, "c").get("state", {}).get("waiting", {}).get("reason")
+                        in ("RunContainerError", "CrashLoopBackOff")
+                        and "terminated" in _status(p, "c").get("lastState", {}), "a start failure")
+    last = _status(pod, "c")["lastState"]["terminated"]
+    assert last["exitCode"] == 128 and last["reason"] == "StartError", last
+    assert "/does/not/exist" in last.get("message", ""), last
+    node.kubectl("delete", "pod", "nocmd", "--wait=false")
