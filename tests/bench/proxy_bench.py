@@ -40,7 +40,8 @@ class Figure:
     """CPU seconds (user + system) spent on it: robust where other work shares the machine."""
 
     def line(self) -> str:
-        return f"{self.name:<52} {self.seconds * 1000:>10.1f} ms wall {self.cpu * 1000:>10.1f} ms cpu   {self.note}"
+        cpu = f"{self.cpu * 1000:>10.1f} ms cpu" if self.cpu else " " * 17
+        return f"{self.name:<52} {self.seconds * 1000:>10.1f} ms wall {cpu}   {self.note}"
 
 
 def children_cpu() -> float:
