@@ -110,6 +110,8 @@ class NftablesProxier:
         """service key -> ports as last compiled."""
         self._first = True
         self.last_text = ""
+        self._udp_backlog: list[tuple[list[ServicePortSpec], list[ServicePortSpec]]] = []
+        """(old, new) ports of changes whose conntrack clean-up waits for a successful sync."""
 
     async def sync(self, full: bool) -> None:
         start = time.perf_counter()
@@ -122,6 +124,9 @@ class NftablesProxier:
         for key in changed:
             self._update_service(key)
         text = self.rules.full_text(recreate=self._first) if full else self.rules.delta_text()
+        self._udp_backlog.extend(
+            (old, new) for old, new in ((old, self._specs.get(key, [])) for key, old in previous.items())
+            if any(spec.protocol == "udp" for spec in (*old, *new)))
         try:
             if text:
                 await self.nft.run(text)
@@ -132,9 +137,9 @@ class NftablesProxier:
         self.rules.commit()
         self._first = False
         self.last_text = text
-        stale = [(old, self._specs.get(key, [])) for key, old in previous.items()]
-        if any(spec.protocol == "udp" for old, _ in stale for spec in old) or any(
-                spec.protocol == "udp" for _, new in stale for spec in new):
+        if self._udp_backlog:
+            # flows are cleared only once the new rules are in: before, the old rules would recreate them
+            stale, self._udp_backlog = self._udp_backlog, []
             await self.nft.call(lambda: clear_udp_flows(stale))
         elapsed = time.perf_counter() - start
         metrics.SYNC_DURATION.observe(elapsed)
