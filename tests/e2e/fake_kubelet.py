@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kubelite.client import APIClient, APIStatusError, Informer, is_not_found, load_kubeconfig
+from kubelite.client import APIClient, APIConnectionError, APIStatusError, Informer, is_not_found, load_kubeconfig
 
 Obj = dict[str, Any]
 
@@ -75,6 +75,8 @@ class FakeNodes:
         self._handled: set[tuple[str, str]] = set()
         self._rr = 0
         self._delete_nodes = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._limit: asyncio.Semaphore | None = None
 
     # ---- thread control ----
 
@@ -116,6 +118,8 @@ class FakeNodes:
     async def _run(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
+        # like a kubelet's QPS limit: a burst of a thousand pods does not open a thousand requests at once
+        self._limit = asyncio.Semaphore(20)
         async with APIClient(load_kubeconfig(self.kubeconfig)) as client:
             self.client = client
             self.pods = client.resource("", "v1", "pods")
@@ -130,8 +134,7 @@ class FakeNodes:
             await informer.wait_for_sync(timeout=30)
             heartbeat = asyncio.create_task(self._heartbeats())
             self.ready.set()
-            tasks: set[asyncio.Task[None]] = set()
-            self._tasks = tasks
+            tasks = self._tasks
             try:
                 await self._stop.wait()
             finally:
@@ -210,9 +213,21 @@ class FakeNodes:
                     continue
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
+        task = asyncio.create_task(self._limited(coro))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _limited(self, coro: Any) -> None:
+        try:
+            await coro
+        except (APIStatusError, APIConnectionError):
+            pass  # a kubelet retries on its next sync; a test sees the missing state and says so
+
+    async def _call(self, coro: Any) -> Any:
+        """One API call under the concurrency limit (sleeps in between do not hold a slot)."""
+        assert self._limit is not None
+        async with self._limit:
+            return await coro
 
     def _on_pod(self, pod: Obj) -> None:
         md, spec, status = pod["metadata"], pod.get("spec") or {}, pod.get("status") or {}
@@ -249,17 +264,17 @@ class FakeNodes:
         # a scheduler, when one runs, binds first; the fake only binds what is still unbound after a moment
         await asyncio.sleep(self.bind_delay)
         try:
-            current = await self.pods.get(md["name"], namespace=md["namespace"])
+            current = await self._call(self.pods.get(md["name"], namespace=md["namespace"]))
         except APIStatusError:
             return
         if (current.get("spec") or {}).get("nodeName") or current["metadata"].get("uid") != md["uid"]:
             return
         with contextlib.suppress(APIStatusError):
-            await self.pods.subresource("binding").create(
+            await self._call(self.pods.subresource("binding").create(
                 md["name"], {"apiVersion": "v1", "kind": "Binding",
                              "metadata": {"name": md["name"], "namespace": md["namespace"]},
                              "target": {"apiVersion": "v1", "kind": "Node", "name": node}},
-                namespace=md["namespace"])
+                namespace=md["namespace"]))
 
     def _ip(self, node: str) -> str:
         index = self.names.index(node)
@@ -285,7 +300,8 @@ class FakeNodes:
                                    "containerID": f"fake://{md['uid']}-{c.get('name')}"} for c in containers],
         }
         try:
-            await self.pods.patch(md["name"], {"status": status}, namespace=md["namespace"], subresource="status")
+            await self._call(self.pods.patch(md["name"], {"status": status}, namespace=md["namespace"],
+                                             subresource="status"))
         except APIStatusError:
             return
         if (spec.get("restartPolicy") or "Always") == "Always":
@@ -315,10 +331,11 @@ class FakeNodes:
                                    "containerID": f"fake://{md['uid']}-{c.get('name')}"} for c in containers],
         }
         with contextlib.suppress(APIStatusError):
-            await self.pods.patch(md["name"], {"status": done}, namespace=md["namespace"], subresource="status")
+            await self._call(self.pods.patch(md["name"], {"status": done}, namespace=md["namespace"],
+                                             subresource="status"))
 
     async def _delete(self, pod: Obj) -> None:
         md = pod["metadata"]
         with contextlib.suppress(APIStatusError):
-            await self.pods.delete(md["name"], namespace=md["namespace"], grace_period_seconds=0,
-                                   preconditions={"uid": md["uid"]})
+            await self._call(self.pods.delete(md["name"], namespace=md["namespace"], grace_period_seconds=0,
+                                              preconditions={"uid": md["uid"]}))
