@@ -29,7 +29,9 @@ from kubelite.controlplane.scheduler.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ASSUMED_TTL = 30.0
+# upstream once used 15 minutes (today: never). Deletions and relists already clear assumptions, so
+# only a lost watch event ends here; a short TTL would drop bindings the informer is merely late to report
+DEFAULT_ASSUMED_TTL = 900.0
 
 
 def pod_uid(pod: JSON) -> str:
