@@ -250,6 +250,8 @@ def sandbox_config(pod: Mapping[str, Any], *, config: AgentConfig, attempt: int,
         security.run_as_user.value = int(psc["runAsUser"])
     if psc.get("runAsGroup") is not None:
         security.run_as_group.value = int(psc["runAsGroup"])
+    # containerd refuses a privileged container in an unprivileged sandbox; upstream makes it privileged
+    security.privileged = any((c.get("securityContext") or {}).get("privileged") for c in _all_containers(pod))
     sysctls = {s["name"]: str(s.get("value", "")) for s in psc.get("sysctls") or []}
     annotations = {k: str(v) for k, v in (md.get("annotations") or {}).items()}
     labels = {k: str(v) for k, v in (md.get("labels") or {}).items()}
@@ -456,6 +458,28 @@ def security_context(container: Mapping[str, Any], pod: Mapping[str, Any]) -> ap
     if csc.get("allowPrivilegeEscalation") is False:
         out.no_new_privs = True
     return out
+
+
+def verify_run_as_non_root(container: Mapping[str, Any], pod: Mapping[str, Any], *, image_uid: int | None,
+                           image_user: str) -> None:
+    """upstream verifyRunAsNonRoot: refuse to start a container that would run as root."""
+    psc = (pod.get("spec") or {}).get("securityContext") or {}
+    csc = container.get("securityContext") or {}
+    if not csc.get("runAsNonRoot", psc.get("runAsNonRoot")):
+        return
+    uid = csc.get("runAsUser", psc.get("runAsUser"))
+    if uid is not None:
+        if int(uid) == 0:
+            raise ContainerConfigError("container's runAsUser breaks non-root policy (pod: "
+                                       f'"{pod["metadata"]["name"]}", container: {container["name"]})')
+        return
+    if image_uid is None and image_user:
+        raise ContainerConfigError(f"container has runAsNonRoot and image has non-numeric user ({image_user}), "
+                                   "cannot verify user is non-root (pod: "
+                                   f'"{pod["metadata"]["name"]}", container: {container["name"]})')
+    if not image_uid:
+        raise ContainerConfigError("container has runAsNonRoot and image will run as root (pod: "
+                                   f'"{pod["metadata"]["name"]}", container: {container["name"]})')
 
 
 def container_config(container: Mapping[str, Any], pod: Mapping[str, Any], *, attempt: int,

@@ -39,6 +39,7 @@ from kubelite.agent.kubelet.container_config import (
     resolve_env,
     sandbox_config,
     service_env_vars,
+    verify_run_as_non_root,
 )
 from kubelite.agent.kubelet.eviction import EvictionManager
 from kubelite.agent.kubelet.kuberuntime import ImagePuller, ImagePullError, PodActions, compute_pod_actions, go_duration
@@ -440,6 +441,7 @@ class Kubelet:
             env = await resolve_env(container, pod, lookup=self.lookup, allocatable=self.node.allocatable,
                                     pod_ip=pod_ip, pod_ips=[pod_ip] if pod_ip else [], host_ip=self.node.host_ip,
                                     service_env=self.service_env(pod))
+            await self._verify_non_root(container, pod)
             mounts = self.volumes.mounts_for(pod, container, volume_paths)
             mounts.extend(self.volumes.termination_log_mount(pod, container))
             config = container_config(container, pod, attempt=attempt, env=env, mounts=mounts,
@@ -489,6 +491,18 @@ class Kubelet:
         result = await run_probe(probe, container=container, container_id=container_id, pod_ip=pod_ip,
                                  runtime=self.runtime)
         return "" if result.success else (result.output or "the handler failed")
+
+    async def _verify_non_root(self, container: Obj, pod: Obj) -> None:
+        psc = (pod.get("spec") or {}).get("securityContext") or {}
+        csc = container.get("securityContext") or {}
+        if not csc.get("runAsNonRoot", psc.get("runAsNonRoot")):
+            return
+        try:
+            image = (await self.runtime.image_status(image=container.get("image", ""))).image
+        except CriError as err:
+            raise ContainerConfigError(f"cannot verify the image's user: {err}") from None
+        image_uid = image.uid.value if image.HasField("uid") else None
+        verify_run_as_non_root(container, pod, image_uid=image_uid, image_user=image.username)
 
     async def _stop_container(self, container_id: str, grace: int, *, pod: Mapping[str, Any] | None = None,
                               name: str = "", state: PodRuntime | None = None) -> None:

@@ -545,3 +545,15 @@ def test_a_command_that_does_not_exist_fails_clearly_and_backs_off(node: Node) -
     assert last["exitCode"] == 128 and last["reason"] == "StartError", last
     assert "/does/not/exist" in last.get("message", ""), last
     node.kubectl("delete", "pod", "nocmd", "--wait=false")
+
+
+def test_run_as_non_root_refuses_a_root_image_and_runs_as_the_given_user(node: Node) -> None:
+    node.pod("rootimg", [{"name": "c", "command": ["sleep", "3600"], "securityContext": {"runAsNonRoot": True}}])
+    pod = node.wait_pod("rootimg", lambda p: _status(p, "c").get("state", {}).get("waiting", {}).get("reason")
+                        == "CreateContainerConfigError", "CreateContainerConfigError")
+    assert "image will run as root" in _status(pod, "c")["state"]["waiting"]["message"]
+    node.kubectl("delete", "pod", "rootimg", "--wait=false")
+    node.pod("nonroot", [{"name": "c", "command": ["sh", "-c", "id -u"],
+                          "securityContext": {"runAsNonRoot": True, "runAsUser": 1234}}], restartPolicy="Never")
+    pod = node.wait_pod("nonroot", lambda p: _phase(p) == "Succeeded", "Succeeded")
+    assert "1234" in node.log_file(pod, "c").read_text()

@@ -173,3 +173,30 @@ async def test_service_variables_come_last_and_expand() -> None:
                             host_ip="", service_env=services)
     assert env[:2] == [("URL", "https://10.43.0.1"), ("MY_DB_SERVICE_HOST", "override")]
     assert dict(env)["KUBERNETES_PORT"] == "tcp://10.43.0.1:443"
+
+
+@pytest.mark.parametrize(("csc", "image_uid", "image_user", "message"), [
+    pytest.param({"runAsNonRoot": True}, 0, "", "image will run as root", id="image-root"),
+    pytest.param({"runAsNonRoot": True}, None, "", "image will run as root", id="image-default-user"),
+    pytest.param({"runAsNonRoot": True}, None, "app", r"non-numeric user \(app\)", id="image-named-user"),
+    pytest.param({"runAsNonRoot": True, "runAsUser": 0}, 1000, "", "runAsUser breaks non-root", id="explicit-0"),
+    pytest.param({"runAsNonRoot": True, "runAsUser": 1000}, 0, "", None, id="explicit-non-root"),
+    pytest.param({"runAsNonRoot": True}, 1000, "", None, id="image-non-root"),
+    pytest.param({}, 0, "", None, id="no-policy"),
+])
+def test_run_as_non_root(csc: dict[str, Any], image_uid: int | None, image_user: str, message: str | None) -> None:
+    from kubelite.agent.kubelet.container_config import verify_run_as_non_root
+
+    container = {"name": "c", "securityContext": csc}
+    if message is None:
+        verify_run_as_non_root(container, make_pod(container), image_uid=image_uid, image_user=image_user)
+    else:
+        with pytest.raises(ContainerConfigError, match=message):
+            verify_run_as_non_root(container, make_pod(container), image_uid=image_uid, image_user=image_user)
+
+
+def test_a_privileged_container_makes_the_sandbox_privileged() -> None:
+    pod = make_pod({"name": "c", "securityContext": {"privileged": True}})
+    assert sandbox_config(pod, config=CONFIG, attempt=0, host_dns=ResolvConf()).linux.security_context.privileged
+    assert not sandbox_config(make_pod(), config=CONFIG, attempt=0,
+                              host_dns=ResolvConf()).linux.security_context.privileged
