@@ -282,7 +282,14 @@ class VolumeManager:
                  "::1\tlocalhost ip6-localhost ip6-loopback", "fe00::0\tip6-localnet", "fe00::0\tip6-mcastprefix",
                  "fe00::1\tip6-allnodes", "fe00::2\tip6-allrouters"]
         if pod_ip:
-            lines.append(f"{pod_ip}\t{hostname}")
+            subdomain = spec.get("subdomain")
+            if subdomain:
+                # upstream: the FQDN of a pod in a headless Service's subdomain comes first
+                ns = pod["metadata"].get("namespace", "default")
+                fqdn = f"{hostname}.{subdomain}.{ns}.svc.{self.config.cluster_domain}"
+                lines.append(f"{pod_ip}\t{fqdn}\t{hostname}")
+            else:
+                lines.append(f"{pod_ip}\t{hostname}")
         for alias in spec.get("hostAliases") or []:
             lines.append(f"{alias['ip']}\t" + "\t".join(alias.get("hostnames") or []))
         path = self.pod_dir(pod["metadata"]["uid"]) / "etc-hosts"

@@ -90,3 +90,35 @@ async def test_optional_sources_and_host_path_create(tmp_path: Path) -> None:
                             {"name": "h", "hostPath": {"path": str(target), "type": "DirectoryOrCreate"}}])
     paths = await manager(tmp_path).setup(pod, host_ip="192.0.2.1")
     assert target.is_dir() and paths["h"] == target
+
+
+async def test_etc_hosts_names_the_pod_and_its_subdomain_fqdn(tmp_path: Path) -> None:
+    pod = make_pod(hostname="web-0", subdomain="web", hostAliases=[{"ip": "192.0.2.9", "hostnames": ["a", "b"]}])
+    pod["status"] = {"podIP": "10.42.0.5"}
+    vm = manager(tmp_path)
+    await vm.setup(pod, host_ip="192.0.2.1")
+    hosts = (vm.pod_dir("uid-1") / "etc-hosts").read_text().splitlines()
+    assert "10.42.0.5\tweb-0.web.ns.svc.cluster.local\tweb-0" in hosts and "192.0.2.9\ta\tb" in hosts
+    assert hosts[1] == "127.0.0.1\tlocalhost"
+
+
+def test_termination_message_from_the_file_or_the_log_tail(tmp_path: Path) -> None:
+    from kubelite.agent.kubelet.runtime_state import termination_message
+    from kubelite.cri import api_pb2
+
+    message_file = tmp_path / "msg"
+    message_file.write_text("bye")
+    log = tmp_path / "0.log"
+    log.write_text("".join(f"2026-01-01T00:00:00Z stdout F line {i}\n" for i in range(100)))
+    annotations = {"io.kubernetes.container.terminationMessagePath": "/dev/termination-log"}
+    mount = api_pb2.Mount(container_path="/dev/termination-log", host_path=str(message_file))
+    status = api_pb2.ContainerStatus(annotations=annotations, mounts=[mount], exit_code=1, log_path=str(log))
+    assert termination_message(status) == "bye"
+    message_file.write_text("")
+    assert termination_message(status) == ""  # policy File: no fallback
+    fallback = dict(annotations, **{"io.kubernetes.container.terminationMessagePolicy": "FallbackToLogsOnError"})
+    status = api_pb2.ContainerStatus(annotations=fallback, mounts=[mount], exit_code=1, log_path=str(log))
+    tail = termination_message(status)
+    assert tail.endswith("line 99") and tail.splitlines()[0] == "line 20"  # the last 80 lines
+    status.exit_code = 0
+    assert termination_message(status) == ""  # only failures fall back to the log
