@@ -8,7 +8,7 @@ in a terminal phase do not count), plus the new object; if any constrained resou
 ``spec.hard`` the request is refused with upstream's message
 ``exceeded quota: <name>, requested: pods=1, used: pods=2, limited: pods=2``. A quota on compute
 resources requires every container to state them (``failed quota: <name>: must specify limits.cpu for:
-<containers>``). ``status.used`` is kept by the quota loop in ``controlplane.auth.security``.
+<containers>``). ``status.used`` (``quota_used``) is kept by the quota loop in ``controlplane.auth.security``.
 
 Known limit (documented in the README): two creates admitted at the same instant may both fit the
 last slot; upstream serialises quota charges through a compare-and-swap on the quota's status.
@@ -97,3 +97,20 @@ async def admit(request: AdmissionRequest) -> None:
 
 def _fmt(keys: list[str], values: dict[str, Any]) -> str:
     return ",".join(f"{k}={values[k]}" for k in keys)
+
+
+def quota_used(hard: dict[str, Any], namespace: str, list_objects: Any) -> dict[str, str]:
+    """``status.used`` of a quota with ``hard`` in ``namespace`` (upstream's resourcequota controller)."""
+    resources: set[str] = set()
+    for key in hard:
+        if key.startswith("count/"):
+            resources.add(key[len("count/"):])
+        elif key in COUNTED:
+            resources.add(key)
+        elif key in COMPUTE:
+            resources.add("pods")
+    usage: dict[str, Quantity] = {}
+    for resource in sorted(resources & COUNTED):
+        prefix = f"/core/{resource}/"
+        usage.update(usage_of(resource, list_objects(prefix, f"{prefix}{namespace}/")))
+    return {key: str(usage.get(key, Quantity(0))) for key in hard}

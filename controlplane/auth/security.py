@@ -108,7 +108,8 @@ class ClusterSecurity:
             self._tasks += [
                 asyncio.create_task(self.signer.run(lambda: self._objects(CSR_PREFIX)), name="csr-signer"),
                 asyncio.create_task(self._publish_root_ca(), name="root-ca-publisher"),
-                asyncio.create_task(self._clean_tokens(), name="token-cleaner")]
+                asyncio.create_task(self._clean_tokens(), name="token-cleaner"),
+                asyncio.create_task(self._quota_status(), name="resourcequota-status")]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -209,6 +210,32 @@ class ClusterSecurity:
                                            precondition_from_body=False)
             except errors.APIError as exc:
                 log.warning("aggregating clusterrole %s: %s", name, exc.message)
+
+    async def _quota_status(self, *, period: float = 1.0) -> None:
+        """Upstream's resourcequota controller, as a resync: status.hard and status.used of every quota."""
+        quotas = self._info("", "resourcequotas")
+        cache = self.registry.cache
+
+        def listed(prefix: str, key_prefix: str) -> list[Obj]:
+            return cache.snapshot(prefix, key_prefix)[0]
+
+        while True:
+            for quota in listed("/core/resourcequotas/", "/core/resourcequotas/"):
+                md = quota["metadata"]
+                hard = dict((quota.get("spec") or {}).get("hard") or {})
+                status = {"hard": hard, "used": resourcequota.quota_used(hard, md["namespace"], listed)}
+                if quota.get("status") == status:
+                    continue
+
+                def put(current: Obj, status: Obj = status) -> Obj:
+                    current["status"] = status
+                    return current
+
+                with contextlib.suppress(errors.APIError):
+                    await self.registry.update(quotas, md["namespace"], md["name"], put,
+                                               WriteOptions(field_manager="resourcequota-controller"),
+                                               subresource="status", precondition_from_body=False)
+            await asyncio.sleep(period)
 
     async def _clean_tokens(self, *, period: float = 5.0) -> None:
         """Upstream's tokencleaner: expired bootstrap tokens are deleted (they stopped working at expiry)."""

@@ -104,6 +104,15 @@ def test_resource_quota_counts(srv: Server) -> None:
         time.sleep(0.2)
     assert 'pods "second" is forbidden: exceeded quota: q, requested: pods=1, used: pods=1, limited: pods=1' \
         in second.stderr
+    # the quota's status follows (kubectl get quota shows used/hard)
+    deadline = time.monotonic() + 10
+    while True:
+        status = json.loads(srv.kubectl("get", "quota", "q", "-n", "quota", "-o", "json").stdout).get("status") or {}
+        if (status.get("used") or {}).get("pods") == "1":
+            break
+        assert time.monotonic() < deadline, f"quota status not updated: {status}"
+        time.sleep(0.2)
+    assert status["hard"] == {"pods": "1", "configmaps": "3"}
 
 
 def test_node_restriction_on_creates(srv: Server) -> None:

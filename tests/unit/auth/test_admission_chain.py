@@ -138,3 +138,17 @@ async def test_node_restriction_and_the_chain() -> None:
     assert await chain.admit_create(group="", resource="pods", kind="Pod", namespace="ns", obj=pod,
                                     dry_run=False) == []
     assert pod["spec"]["serviceAccountName"] == "default"
+
+
+def test_quota_used() -> None:
+    objects = {"/core/pods/ns/a": make_pod(containers=[{"name": "c", "resources": {"requests": {"cpu": "250m"}}}]),
+               "/core/pods/ns/b": make_pod(containers=[{"name": "c", "resources": {"requests": {"cpu": "250m"}}}]),
+               "/core/pods/other/c": make_pod(),
+               "/core/configmaps/ns/x": {"metadata": {"name": "x"}}}
+
+    def list_objects(prefix: str, key_prefix: str) -> list[Obj]:
+        return [o for k, o in objects.items() if k.startswith(key_prefix)]
+
+    assert resourcequota.quota_used({"pods": "10", "requests.cpu": "2", "count/configmaps": "5", "secrets": "1"},
+                                    "ns", list_objects) == {"pods": "2", "requests.cpu": "500m",
+                                                            "count/configmaps": "1", "secrets": "0"}
