@@ -71,40 +71,57 @@ def _ipv4(value: object) -> str | None:
     return value
 
 
-def slice_endpoints(slices: Iterable[Obj], *, port_name: str, protocol: str, node_name: str) -> list[Endpoint]:
-    """The endpoints of one Service port across its slices, deduplicated, in address order."""
-    seen: dict[tuple[bytes, int], Endpoint] = {}
+ParsedSlice = dict[tuple[str, str], list[tuple[tuple[bytes, int], Endpoint]]]
+"""One EndpointSlice parsed: (port name, protocol) -> [((packed address, port), endpoint)]."""
+
+
+def parse_slice(es: Obj, *, node_name: str) -> ParsedSlice:
+    """An EndpointSlice's endpoints per port, parsed once when the slice arrives (kube-proxy's
+    EndpointSliceCache does the same), so that a sync only merges them."""
+    if es.get("addressType", "IPv4") != "IPv4":
+        return {}
     pton = socket.inet_pton
     af = socket.AF_INET
-    for es in slices:
-        if es.get("addressType", "IPv4") != "IPv4":
+    base: list[tuple[bytes, str, bool, bool, bool, bool]] = []
+    for ep in es.get("endpoints") or ():
+        addresses = ep.get("addresses")
+        if not addresses:
             continue
-        port = None
-        for p in es.get("ports") or ():
-            if (p.get("name") or "") == port_name and (p.get("protocol") or "TCP") == protocol:
-                port = p.get("port")
-                break
+        ip = addresses[0]
+        try:
+            packed = pton(af, ip)  # validates (strict dotted quad) and is the sort key
+        except (OSError, TypeError):
+            continue
+        cond = ep.get("conditions") or {}
+        ready = cond.get("ready")
+        ready = ready if ready is True or ready is False else True
+        serving = cond.get("serving")
+        base.append((packed, ip, ready, serving if serving is True or serving is False else ready,
+                     cond.get("terminating") is True, bool(node_name) and ep.get("nodeName") == node_name))
+    parsed: ParsedSlice = {}
+    for p in es.get("ports") or ():
+        port = p.get("port")
         if not isinstance(port, int) or not 1 <= port <= 65535:
             continue
-        for ep in es.get("endpoints") or ():
-            addresses = ep.get("addresses")
-            if not addresses:
-                continue
-            ip = addresses[0]
-            try:
-                # the packed address validates (strict dotted quad) and is the sort key
-                key = (pton(af, ip), port)
-            except (OSError, TypeError):
-                continue
-            if key in seen:
-                continue
-            cond = ep.get("conditions") or {}
-            ready = cond.get("ready")
-            ready = ready if ready is True or ready is False else True
-            serving = cond.get("serving")
-            seen[key] = Endpoint(ip, port, ready, serving if serving is True or serving is False else ready,
-                                 cond.get("terminating") is True, bool(node_name) and ep.get("nodeName") == node_name)
+        parsed[(p.get("name") or "", p.get("protocol") or "TCP")] = [
+            ((packed, port), Endpoint(ip, port, ready, serving, terminating, local))
+            for packed, ip, ready, serving, terminating, local in base]
+    return parsed
+
+
+def merge_endpoints(parsed: Iterable[ParsedSlice], *, port_name: str, protocol: str) -> list[Endpoint]:
+    """The endpoints of one Service port across its slices, deduplicated, in address order."""
+    seen: dict[tuple[bytes, int], Endpoint] = {}
+    for slice_ports in parsed:
+        for key, endpoint in slice_ports.get((port_name, protocol), ()):
+            seen.setdefault(key, endpoint)
     return [seen[k] for k in sorted(seen)]
+
+
+def slice_endpoints(slices: Iterable[Obj], *, port_name: str, protocol: str, node_name: str) -> list[Endpoint]:
+    """``merge_endpoints`` straight from EndpointSlice objects."""
+    return merge_endpoints((parse_slice(es, node_name=node_name) for es in slices), port_name=port_name,
+                           protocol=protocol)
 
 
 def categorize(endpoints: list[Endpoint], *, local_internal: bool,
@@ -120,8 +137,11 @@ def categorize(endpoints: list[Endpoint], *, local_internal: bool,
     return (local if local_internal else cluster), (local if local_external else cluster), has_any
 
 
-def service_port_specs(service: Obj, slices: Iterable[Obj], *, node_name: str) -> list[ServicePortSpec]:
-    """Every proxied port of ``service`` with the endpoints this node uses for it; [] if not proxied."""
+def service_port_specs(service: Obj, slices: Iterable[Obj], *, node_name: str,
+                       parsed: list[ParsedSlice] | None = None) -> list[ServicePortSpec]:
+    """Every proxied port of ``service`` with the endpoints this node uses for it; [] if not proxied.
+
+    ``parsed``: the slices already through :func:`parse_slice` (then ``slices`` is not read)."""
     md = service.get("metadata") or {}
     spec = service.get("spec") or {}
     svc_type = spec.get("type") or "ClusterIP"
@@ -146,7 +166,8 @@ def service_port_specs(service: Obj, slices: Iterable[Obj], *, node_name: str) -
     if spec.get("sessionAffinity") == "ClientIP":
         timeout = ((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}).get("timeoutSeconds")
         affinity = timeout if isinstance(timeout, int) and 0 < timeout <= 86400 else DEFAULT_AFFINITY_TIMEOUT
-    slices = list(slices)
+    if parsed is None:
+        parsed = [parse_slice(es, node_name=node_name) for es in slices]
     out: list[ServicePortSpec] = []
     for port in spec.get("ports") or []:
         protocol = port.get("protocol") or "TCP"
@@ -158,7 +179,7 @@ def service_port_specs(service: Obj, slices: Iterable[Obj], *, node_name: str) -
         node_port = port.get("nodePort") if svc_type in ("NodePort", "LoadBalancer") else 0
         if not isinstance(node_port, int) or not 0 <= node_port <= 65535:
             node_port = 0
-        endpoints = slice_endpoints(slices, port_name=port_name, protocol=protocol, node_name=node_name)
+        endpoints = merge_endpoints(parsed, port_name=port_name, protocol=protocol)
         internal, ext, has_any = categorize(endpoints, local_internal=local_internal, local_external=local_external)
         empty = "drop" if has_any else "reject"
         internal_pairs = tuple([(e.ip, e.port) for e in internal])
@@ -182,8 +203,8 @@ class ServiceState:
     def __init__(self, *, node_name: str) -> None:
         self.node_name = node_name
         self._services: dict[str, Obj] = {}
-        self._slices: dict[str, dict[str, Obj]] = {}
-        """service key -> slice name -> slice."""
+        self._slices: dict[str, dict[str, ParsedSlice]] = {}
+        """service key -> slice key -> the slice, parsed."""
         self._slice_owner: dict[str, str] = {}
         """slice key -> service key it was filed under (a relabel moves it)."""
         self._dirty: set[str] = set()
@@ -207,7 +228,12 @@ class ServiceState:
         if not svc_name:
             return
         key = f"{md.get('namespace') or ''}/{svc_name}"
-        self._slices.setdefault(key, {})[slice_key] = es
+        try:
+            parsed = parse_slice(es, node_name=self.node_name)
+        except (AttributeError, TypeError, ValueError) as exc:  # a malformed slice must not stop the proxy
+            log.error("EndpointSlice %s is ignored: %s", slice_key, exc)
+            parsed = {}
+        self._slices.setdefault(key, {})[slice_key] = parsed
         self._slice_owner[slice_key] = key
         self._dirty.add(key)
 
@@ -233,7 +259,8 @@ class ServiceState:
         if service is None:
             return []
         try:
-            return service_port_specs(service, self._slices.get(key, {}).values(), node_name=self.node_name)
+            return service_port_specs(service, (), node_name=self.node_name,
+                                      parsed=list(self._slices.get(key, {}).values()))
         except (AttributeError, TypeError, ValueError) as exc:  # a malformed object must not stop the proxy
             log.error("service %s is not proxied: %s", key, exc)
             return []
