@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
@@ -557,3 +558,22 @@ def test_run_as_non_root_refuses_a_root_image_and_runs_as_the_given_user(node: N
                           "securityContext": {"runAsNonRoot": True, "runAsUser": 1234}}], restartPolicy="Never")
     pod = node.wait_pod("nonroot", lambda p: _phase(p) == "Succeeded", "Succeeded")
     assert "1234" in node.log_file(pod, "c").read_text()
+
+
+def test_containerd_crash_is_survived(node: Node) -> None:
+    node.pod("survivor", [{"name": "c", "command": ["sleep", "3600"]}])
+    before = node.wait_pod("survivor", lambda p: _condition(p, "Ready") == "True", "Ready")
+    container_id = _status(before, "c")["containerID"]
+    assert node.agent is not None
+    agent = psutil.Process(node.agent.pid)
+    containerd = [p for p in agent.children() if p.name() == "containerd"]
+    assert len(containerd) == 1
+    containerd[0].kill()  # the agent's own child: its supervisor restarts it
+    containerd[0].wait(timeout=10)
+    node.wait_for("containerd to be restarted by the agent",
+                  lambda: any(p.name() == "containerd" and p.pid != containerd[0].pid for p in agent.children()))
+    node.pod("after-crash", [{"name": "c", "command": ["sleep", "3600"]}])
+    node.wait_pod("after-crash", lambda p: _phase(p) == "Running", "Running after the containerd restart")
+    after = node.get("pod", "survivor")
+    assert after is not None and _status(after, "c")["containerID"] == container_id
+    assert _status(after, "c")["restartCount"] == 0 and node.agent.poll() is None
