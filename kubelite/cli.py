@@ -321,6 +321,13 @@ def cmd_server(args: argparse.Namespace) -> int:
         disable_scheduler=args.disable_scheduler,
         scheduler_config=_scheduler_config(args.scheduler_config))
     config.token = read_token(args)
+    if config.token:
+        from kubelite.controlplane.auth.bootstrap_token import TokenFormatError, parse_join_token
+
+        try:
+            parse_join_token(config.token)
+        except TokenFormatError as exc:
+            raise CLIError(f"server: --token: {exc}") from None
     config.disable_agent = bool(args.disable_agent)
     if args.token_auth_file:
         if not Path(args.token_auth_file).is_file():

@@ -96,3 +96,10 @@ def test_unknown_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture[str])
         cli.main(["frobnicate"])
     assert exc.value.code == 2
     assert "invalid choice: 'frobnicate'" in capsys.readouterr().err
+
+
+def test_server_refuses_a_malformed_join_token(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["server", "--data-dir", str(tmp_path / "d"), "--token", "K10abc::server:x"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "--token: a K10 token" in err
+    assert not (tmp_path / "d").exists()
