@@ -50,6 +50,11 @@ spec:
               replicas: {type: integer}
               note: {type: string, nullable: true}
               extra: {type: object, x-kubernetes-preserve-unknown-fields: true}
+              template:
+                type: object
+                x-kubernetes-embedded-resource: true
+                properties:
+                  data: {type: object, additionalProperties: {type: string}}
 """
 
 
@@ -143,7 +148,9 @@ def test_custom_resources_in_a_list_are_validated_against_their_crd(server: Serv
         f'got "string", expected "integer"]; {IGNORE}')
     assert absent(server, ns, "crontab/good", "crontab/bad")
     # nullable and preserve-unknown-fields parts accept what the CRD allows
-    good = as_list(crontab("good", ns, cronSpec="* * * * */5", replicas=2, note=None, extra={"any": {"thing": 1}}),
+    embedded = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "inner"}, "data": {"k": "v"}}
+    good = as_list(crontab("good", ns, cronSpec="* * * * */5", replicas=2, note=None, extra={"any": {"thing": 1}},
+                           template=embedded),
                    configmap("next-to-it", ns))
     done = server.kubectl("apply", "-f", "-", input=good)
     assert "crontab.validation.kubelite.io/good created" in done.stdout

@@ -14,7 +14,11 @@ apiextensions-apiserver ``pkg/controller/openapi/v2/conversion.go`` (``ToStructu
   would reject the unknown fields) and an ``object`` type;
 * an ``array`` left without ``items`` loses its type;
 * a kind whose root preserves unknown fields is published as just ``{"type": "object"}`` with its
-  group-version-kind: any metadata properties would make kubectl reject every other field.
+  group-version-kind: any metadata properties would make kubectl reject every other field;
+* an ``x-kubernetes-embedded-resource`` node that does not preserve unknown fields gets the
+  ``apiVersion``, ``kind`` and ``metadata`` properties (the first two required), as upstream's
+  ``addEmbeddedProperties``: without them kubectl would call an embedded object's own apiVersion an
+  unknown field.
 
 Only the keywords a structural schema keeps survive (no ``example``, ``externalDocs``, ...); all of
 them are keywords of gnostic's v2 ``Schema``, so the document stays encodable as protobuf.
@@ -28,6 +32,16 @@ from kubelite.api.openapi.definitions import JSONDict, copy_json
 
 GVK_EXTENSION: Final = "x-kubernetes-group-version-kind"
 PRESERVE_UNKNOWN_FIELDS: Final = "x-kubernetes-preserve-unknown-fields"
+EMBEDDED_RESOURCE: Final = "x-kubernetes-embedded-resource"
+OBJECT_META_REF: Final = "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+EMBEDDED_PROPERTIES: Final[JSONDict] = {
+    "apiVersion": {"type": "string", "description": "apiVersion defines the versioned schema of this representation "
+                   "of an object. Servers should convert recognized schemas to the latest internal value, and may "
+                   "reject unrecognized values."},
+    "kind": {"type": "string", "description": "kind is a string value representing the REST resource this object "
+             "represents. Servers may infer this from the endpoint the client submits requests to."},
+    "metadata": {"$ref": OBJECT_META_REF, "description": "Standard object's metadata."},
+}
 
 # What a structural schema keeps (Generic, ValueValidation without junctors, $ref for the metadata
 # property the API server adds) and v2 can say.
@@ -81,6 +95,11 @@ def _node(node: JSONDict) -> JSONDict:
         out["additionalProperties"] = _node(additional)
     elif isinstance(additional, bool):
         out["additionalProperties"] = additional
+    if out.get(EMBEDDED_RESOURCE) is True and out.get(PRESERVE_UNKNOWN_FIELDS) is not True:
+        out["properties"] = {**out.get("properties", {}), **copy_json(EMBEDDED_PROPERTIES)}
+        existing = out.get("required")
+        required: list[str] = existing if isinstance(existing, list) else []
+        _set_required(out, [*required, *(name for name in ("kind", "apiVersion") if name not in required)])
     return out
 
 

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from kubelite.api.openapi import openapiv2_pb2
-from kubelite.api.openapi.crd_v2 import published_schema
+from kubelite.api.openapi.crd_v2 import EMBEDDED_PROPERTIES, published_schema
 from kubelite.controlplane.apiserver.crds import infos_for_crd, openapi_schemas
 from kubelite.controlplane.apiserver.openapi_service import OpenAPIService, negotiate_v2
 from kubelite.controlplane.apiserver.resources import ResourceTable
@@ -158,6 +158,20 @@ GVK = [{"group": "g", "version": "v1", "kind": "K"}]
                   "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["n"]},
                  {"type": "array", "items": {"type": "object", "properties": {"n": {}}},
                   "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["n"]}, id="items-converted"),
+    pytest.param({"type": "object", "properties": {"template": {
+                      "type": "object", "x-kubernetes-embedded-resource": True, "required": ["spec"],
+                      "properties": {"spec": {"type": "object"}}}}},
+                 {"type": "object", "properties": {"template": {
+                     "type": "object", "x-kubernetes-embedded-resource": True,
+                     "required": ["spec", "kind", "apiVersion"],
+                     "properties": {"spec": {"type": "object"}, **EMBEDDED_PROPERTIES}}}},
+                 id="embedded-resource-gets-type-and-object-meta"),
+    pytest.param({"type": "object", "properties": {"raw": {
+                      "type": "object", "x-kubernetes-embedded-resource": True,
+                      "x-kubernetes-preserve-unknown-fields": True}}},
+                 {"type": "object", "properties": {"raw": {
+                     "x-kubernetes-embedded-resource": True, "x-kubernetes-preserve-unknown-fields": True}}},
+                 id="embedded-resource-preserving-unknown-fields-stays-open"),
 ])
 def test_crd_schemas_take_upstreams_v2_form(schema: dict[str, Any], published: dict[str, Any]) -> None:
     original = orjson.dumps(schema)
