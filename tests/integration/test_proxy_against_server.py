@@ -73,8 +73,7 @@ async def test_kubectl_service_and_endpoint_slice_become_a_working_cluster_ip(
           "endpoints": [{"addresses": [ip], "conditions": {"ready": True}, "nodeName": "node-a"}
                         for ip in BACKEND_IPS[:2]],
           "ports": [{"name": "http", "port": TCP_PORT, "protocol": "TCP"}]}
-    # --validate=false: kubectl currently fails to parse the server's OpenAPI protobuf (not the proxy's area)
-    await asyncio.to_thread(server.kubectl, "apply", "--validate=false", "-f", "-", input=manifest(svc, es))
+    await asyncio.to_thread(server.kubectl, "apply", "-f", "-", input=manifest(svc, es))
     try:
         got = await asyncio.to_thread(server.kubectl, "get", "service", "web", "-o", "jsonpath={.spec.clusterIP}")
         cluster_ip = got.stdout.strip()
