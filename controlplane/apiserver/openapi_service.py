@@ -16,6 +16,7 @@ apart). Custom resources' schemas enter the v2 document in their v2 form
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import email.utils
 import functools
@@ -305,8 +306,11 @@ class OpenAPIService:
         # the last protobuf document's encoded definitions and paths: a CRD change re-encodes only its own
         self._v2_entries = v2_protobuf.DocumentEntries()
         self.v2_protobuf_build_seconds = 0.0
+        self._generation = 0  # counts invalidations: a build that straddles one is not cached
+        self._v2_protobuf_lock = asyncio.Lock()
 
     def invalidate(self) -> None:
+        self._generation += 1
         self._v2 = None
         self._v2_encoded.clear()
         self._v3.clear()
@@ -348,12 +352,40 @@ class OpenAPIService:
             return json_form
         if representation != "protobuf":
             raise ValueError(f"unknown representation {representation!r} of /openapi/v2 (json, protobuf)")
+        # while an asynchronous build owns the remembered entries, a synchronous one starts from nothing
+        previous = None if self._v2_protobuf_lock.locked() else self._v2_entries
         started = time.perf_counter()
-        body = v2_protobuf.encode_document(self.v2(), previous=self._v2_entries)
+        body = v2_protobuf.encode_document(self.v2(), previous=previous)
         self.v2_protobuf_build_seconds = time.perf_counter() - started
         encoded = Encoded(body, v2_protobuf.PROTOBUF_CONTENT_TYPE, json_form.etag, json_form.last_modified)
         self._v2_encoded["protobuf"] = encoded
         return encoded
+
+    async def v2_encoded_async(self, representation: str) -> Encoded:
+        """:meth:`v2_encoded` for the API server: the protobuf encoding runs in a worker thread.
+
+        The first encoding takes a few hundred milliseconds; in a thread the event loop keeps serving
+        meanwhile, and concurrent first requests wait for one shared encoding. An encoding that a
+        resource-table change overtook still answers the requests that asked before the change, but
+        is not cached.
+        """
+        cached = self._v2_encoded.get(representation)
+        if cached is not None or representation != "protobuf":
+            return cached if cached is not None else self.v2_encoded(representation)
+        async with self._v2_protobuf_lock:
+            cached = self._v2_encoded.get(representation)
+            if cached is not None:
+                return cached
+            json_form = self.v2_encoded("json")
+            document, generation = self.v2(), self._generation
+            started = time.perf_counter()
+            # the document is never modified in place (invalidate() drops it), so the thread may read it
+            body = await asyncio.to_thread(v2_protobuf.encode_document, document, previous=self._v2_entries)
+            self.v2_protobuf_build_seconds = time.perf_counter() - started
+            encoded = Encoded(body, v2_protobuf.PROTOBUF_CONTENT_TYPE, json_form.etag, json_form.last_modified)
+            if generation == self._generation:
+                self._v2_encoded[representation] = encoded
+            return encoded
 
     def group_versions(self) -> list[str]:
         gvs = {info.api_version for info in self._infos()}

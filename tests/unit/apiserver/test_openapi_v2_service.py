@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import gzip
 import hashlib
+import threading
 from typing import Any
 
 import orjson
 import pytest
 
-from kubelite.api.openapi import openapiv2_pb2
+from kubelite.api.openapi import openapiv2_pb2, v2_protobuf
 from kubelite.api.openapi.crd_v2 import EMBEDDED_PROPERTIES, published_schema
 from kubelite.controlplane.apiserver.crds import infos_for_crd, openapi_schemas
 from kubelite.controlplane.apiserver.openapi_service import OpenAPIService, negotiate_v2
@@ -177,3 +179,42 @@ def test_crd_schemas_take_upstreams_v2_form(schema: dict[str, Any], published: d
     original = orjson.dumps(schema)
     assert published_schema(schema) == published
     assert orjson.dumps(schema) == original, "the input is not modified"
+
+
+async def test_concurrent_first_requests_share_one_encoding_off_the_loop(
+        service: OpenAPIService, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    original = v2_protobuf.encode_document
+
+    def counting(document: dict[str, Any], **kwargs: Any) -> bytes:
+        calls.append(threading.current_thread().name)
+        return original(document, **kwargs)
+
+    monkeypatch.setattr(v2_protobuf, "encode_document", counting)
+    first, second = await asyncio.gather(service.v2_encoded_async("protobuf"), service.v2_encoded_async("protobuf"))
+    assert first is second and len(calls) == 1
+    assert calls[0] != threading.main_thread().name, "encoded in a worker thread"
+    assert await service.v2_encoded_async("protobuf") is first
+    assert (await service.v2_encoded_async("json")).etag == first.etag
+
+
+async def test_an_encoding_overtaken_by_a_crd_change_is_not_cached(
+        service: OpenAPIService, monkeypatch: pytest.MonkeyPatch) -> None:
+    release = threading.Event()
+    original = v2_protobuf.encode_document
+
+    def slow(document: dict[str, Any], **kwargs: Any) -> bytes:
+        assert release.wait(30)
+        return original(document, **kwargs)
+
+    monkeypatch.setattr(v2_protobuf, "encode_document", slow)
+    request = asyncio.ensure_future(service.v2_encoded_async("protobuf"))
+    while not service._v2_protobuf_lock.locked() and not request.done():
+        await asyncio.sleep(0)
+    add_crd(service, {"type": "object"})
+    release.set()
+    stale = await request
+    assert "com.example.stable.v1.CronTab" not in definitions(stale.body), "answers as of its request"
+    fresh = await service.v2_encoded_async("protobuf")
+    assert fresh is not stale and fresh.etag != stale.etag
+    assert "com.example.stable.v1.CronTab" in definitions(fresh.body)
