@@ -306,7 +306,7 @@ class APIServer:
             raise errors.not_acceptable("/openapi/v2 is served as application/json or "
                                         f"{openapi_service.V2_PROTOBUF_CONTENT_TYPE}")
         try:
-            encoded = self.openapi.v2_encoded(representation)
+            encoded = await self.openapi.v2_encoded_async(representation)
         except openapi_service.OpenAPIEncodingError as exc:
             log.error("cannot encode /openapi/v2 as protobuf: %s", exc)
             raise errors.service_unavailable(f"the OpenAPI v2 document cannot be encoded as protobuf: {exc}")
