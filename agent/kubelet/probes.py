@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import aiohttp
+import grpc
+import grpc.aio
 
 from kubelite.agent.kubelet.pod_status import ProbeVerdicts
 from kubelite.agent.kubelet.runtime_state import RUNNING, PodRuntime
@@ -86,12 +88,48 @@ async def run_probe(probe: Mapping[str, Any], *, container: Mapping[str, Any], c
                 await writer.wait_closed()
             return ProbeResult(True, "")
         if "grpc" in probe:
-            return ProbeResult(False, "grpc probes are not supported by this kubelet")
+            spec = probe["grpc"]
+            return await grpc_health_check(f"{pod_ip or '127.0.0.1'}:{int(spec['port'])}",
+                                           service=spec.get("service") or "", timeout=timeout)
     except TimeoutError:
         return ProbeResult(False, f"probe timed out after {timeout}s")
     except (OSError, aiohttp.ClientError, CriError, ValueError) as err:
         return ProbeResult(False, str(err) or type(err).__name__)
     return ProbeResult(False, "the probe names no handler (exec, httpGet, tcpSocket)")
+
+
+def _health_request(service: str) -> bytes:
+    """grpc.health.v1.HealthCheckRequest{service} (field 1, a string), encoded by hand: one field."""
+    raw = service.encode()
+    if not raw:
+        return b""
+    length, varint = len(raw), bytearray()
+    while True:
+        byte, length = length & 0x7F, length >> 7
+        varint.append(byte | (0x80 if length else 0))
+        if not length:
+            break
+    return b"\x0a" + bytes(varint) + raw
+
+
+def _health_status(data: bytes) -> int:
+    """HealthCheckResponse.status (field 1, an enum; 1 = SERVING); 0 when absent."""
+    return data[1] if len(data) >= 2 and data[0] == 0x08 else 0
+
+
+async def grpc_health_check(target: str, *, service: str, timeout: float) -> ProbeResult:
+    """upstream's grpc probe: grpc.health.v1.Health/Check must answer SERVING."""
+    async with grpc.aio.insecure_channel(target, options=[("grpc.enable_http_proxy", 0)]) as channel:
+        check = channel.unary_unary("/grpc.health.v1.Health/Check", request_serializer=lambda b: b,
+                                    response_deserializer=lambda b: b)
+        try:
+            answer = await check(_health_request(service), timeout=timeout)
+        except grpc.aio.AioRpcError as err:
+            return ProbeResult(False, f"rpc error: code = {err.code().name} desc = {err.details()}")
+    status = _health_status(answer)
+    if status != 1:
+        return ProbeResult(False, f"service unhealthy (responded with {'NOT_SERVING' if status == 2 else status})")
+    return ProbeResult(True, "")
 
 
 class ProbeManager:

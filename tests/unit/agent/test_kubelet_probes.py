@@ -90,3 +90,29 @@ async def test_exec_probe_thresholds_flip_readiness_and_report_failures() -> Non
     manager.sync(pod, RuntimeBuilder(pod).sandbox().build(), pod_ip="")  # container gone: worker stops
     assert cid not in manager.verdicts.ready
     await manager.close()
+
+
+async def test_grpc_health_probe() -> None:
+    import grpc
+    import grpc.aio
+
+    from kubelite.agent.kubelet.probes import grpc_health_check
+
+    async def check(request: bytes, context: Any) -> bytes:
+        return b"\x08\x02" if request.endswith(b"down") else b"\x08\x01"  # NOT_SERVING / SERVING
+
+    server = grpc.aio.server()
+    handler = grpc.unary_unary_rpc_method_handler(check, request_deserializer=lambda b: b,
+                                                  response_serializer=lambda b: b)
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("grpc.health.v1.Health",
+                                                                          {"Check": handler})])
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        assert (await grpc_health_check(f"127.0.0.1:{port}", service="", timeout=5)).success
+        down = await grpc_health_check(f"127.0.0.1:{port}", service="down", timeout=5)
+        assert not down.success and "NOT_SERVING" in down.output
+        closed = await grpc_health_check("127.0.0.1:1", service="", timeout=2)
+        assert not closed.success and "UNAVAILABLE" in closed.output
+    finally:
+        await server.stop(None)
