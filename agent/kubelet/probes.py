@@ -1,4 +1,4 @@
-"""Liveness, readiness and startup probes: exec (CRI ExecSync), httpGet and tcpSocket.
+"""Liveness, readiness and startup probes: exec (CRI ExecSync), httpGet, tcpSocket and grpc (health v1).
 
 Design (upstream pkg/kubelet/prober: prober_manager.go, worker.go, prober.go)
 ----------------------------------------------------------------------------
