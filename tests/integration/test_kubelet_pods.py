@@ -577,3 +577,24 @@ def test_containerd_crash_is_survived(node: Node) -> None:
     after = node.get("pod", "survivor")
     assert after is not None and _status(after, "c")["containerID"] == container_id
     assert _status(after, "c")["restartCount"] == 0 and node.agent.poll() is None
+
+
+def test_an_unpullable_image_shows_err_image_pull_then_image_pull_back_off(node: Node) -> None:
+    # nothing listens on loopback port 1: the pull fails at once, as from an unreachable registry
+    node.pod("nopull", [{"name": "c", "image": "127.0.0.1:1/absent:1", "imagePullPolicy": "IfNotPresent"}])
+    reasons: set[str] = set()
+
+    def both_seen() -> bool:
+        pod = node.get("pod", "nopull")
+        if pod is not None:
+            reasons.add(_status(pod, "c").get("state", {}).get("waiting", {}).get("reason", ""))
+        return {"ErrImagePull", "ImagePullBackOff"} <= reasons
+
+    node.wait_for("ErrImagePull and then ImagePullBackOff", both_seen, timeout=60)
+    pod = node.get("pod", "nopull")
+    assert pod is not None and _phase(pod) == "Pending"
+    events = node.kubectl("get", "events", "--field-selector", "involvedObject.name=nopull", "-o", "json").stdout
+    messages = [e["message"] for e in json.loads(events)["items"] if e["reason"] in ("Failed", "BackOff")]
+    assert any('failed to pull and unpack image "127.0.0.1:1/absent:1"' in m for m in messages), messages
+    assert any(m == 'Back-off pulling image "127.0.0.1:1/absent:1"' for m in messages), messages
+    node.kubectl("delete", "pod", "nopull", "--wait=false")
