@@ -128,7 +128,7 @@ class FakeNodes:
             for name in self.names:
                 await self._register(name)
                 await self._renew_lease(name)
-            informer = Informer(self.pods)
+            informer = Informer(self.pods, resync_period=5.0)
             informer.add_handler(on_add=self._on_pod, on_update=lambda _o, n: self._on_pod(n))
             informer_task = asyncio.create_task(informer.run())
             await informer.wait_for_sync(timeout=30)
@@ -212,16 +212,18 @@ class FakeNodes:
                 except APIStatusError:
                     continue
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(self._limited(coro))
+    def _spawn(self, coro: Any, marker: tuple[str, str]) -> None:
+        task = asyncio.create_task(self._retried(coro, marker))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _limited(self, coro: Any) -> None:
+    async def _retried(self, coro: Any, marker: tuple[str, str]) -> None:
         try:
             await coro
         except (APIStatusError, APIConnectionError):
-            pass  # a kubelet retries on its next sync; a test sees the missing state and says so
+            # forget that it was handled: the informer's periodic resync brings the pod back, like a
+            # kubelet's next sync
+            self._handled.discard(marker)
 
     async def _call(self, coro: Any) -> Any:
         """One API call under the concurrency limit (sleeps in between do not hold a slot)."""
@@ -244,20 +246,20 @@ class FakeNodes:
                 if candidates:
                     target = candidates[self._rr % len(candidates)]
                     self._rr += 1
-                    self._spawn(self._bind(pod, target))
+                    self._spawn(self._bind(pod, target), (key, "bind"))
             return
         if node not in self.names or node in self.stopped_nodes:
             return
         if md.get("deletionTimestamp"):
             if (md["uid"], "delete") not in self._handled:
                 self._handled.add((md["uid"], "delete"))
-                self._spawn(self._delete(pod))
+                self._spawn(self._delete(pod), (md["uid"], "delete"))
             return
         if status.get("phase") in ("Succeeded", "Failed"):
             return
         if (md["uid"], "run") not in self._handled:
             self._handled.add((md["uid"], "run"))
-            self._spawn(self._start(pod, node))
+            self._spawn(self._start(pod, node), (md["uid"], "run"))
 
     async def _bind(self, pod: Obj, node: str) -> None:
         md = pod["metadata"]
