@@ -39,7 +39,8 @@ async def namespace(client: APIClient) -> AsyncIterator[str]:
 
 
 def pod(name: str, *, node: str, tolerations: list[Obj] | None = None, restart: str = "Always") -> Obj:
-    spec: Obj = {**({"nodeName": node} if node else {}), "restartPolicy": restart, "containers": [{"name": "c", "image": "busybox"}]}
+    spec: Obj = {**({"nodeName": node} if node else {}), "restartPolicy": restart,
+                 "containers": [{"name": "c", "image": "busybox"}]}
     if tolerations is not None:
         spec["tolerations"] = tolerations
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
