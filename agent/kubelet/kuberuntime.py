@@ -184,7 +184,9 @@ class ImagePuller:
                 username, password = entry.get("username", ""), entry.get("password", "")
                 if entry.get("auth") and not username:
                     username, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
-                found.append(api_pb2.AuthConfig(username=username, password=password, server_address=host))
+                # no server_address: containerd url-parses it and drops the credentials when that fails
+                # ("127.0.0.1:5000" has no scheme); they were matched to this image's registry above
+                found.append(api_pb2.AuthConfig(username=username, password=password))
         return found
 
     async def ensure(self, pod: Mapping[str, Any], container: Mapping[str, Any],

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -598,3 +599,110 @@ def test_an_unpullable_image_shows_err_image_pull_then_image_pull_back_off(node:
     assert any('failed to pull and unpack image "127.0.0.1:1/absent:1"' in m for m in messages), messages
     assert any(m == 'Back-off pulling image "127.0.0.1:1/absent:1"' for m in messages), messages
     node.kubectl("delete", "pod", "nopull", "--wait=false")
+
+
+def _push_oci_archive(archive: Path, registry: str, repository: str, tag: str, auth: dict[str, str]) -> None:
+    """Push a single-manifest OCI archive (what pack_rootfs writes) with the registry v2 HTTP API."""
+    import tarfile
+
+    with tarfile.open(archive) as tar:
+        def blob(digest: str) -> bytes:
+            member = tar.extractfile(f"blobs/sha256/{digest.split(':', 1)[1]}")
+            assert member is not None
+            return member.read()
+
+        index_member = tar.extractfile("index.json")
+        assert index_member is not None
+        manifest_ref = json.loads(index_member.read())["manifests"][0]
+        manifest_bytes = blob(manifest_ref["digest"])
+        manifest = json.loads(manifest_bytes)
+        for ref in [manifest["config"], *manifest["layers"]]:
+            start = urllib.request.Request(f"http://{registry}/v2/{repository}/blobs/uploads/", method="POST",
+                                           headers=auth)
+            with urllib.request.urlopen(start, timeout=10) as response:
+                location = response.headers["Location"]
+            if location.startswith("/"):
+                location = f"http://{registry}{location}"
+            upload = urllib.request.Request(f"{location}{'&' if '?' in location else '?'}digest={ref['digest']}",
+                                            data=blob(ref["digest"]), method="PUT",
+                                            headers={"Content-Type": "application/octet-stream", **auth})
+            with urllib.request.urlopen(upload, timeout=30) as response:
+                assert response.status == 201
+        put = urllib.request.Request(f"http://{registry}/v2/{repository}/manifests/{tag}", data=manifest_bytes,
+                                     method="PUT", headers={"Content-Type": manifest_ref["mediaType"], **auth})
+        with urllib.request.urlopen(put, timeout=10) as response:
+            assert response.status == 201
+
+
+@pytest.mark.skipif(shutil.which("docker-registry") is None, reason="docker-registry is not installed")
+@pytest.mark.parametrize("basic_auth", [False, True], ids=["anonymous", "basic-auth"])
+def test_image_pulled_from_a_registry_on_loopback(node: Node, basic_auth: bool) -> None:
+    import base64
+    import warnings
+
+    with warnings.catch_warnings():  # crypt (gone in 3.13) is the one bcrypt here, for the htpasswd file
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+
+    port = free_port()
+    registry = f"127.0.0.1:{port}"
+    name = "pulled-auth" if basic_auth else "pulled"
+    workdir = node.base / f"registry-{name}"
+    workdir.mkdir()
+    config = (f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {workdir / 'data'}\n"
+              f"http:\n  addr: {registry}\n")
+    headers: dict[str, str] = {}
+    if basic_auth:
+        (workdir / "htpasswd").write_text(f"puller:{crypt.crypt('s3cret', crypt.mksalt(crypt.METHOD_BLOWFISH))}\n")
+        config += f"auth:\n  htpasswd:\n    realm: kubelite-test\n    path: {workdir / 'htpasswd'}\n"
+        headers = {"Authorization": "Basic " + base64.b64encode(b"puller:s3cret").decode()}
+        config_json = json.dumps({"auths": {registry: {"username": "puller", "password": "s3cret"}}})
+        node.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "regcred"},
+                    "type": "kubernetes.io/dockerconfigjson",
+                    "data": {".dockerconfigjson": base64.b64encode(config_json.encode()).decode()}})
+    (workdir / "config.yml").write_text(config)
+    # containerd reaches this registry over plain HTTP: a hosts.toml in the node's registry config dir
+    hosts = ContainerdPaths.for_data_dir(node.data_dir).registry_config_dir / registry
+    hosts.mkdir(parents=True)
+    (hosts / "hosts.toml").write_text(f'server = "http://{registry}"\n\n[host."http://{registry}"]\n'
+                                      '  capabilities = ["pull", "resolve"]\n')
+    with (workdir / "registry.log").open("ab") as out:
+        process = subprocess.Popen(["docker-registry", "serve", str(workdir / "config.yml")], stdout=out,
+                                   stderr=subprocess.STDOUT)
+    try:
+        def up() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://{registry}/v2/", timeout=1) as response:
+                    return response.status == 200
+            except urllib.error.HTTPError as err:
+                return err.code == 401  # up, and asking for credentials
+            except OSError:
+                return False
+
+        node.wait_for("the registry", up, timeout=30)
+        archive = pack_rootfs(busybox_rootfs(workdir / "rootfs"), tag="kubelite.local/pushed:1",
+                              cmd=["sh"], output=workdir / "pushed.tar")
+        _push_oci_archive(archive, registry, "kl/pulled", "1", headers)
+        image = f"{registry}/kl/pulled:1"
+        if basic_auth:
+            # without the pull secret the registry refuses the kubelet
+            node.pod("noauth", [{"name": "c", "image": image, "imagePullPolicy": "Always"}])
+            node.wait_pod("noauth", lambda p: _status(p, "c").get("state", {}).get("waiting", {}).get("reason")
+                          in ("ErrImagePull", "ImagePullBackOff"), "ErrImagePull without credentials")
+            node.kubectl("delete", "pod", "noauth", "--wait=false")
+        spec = {"imagePullSecrets": [{"name": "regcred"}]} if basic_auth else {}
+        node.pod(name, [{"name": "c", "image": image, "imagePullPolicy": "Always", "command": ["sleep", "3600"]}],
+                 **spec)
+        pod = node.wait_pod(name, lambda p: _phase(p) == "Running", "Running on the pulled image")
+        assert _status(pod, "c")["imageID"]
+        events = node.kubectl("get", "events", "--field-selector", f"involvedObject.name={name}", "-o", "json").stdout
+        reasons = [e["reason"] for e in json.loads(events)["items"]]
+        assert "Pulling" in reasons and "Pulled" in reasons
+        node.kubectl("delete", "pod", name, "--wait=false")
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
