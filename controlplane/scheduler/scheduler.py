@@ -31,6 +31,7 @@ import os
 import random
 import signal
 import socket
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -77,6 +78,7 @@ COMPONENT = "default-scheduler"
 LEASE_NAMESPACE, LEASE_NAME = "kube-system", "kube-scheduler"
 REASON_UNSCHEDULABLE = "Unschedulable"
 REASON_ERROR = "SchedulerError"
+CLEANUP_PERIOD = 1.0  # seconds between sweeps for expired assumed pods
 MAX_MESSAGE = 1024  # upstream truncates event and condition messages (truncateMessage)
 
 # which rejecting plugins a cluster event can help (upstream EventsToRegister, simplified)
@@ -129,6 +131,7 @@ class Scheduler:
                 profile=profile, registry=registry, rng=rng,
                 percentage_of_nodes_to_score=self.config.percentage_of_nodes_to_score)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._last_cleanup = 0.0
         self.scheduled = 0  # pods bound by this scheduler (for benchmarks and tests)
 
     # ---- informer handlers ------------------------------------------------------------------------
@@ -247,7 +250,11 @@ class Scheduler:
         if framework is None:
             self.queue.done(key)
             return
-        self.cache.cleanup_expired()
+        now = time.monotonic()
+        if now - self._last_cleanup >= CLEANUP_PERIOD:
+            # upstream cleans the cache once a second, not per pod: it walks every assumed pod
+            self._last_cleanup = now
+            self.cache.cleanup_expired()
         cycle = self.queue.scheduling_cycle
         state = CycleState()
         result = framework.schedule(pod=current, nodes=self.cache.snapshot, state=state)
