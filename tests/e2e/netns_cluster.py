@@ -189,14 +189,6 @@ async def _remove_sandboxes(socket: Path) -> None:
                     await runtime.remove_pod_sandbox(pod_sandbox_id=sandbox.id)
 
 
-def _agent_kubeconfig(admin: Path, target: Path, server: str) -> Path:
-    config = yaml.safe_load(admin.read_text())
-    config["clusters"][0]["cluster"]["server"] = server
-    target.write_text(yaml.safe_dump(config))
-    target.chmod(0o600)
-    return target
-
-
 @contextlib.contextmanager
 def netns_cluster(nodes: int = 1, *, server_flags: tuple[str, ...] = (), agent_flags: tuple[str, ...] = ()
                   ) -> Iterator[Cluster]:
@@ -227,10 +219,13 @@ def netns_cluster(nodes: int = 1, *, server_flags: tuple[str, ...] = (), agent_f
         if server.poll() is not None:
             raise AssertionError(f"kubelite server exited {server.returncode}:\n{cluster.logs()}")
         server_url = f"https://{first.ip}:{SERVER_PORT}"
+        # agents join as users do: with the server's node token (K10<CA hash>::server:<secret>), which
+        # gets each one its own system:node:<name> certificate
+        token_file = first.data_dir / "server" / "node-token"
+        wait_for("the server's node token", token_file.exists, timeout=30)
         for node in cluster_nodes:
-            agent_config = _agent_kubeconfig(kubeconfig, base / f"{node.name}.kubeconfig", server_url)
             _start(node, ["agent", "--data-dir", str(node.data_dir), "--server", server_url,
-                          "--kubeconfig", str(agent_config), "--node-name", node.name, "--node-ip", node.ip,
+                          "--token-file", str(token_file), "--node-name", node.name, "--node-ip", node.ip,
                           "--cgroup-root", node.cgroup_root, *agent_flags], node.agent_log)
 
         def all_ready() -> bool:

@@ -10,11 +10,14 @@ logs` and `kubectl exec` reach the pod on the second node through the API server
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from netns_cluster import BUSYBOX_IMAGE, Cluster, netns_cluster
 
 pytestmark = [pytest.mark.root, pytest.mark.e2e, pytest.mark.slow]
@@ -59,6 +62,13 @@ def _ready_pods(cluster: Cluster) -> list[dict[str, Any]]:
 
 
 def test_deployment_behind_a_service_answers_from_every_node(cluster: Cluster) -> None:
+    # the agents joined with the node token: each got its own node certificate through an approved CSR
+    csrs = cluster.get_json("certificatesigningrequests")["items"]
+    issued = {x509.load_pem_x509_certificate(base64.b64decode(c["status"]["certificate"])).subject
+              .get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+              for c in csrs if c.get("status", {}).get("certificate")}
+    assert issued == {f"system:node:{n.name}" for n in cluster.nodes}
+
     cluster.apply(_web(2), SERVICE)
     pods = cluster.wait("two ready web pods", lambda: (p := _ready_pods(cluster)) and len(p) == 2 and p)
     nodes = {p["spec"]["nodeName"] for p in pods}
