@@ -126,12 +126,35 @@ def _max(into: dict[str, int], other: Mapping[str, int]) -> None:
         into[name] = max(into[name], amount) if name in into else amount
 
 
+_NON_ZERO_DEFAULTS: Mapping[str, int] = {CPU: DEFAULT_MILLI_CPU_REQUEST, MEMORY: DEFAULT_MEMORY_REQUEST}
+# the last few pods' sums: one cycle asks for the same pod's requests several times (PreFilter,
+# PreScore, assume); entries hold the pod itself, so an id is never reused while it is cached
+_RECENT: dict[tuple[int, bool], tuple[JSON, dict[str, int]]] = {}
+_RECENT_SIZE = 16
+
+
 def pod_requests(pod: JSON, *, non_missing: Mapping[str, int] | None = None) -> dict[str, int]:
     """Upstream resource.PodRequests: effective requests of the whole pod, cpu in millicores.
 
     ``non_missing`` gives amounts for resources a container does not request at all (upstream
-    NonMissingContainerRequests), used for the non-zero accounting.
+    NonMissingContainerRequests), used for the non-zero accounting. Objects are never mutated
+    (informer rule), so results for the default arguments are cached per object; do not mutate
+    the returned dict.
     """
+    if non_missing is None or non_missing is _NON_ZERO_DEFAULTS:
+        key = (id(pod), non_missing is None)
+        hit = _RECENT.get(key)
+        if hit is not None and hit[0] is pod:
+            return hit[1]
+        result = _pod_requests(pod, non_missing=non_missing)
+        if len(_RECENT) >= _RECENT_SIZE:
+            del _RECENT[next(iter(_RECENT))]
+        _RECENT[key] = (pod, result)
+        return result
+    return _pod_requests(pod, non_missing=non_missing)
+
+
+def _pod_requests(pod: JSON, *, non_missing: Mapping[str, int] | None) -> dict[str, int]:
     spec = pod.get("spec") or {}
     name = (pod.get("metadata") or {}).get("name", "")
 
@@ -182,7 +205,7 @@ def pod_resource(pod: JSON) -> Resource:
 
 def non_zero_requests(pod: JSON) -> tuple[int, int]:
     """(millicores, bytes) with upstream's 100m / 200Mi for containers that request none."""
-    reqs = pod_requests(pod, non_missing={CPU: DEFAULT_MILLI_CPU_REQUEST, MEMORY: DEFAULT_MEMORY_REQUEST})
+    reqs = pod_requests(pod, non_missing=_NON_ZERO_DEFAULTS)
     return reqs.get(CPU, 0), reqs.get(MEMORY, 0)
 
 
