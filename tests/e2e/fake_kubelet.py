@@ -304,8 +304,10 @@ class FakeNodes:
         try:
             await self._call(self.pods.patch(md["name"], {"status": status}, namespace=md["namespace"],
                                              subresource="status"))
-        except APIStatusError:
-            return
+        except APIStatusError as exc:
+            if is_not_found(exc):
+                return  # deleted meanwhile
+            raise  # overloaded or refused: retried on the next resync
         if (spec.get("restartPolicy") or "Always") == "Always":
             return
         first = containers[0] if containers else {}
