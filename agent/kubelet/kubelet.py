@@ -411,6 +411,7 @@ class Kubelet:
                                                                                    self._pull_failed_at[pull_key]):
             waiting[name] = ("ImagePullBackOff", f'Back-off pulling image "{image}"')
             self.event(pod, "Normal", "BackOff", f'Back-off pulling image "{image}"', field_path)
+            self.event(pod, "Warning", "Failed", "Error: ImagePullBackOff", field_path)
             return self.pull_backoff.remaining(pull_key, self._pull_failed_at[pull_key]) + 0.05
         try:
             started = time.monotonic()
@@ -424,7 +425,11 @@ class Kubelet:
             self.pull_backoff.reset(pull_key)
         except ImagePullError as err:
             waiting[name] = (err.reason, err.message)
-            self.event(pod, "Warning", "Failed", err.message, field_path)
+            if err.reason == "ErrImagePull":
+                self.event(pod, "Warning", "Failed", f'Failed to pull image "{image}": {err.message}', field_path)
+            else:
+                self.event(pod, "Warning", "Failed", err.message, field_path)
+            self.event(pod, "Warning", "Failed", f"Error: {err.reason}", field_path)
             if err.reason == "ErrImagePull":
                 self._pull_failed_at[pull_key] = time.time()
                 return self.pull_backoff.next(pull_key) + 0.05
