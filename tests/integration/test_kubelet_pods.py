@@ -364,10 +364,10 @@ def test_configmap_volume_served_by_httpd_and_probes_flip_readiness(node: Node) 
     node.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "site"},
                 "data": {"index.html": "hello from a configMap\n"}})
     node.pod("httpd", [{
-        "name": "web", "command": ["sh", "-c", f"sleep 2; exec httpd -f -p 127.0.0.1:{port} -h /www"],
+        "name": "web", "command": ["sh", "-c", f"sleep 5; exec httpd -f -p 127.0.0.1:{port} -h /www"],
         "volumeMounts": [{"name": "site", "mountPath": "/www", "readOnly": True}],
         "readinessProbe": {"httpGet": {"path": "/index.html", "port": port}, "periodSeconds": 1},
-        "livenessProbe": {"tcpSocket": {"port": port}, "initialDelaySeconds": 4, "periodSeconds": 1}}],
+        "livenessProbe": {"tcpSocket": {"port": port}, "initialDelaySeconds": 8, "periodSeconds": 1}}],
         volumes=[{"name": "site", "configMap": {"name": "site"}}])
     # readiness starts failed while httpd is not up yet, then flips to ready
     pod = node.wait_pod("httpd", lambda p: "running" in _status(p, "web").get("state", {}), "running")
