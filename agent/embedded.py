@@ -3,8 +3,9 @@
 Design: the agent is a separate ``kubelite agent`` process, not tasks in the server's event loop,
 so a second core is used and a crash of one does not take the other down (k3s runs its agent
 in-process; we keep them apart as the processes table of DESIGN.md allows). `EmbeddedAgent` is a
-small supervisor on a thread: it waits until the server has written its admin kubeconfig, starts
-``kubelite agent --server https://127.0.0.1:<port> --kubeconfig <data-dir>/server/cred/admin.kubeconfig``
+small supervisor on a thread: it waits until the server has written the node's kubeconfig, starts
+``kubelite agent --server https://127.0.0.1:<port> --kubeconfig <data-dir>/agent/kubelet.kubeconfig``
+(identity ``system:node:<name>``, so the Node authorizer and NodeRestriction apply to it as to any agent)
 with the server's node flags, restarts it with back-off when it exits, and on `stop` sends SIGTERM to
 that PID (SIGKILL after a grace period). The child asks for a parent-death signal (``PARENT_ENV``), so it
 does not outlive a server that crashed.

@@ -351,14 +351,15 @@ def cmd_server(args: argparse.Namespace) -> int:
 
 
 def _embedded_agent(args: argparse.Namespace) -> EmbeddedAgent:
-    """``kubelite agent`` as a supervised child of this server, over loopback with the admin credentials."""
+    """``kubelite agent`` as a supervised child of this server, over loopback, as ``system:node:<name>``
+    (the server writes that node's kubeconfig and client CA under ``<data-dir>/agent`` at each start)."""
     from kubelite.agent.embedded import EmbeddedAgent, agent_command
 
     data_dir = Path(args.data_dir).absolute()
     host = "127.0.0.1" if args.bind_address in ("0.0.0.0", "::", "") else args.bind_address
     if ":" in host:
         host = f"[{host}]"
-    kubeconfig = data_dir / "server" / "cred" / "admin.kubeconfig"
+    kubeconfig = data_dir / "agent" / "kubelet.kubeconfig"
     disabled, backend = _agent_component_args(args)
     extra = ["--kubelet-port", str(args.kubelet_port), "--flannel-backend", backend,
              *(f"--disable={name}" for name in disabled), "--proxy-mode", args.proxy_mode, "--proxy-lb", args.proxy_lb,
