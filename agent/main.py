@@ -68,17 +68,9 @@ class AgentError(Exception):
     """The agent cannot start; the message says why (the CLI prints it as one line)."""
 
 
-def load_component(module: str, function: str) -> Callable[..., Awaitable[None]] | None:
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as err:
-        if err.name is not None and module.startswith(err.name):
-            return None
-        raise
-    func = getattr(mod, function, None)
-    if func is None:
-        return None
-    return func  # type: ignore[no-any-return]
+def load_component(module: str, function: str) -> Callable[..., Awaitable[None]]:
+    """The component's entry point; a component that fails to import stops the agent with that error."""
+    return getattr(importlib.import_module(module), function)  # type: ignore[no-any-return]
 
 
 def _call(func: Callable[..., Awaitable[None]], available: dict[str, Any]) -> Awaitable[None]:
@@ -176,9 +168,6 @@ async def agent_main(config: AgentConfig, *, stop: asyncio.Event | None = None) 
                         log.info("agent component %s is disabled", name)
                         continue
                     func = load_component(module, function)
-                    if func is None:
-                        log.warning("agent component %s (%s.%s) is not built yet; skipped", name, module, function)
-                        continue
                     group.create_task(_call(func, available), name=f"agent-{name}")  # type: ignore[arg-type]
                 if stop is not None:
                     await stop.wait()

@@ -10,7 +10,7 @@ import argparse
 import os
 import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 DEFAULT_DATA_DIR = "/var/lib/kubelite"
 DEFAULT_KUBECONFIG = "/etc/kubelite/kubeconfig.yaml"
 
-EXIT_NOT_BUILT = 3
 
 
 class CLIError(Exception):
@@ -238,13 +237,6 @@ def cmd_images(args: argparse.Namespace) -> int:
         raise CLIError(f"images {args.action}: {exc}") from None
 
 
-def _not_built(area: str) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        raise CLIError(f"kubelite {args.command}: not built yet (work area: {area})", EXIT_NOT_BUILT)
-
-    return run
-
-
 def cmd_version(args: argparse.Namespace) -> int:
     from kubelite.native import nft_compiler, scoring
 
@@ -307,6 +299,13 @@ def cmd_controller_manager(args: argparse.Namespace) -> int:
                    node_monitor_grace_period=args.node_monitor_grace_period,
                    terminated_pod_gc_threshold=args.terminated_pod_gc_threshold)
     return 0
+
+
+def cmd_apiserver(args: argparse.Namespace) -> int:
+    """``kubelite server`` without its scheduler, controllers and agent: those run as their own processes
+    (``kubelite scheduler|controller-manager|agent``) so that a second core is used."""
+    args.disable_agent = args.disable_controllers = args.disable_scheduler = True
+    return cmd_server(args)
 
 
 def cmd_server(args: argparse.Namespace) -> int:
@@ -488,10 +487,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="finished pods kept before the oldest are deleted (0: never)")
     p.set_defaults(func=cmd_controller_manager)
 
-    for name, area in (("apiserver", "API server and storage"),):
-        p = sub.add_parser(name, help=f"run only the {name} (for a second core)")
-        _add_server_flags(p)
-        p.set_defaults(func=_not_built(area))
+    p = sub.add_parser("apiserver", help="run only the API server (scheduler, controllers and agent elsewhere)")
+    _add_server_flags(p)
+    p.set_defaults(func=cmd_apiserver)
 
     p = sub.add_parser("kubectl", help="the system kubectl with this cluster's kubeconfig",
                        add_help=False)

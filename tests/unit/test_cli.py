@@ -11,20 +11,13 @@ import pytest
 from kubelite import cli
 
 
-@pytest.mark.parametrize(
-    ("argv", "area"),
-    [
-        pytest.param(["apiserver"], "API server and storage", id="apiserver"),
-    ],
-)
-def test_unbuilt_subcommands_exit_nonzero_with_one_line(argv: list[str], area: str,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli.main(argv)
-    err = capsys.readouterr().err
-    assert code == cli.EXIT_NOT_BUILT
-    assert err.count("\n") == 1
-    assert f"work area: {area}" in err
-    assert "Traceback" not in err
+def test_apiserver_is_the_server_without_scheduler_controllers_and_agent(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = []
+    monkeypatch.setattr("kubelite.controlplane.server.run_server", seen.append)
+    assert cli.main(["apiserver", "--data-dir", "/tmp/kubelite-unit-x", "--write-kubeconfig", ""]) == 0
+    (config,) = seen
+    assert (config.disable_agent, config.disable_controllers, config.disable_scheduler) == (True, True, True)
+    assert str(config.data_dir) == "/tmp/kubelite-unit-x"
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
