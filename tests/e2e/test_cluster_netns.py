@@ -131,3 +131,18 @@ def test_scaled_down_deployment_leaves_one_endpoint(cluster: Cluster) -> None:
         assert only_survivor_answers()
     assert json.loads(cluster.kubectl("get", "deployment", "web", "-o", "json").stdout)["status"].get(
         "readyReplicas") == 1
+
+
+def test_vxlan_backend_carries_service_traffic_across_nodes() -> None:
+    """The same path with the VXLAN backend: pod traffic between nodes goes through `kubelite.vxlan`."""
+    with netns_cluster(2, agent_flags=("--pod-network-backend", "vxlan")) as vx:
+        vx.apply(_web(2), SERVICE)
+        pods = vx.wait("two ready web pods", lambda: (p := _ready_pods(vx)) and len(p) == 2 and p)
+        assert {p["spec"]["nodeName"] for p in pods} == {n.name for n in vx.nodes}
+        routes = vx.server_node.run("ip", "route", "show", check=True).stdout.splitlines()
+        assert any(r.startswith("10.42.") and "dev kubelite.vxlan" in r for r in routes), routes
+        cluster_ip = vx.get_json("service", "web")["spec"]["clusterIP"]
+        node = vx.server_node
+        vx.wait("the Service to answer", lambda: node.http_get(f"http://{cluster_ip}/")[0])
+        answers = {node.http_get(f"http://{cluster_ip}/")[1].strip() for _ in range(8)}
+        assert answers == {n.name for n in vx.nodes}, answers
