@@ -15,6 +15,11 @@ Design (upstream pkg/kubelet/kubelet_node_status.go and nodelease)
   hard eviction thresholds. Every ``node_status_update_frequency`` the status is recomputed and
   written when anything but the heartbeats changed, or at least every 5 minutes
   (nodeStatusReportFrequency), since the Lease carries liveness.
+* **Fast first Ready** (upstream ``fastStatusUpdateOnce``): a node usually registers Ready=False, since
+  its pod network can only be configured once the Node has a ``podCIDR``. Until it has reported Ready
+  (at most ``NODE_READY_GRACE_PERIOD``), the runtime's Status is polled every 100 ms and the status is
+  written the moment the node would be Ready, instead of at the next ``node_status_update_frequency``
+  tick: pods (and the not-ready taints, which follow Ready) wait for the network, not for a timer.
 * **Lease** ``kube-node-lease/<node>``: renewed every 10 s with ``leaseDurationSeconds`` 40, owned by
   the Node so that it goes away with it.
 """
@@ -50,6 +55,8 @@ MAX_NODE_IMAGES: Final = 50
 LEASE_DURATION_SECONDS: Final = 40
 LEASE_RENEW_INTERVAL: Final = 10.0
 NODE_STATUS_REPORT_FREQUENCY: Final = 300.0
+FAST_STATUS_INTERVAL: Final = 0.1
+NODE_READY_GRACE_PERIOD: Final = 120.0
 # The kubelet's default hard eviction thresholds: memory.available<100Mi, nodefs.available<10%,
 # pid.available is compared against 10% of pid_max here.
 MEMORY_PRESSURE_BYTES: Final = 100 * 1024 * 1024
@@ -334,6 +341,19 @@ class NodeStatusManager:
         self._last_report = time.monotonic()
         return True
 
+    def reported_ready(self) -> bool:
+        """Whether the last status written said Ready=True."""
+        conditions = (self._last_status or {}).get("conditions") or []
+        return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+    async def would_be_ready(self) -> bool:
+        """Whether the runtime would make the node Ready now: one CRI Status call, cheap enough for 100 ms."""
+        try:
+            status = await self.runtime.status(rpc_timeout=5)
+        except CriError:
+            return False
+        return bool(ready_condition(status)["status"] == "True")
+
     async def renew_lease(self) -> None:
         name = self.config.node_name
         spec = {"holderIdentity": name, "leaseDurationSeconds": LEASE_DURATION_SECONDS, "renewTime": now_micro()}
@@ -360,12 +380,17 @@ class NodeStatusManager:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 7.0)
         next_lease = next_status = 0.0
+        fast_until = time.monotonic() + NODE_READY_GRACE_PERIOD
         while True:
             now = time.monotonic()
+            fast = now < fast_until and not self.reported_ready()
             try:
                 if now >= next_lease:
                     await self.renew_lease()
                     next_lease = now + LEASE_RENEW_INTERVAL
+                if fast and now < next_status and await self.would_be_ready():
+                    log.info("node %s: runtime and network ready; reporting Ready now", self.config.node_name)
+                    next_status = now
                 if now >= next_status:
                     await self.update_status()
                     next_status = now + self.config.node_status_update_frequency
@@ -373,7 +398,8 @@ class NodeStatusManager:
                 log.warning("node %s: status/lease update failed: %s", self.config.node_name, err)
                 next_lease = min(next_lease, now + 2.0)
                 next_status = min(next_status, now + 2.0)
-            await asyncio.sleep(max(0.05, min(next_lease, next_status) - time.monotonic()))
+            wake = min(next_lease, next_status, *([now + FAST_STATUS_INTERVAL] if fast else []))
+            await asyncio.sleep(max(0.05, wake - time.monotonic()))
 
 
 async def run_node_status(*, config: AgentConfig, client: APIClient, runtime: RuntimeClient) -> None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
 from kubelite.agent.config import AgentConfig
 from kubelite.agent.kubelet.node_status import (
     MachineInfo,
+    NodeStatusManager,
     merge_conditions,
     node_labels,
     node_status,
@@ -99,3 +104,77 @@ def test_node_images_largest_first_and_capped() -> None:
     images.append(api_pb2.Image(id="sha256:untagged", size=10**9))
     listed = node_images(images)
     assert len(listed) == 50 and listed[0] == {"names": ["img:59"], "sizeBytes": 59}
+
+
+class _FakeResource:
+    """Records writes; answers as the API server would for a Node or a Lease."""
+
+    def __init__(self, writes: list[tuple[float, str, dict[str, Any]]]) -> None:
+        self.writes = writes
+
+    async def create(self, body: dict[str, Any], **_: Any) -> dict[str, Any]:
+        self.writes.append((time.monotonic(), "create", body))
+        return {**body, "metadata": {**body["metadata"], "uid": "u1"}}
+
+    async def patch(self, name: str, body: dict[str, Any], **_: Any) -> dict[str, Any]:
+        self.writes.append((time.monotonic(), "patch", body))
+        return {"metadata": {"name": name, "uid": "u1"}, **body}
+
+    def subresource(self, _name: str) -> _FakeResource:
+        return self
+
+
+class _FakeClient:
+    def __init__(self) -> None:
+        self.writes: list[tuple[float, str, dict[str, Any]]] = []
+
+    def resource(self, *_: Any, **__: Any) -> _FakeResource:
+        return _FakeResource(self.writes)
+
+
+class _FakeRuntime:
+    """A runtime whose network turns ready when the test says so (the CNI config written after podCIDR)."""
+
+    def __init__(self) -> None:
+        self.network_ready = False
+
+    async def version(self, **_: Any) -> api_pb2.VersionResponse:
+        return api_pb2.VersionResponse(runtime_name="containerd", runtime_version="2.0")
+
+    async def status(self, **_: Any) -> api_pb2.StatusResponse:
+        return runtime_status(self.network_ready)
+
+    async def list_images(self, **_: Any) -> api_pb2.ListImagesResponse:
+        return api_pb2.ListImagesResponse()
+
+
+def _ready_in(body: dict[str, Any]) -> str | None:
+    conditions = body.get("status", {}).get("conditions") or []
+    return next((c["status"] for c in conditions if c["type"] == "Ready"), None)
+
+
+async def test_a_node_registered_not_ready_reports_ready_as_soon_as_the_network_is(tmp_path: Path) -> None:
+    # the periodic status write is far away: only the fast first-Ready path can write within the test's wait
+    config = AgentConfig(data_dir=tmp_path, server="https://127.0.0.1:6443", node_name="n1", node_ip="10.0.0.1",
+                         node_status_update_frequency=60.0)
+    client, runtime = _FakeClient(), _FakeRuntime()
+    manager = NodeStatusManager(config=config, client=cast(Any, client), runtime=cast(Any, runtime))
+    task = asyncio.create_task(manager.run())
+    try:
+        await asyncio.wait_for(manager.registered.wait(), 10)
+        assert _ready_in(next(body for _, verb, body in client.writes if verb == "create")) == "False"
+        await asyncio.sleep(0.3)  # still not ready: nothing but the first periodic write and the Lease
+        runtime.network_ready = True
+        turned = time.monotonic()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 2.0
+        while not any(_ready_in(body) == "True" for _, _, body in client.writes):
+            assert loop.time() < deadline, f"no Ready=True status written within 2 s: {client.writes}"
+            await asyncio.sleep(0.02)
+        written = next(at for at, _, body in client.writes if _ready_in(body) == "True")
+        assert written - turned < 1.0
+        assert manager.reported_ready()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
