@@ -380,8 +380,9 @@ class Registry:
                                              ttl_seconds=strategy.ttl_seconds(new))
                 written = True
             except ConflictError:
-                if asked_rv and precondition_from_body:
-                    raise errors.conflict(info.group_resource, name, errors.MODIFIED)
+                # someone wrote in between: read again and re-apply. A resourceVersion the client sent (a PUT,
+                # or a patch that sets one) no longer matches then and is refused above; one that only came
+                # from the object we read (a PATCH without one) is re-applied, as upstream's GuaranteedUpdate
                 continue
             except KeyNotFoundError:
                 raise errors.not_found(info.group_resource, name)

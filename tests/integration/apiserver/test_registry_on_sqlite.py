@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from kubelite.controlplane.apiserver import errors
@@ -78,6 +79,40 @@ async def test_update_conflict_and_noop(registry: Registry) -> None:
     assert exc.value.code == 409 and "the object has been modified" in exc.value.message
     same = (await registry.update(CM, "default", "a", lambda o: o, OPTS)).obj
     assert same["metadata"]["resourceVersion"] == second["metadata"]["resourceVersion"], "no-op writes nothing"
+
+
+async def test_a_patch_overtaken_by_another_write_is_reapplied_not_refused(registry: Registry) -> None:
+    """A read-modify-write whose resourceVersion came from the object it read (a PATCH without one) is
+    retried on a newer object when another writer got in between (upstream GuaranteedUpdate); one whose
+    resourceVersion the client sent (a PUT) still gets 409."""
+    await registry.create(CM, "default", cm("raced", k="1"), OPTS)
+    store = registry.store
+    original = store.update
+    raced = False
+
+    async def overtaken(key: str, value: bytes, **kwargs: Any) -> Any:
+        nonlocal raced
+        if not raced:  # another writer commits between our read and our write
+            raced = True
+            current = await store.get(key)
+            assert current is not None
+            other = {**orjson.loads(current.value)}
+            other["data"] = {**other.get("data", {}), "other": "x"}
+            await original(key, orjson.dumps(other), expected_revision=current.mod_revision)
+        return await original(key, value, **kwargs)
+
+    store.update = overtaken  # type: ignore[method-assign]
+    try:
+        patched = (await registry.update(CM, "default", "raced",
+                                         lambda o: {**o, "data": {**o.get("data", {}), "k": "2"}}, OPTS)).obj
+        assert raced and patched["data"] == {"k": "2", "other": "x"}
+        raced = False
+        stale = patched
+        with pytest.raises(errors.APIError) as exc:
+            await registry.update(CM, "default", "raced", lambda o: {**stale, "data": {"k": "3"}}, OPTS)
+        assert exc.value.code == 409
+    finally:
+        store.update = original  # type: ignore[method-assign]
 
 
 async def test_generation_counts_spec_changes_only(registry: Registry) -> None:
