@@ -21,7 +21,12 @@ pods ``tolerationSeconds: 300`` for both taints by default (DefaultTolerationSec
 after five minutes unless they say otherwise. An Event ``TaintManagerEviction`` records each eviction;
 the pods' controllers create replacements, which the scheduler keeps off the tainted node.
 
-The reconcile runs per node: on every Node or Lease change and every ``monitor_period`` seconds.
+The reconcile runs per node: on every Node or Lease change and every ``monitor_period`` seconds. The
+taints therefore follow the Ready condition on the Node update that changes it (upstream's
+``doNoScheduleTaintingPass`` per node update), while the periodic pass is what notices silence (Lease
+expiry). A node's own writes are tracked (``WriteTracker``): a reconcile started by an event the cache
+received before our last taint write waits for the cache to show it instead of writing the taints again
+from the stale copy (which would also restart the NoExecute ``timeAdded`` clock of pending evictions).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from kubelite.controlplane.controllers.pod_control import (
     parse_time,
     typed,
 )
+from kubelite.controlplane.controllers.write_tracker import WriteTracker
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +133,7 @@ class NodeLifecycleController(Controller):
         self.pods = self.shared(factory, "", "v1", "pods", indexers={NODE_NAME_INDEX: index_by_node_name})
         # node name -> (what we last saw of its heartbeat, when we saw it change, on our clock)
         self.health: dict[str, tuple[tuple[Any, ...], float]] = {}
+        self.tracker = WriteTracker()  # our writes to Nodes the cache has not shown yet
         self.nodes.add_handler(on_add=self.enqueue, on_update=lambda _o, n: self.enqueue(n), on_delete=self.enqueue)
         self.leases.add_handler(on_add=self._lease_changed, on_update=lambda _o, n: self._lease_changed(n))
         self.pods.add_handler(on_add=self._pod_changed, on_update=lambda _o, n: self._pod_changed(n))
@@ -155,7 +162,10 @@ class NodeLifecycleController(Controller):
         node = self.nodes.store.get(key)
         if node is None:
             self.health.pop(key, None)
+            self.tracker.forget(key)
             return None
+        if (lag := self.tracker.wait_for(key, self.nodes.store)) is not None:
+            return lag  # the cache is older than our last write to this node
         now = self.clock()
         beat = self._heartbeat(key, node)
         seen = self.health.get(key)
@@ -191,6 +201,7 @@ class NodeLifecycleController(Controller):
                                                            "NodeNotReady")
         result: Obj = await self.nodes_api.patch(node["metadata"]["name"], {"status": {"conditions": conditions}},
                                                  subresource="status")
+        self.tracker.wrote(node["metadata"]["name"], result)
         return result
 
     async def _mark_pods_not_ready(self, node_name: str) -> None:
@@ -224,6 +235,7 @@ class NodeLifecycleController(Controller):
         log.info("nodelifecycle: node %s taints now %s", node["metadata"]["name"],
                  [f"{t.get('key')}:{t.get('effect')}" for t in kept])
         result: Obj = await self.nodes_api.patch(node["metadata"]["name"], {"spec": {"taints": kept or None}})
+        self.tracker.wrote(node["metadata"]["name"], result)
         return result
 
     async def _evict(self, node: Obj) -> float | None:

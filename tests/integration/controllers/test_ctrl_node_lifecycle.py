@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -150,3 +151,72 @@ async def test_pods_get_default_toleration_seconds_unless_they_tolerate_the_tain
     assert defaults <= got and ("other", None) in got
     got = {(t.get("key"), t.get("tolerationSeconds")) for t in own["spec"]["tolerations"]}
     assert got == {("node.kubernetes.io/unreachable", 7), ("node.kubernetes.io/not-ready", 300)}
+
+
+def _ready(status: str) -> Obj:
+    return {"conditions": [{"type": "Ready", "status": status, "reason": "KubeletReady" if status == "True" else
+                            "KubeletNotReady", "message": "", "lastHeartbeatTime": "2026-01-01T00:00:00Z"}]}
+
+
+def _controller_taints(node: Obj) -> set[tuple[str, str]]:
+    return {(t["key"], t["effect"]) for t in node.get("spec", {}).get("taints") or []
+            if t["key"].startswith("node.kubernetes.io/")}
+
+
+async def test_not_ready_taints_follow_the_ready_condition_on_the_node_update(client: APIClient) -> None:
+    """A kubelet registers Ready=False and turns Ready a moment later: the taints follow each change at once
+    (on the Node update event, as upstream's doNoScheduleTaintingPass), not at the next monitor pass."""
+    nodes = client.resource("", "v1", "nodes", namespaced=False)
+    name = f"nl-prompt-{uuid.uuid4().hex[:6]}"
+    not_ready = {("node.kubernetes.io/not-ready", "NoSchedule"), ("node.kubernetes.io/not-ready", "NoExecute")}
+    # a monitor period far beyond the test's waits: only the update events can explain what happens
+    async with running(NodeLifecycleController(client, monitor_period=60.0)):
+        await nodes.create({"metadata": {"name": name}, "status": _ready("False")})
+        try:
+            async def tainted() -> Obj | None:
+                node: Obj = await nodes.get(name)
+                return node if _controller_taints(node) == not_ready else None
+
+            node = await eventually(tainted, what="not-ready taints on the new Ready=False node", timeout=2)
+            added = next(t["timeAdded"] for t in node["spec"]["taints"] if t["effect"] == "NoExecute")
+            await nodes.subresource("status").patch(name, {"status": _ready("True")})
+
+            async def untainted() -> bool:
+                return not _controller_taints(await nodes.get(name))
+
+            await eventually(untainted, what="the node that turned Ready untainted", timeout=2)
+            await nodes.subresource("status").patch(name, {"status": _ready("False")})
+            node = await eventually(tainted, what="not-ready taints back on the node that turned NotReady",
+                                    timeout=2)
+            assert next(t["timeAdded"] for t in node["spec"]["taints"] if t["effect"] == "NoExecute") >= added
+        finally:
+            await nodes.delete(name)
+
+
+async def test_taints_are_written_once_although_events_from_before_the_write_arrive_after_it(
+        client: APIClient, caplog: pytest.LogCaptureFixture) -> None:
+    """At registration the kubelet, node IPAM and the Lease all touch the node at once: events that the cache
+    got before it showed the controller's taint write must not make it write the taints again (restarting
+    the NoExecute ``timeAdded`` clock) from its stale copy."""
+    caplog.set_level(logging.INFO, logger="kubelite.controlplane.controllers.nodelifecycle")
+    nodes = client.resource("", "v1", "nodes", namespaced=False)
+    name = f"nl-once-{uuid.uuid4().hex[:6]}"
+    controller = NodeLifecycleController(client, monitor_period=60.0)
+    async with running(controller):
+        await nodes.create({"metadata": {"name": name}, "status": _ready("False")})
+        try:
+            for i in range(12):
+                await nodes.patch(name, {"metadata": {"labels": {f"burst-{i}": "x"}}})
+            latest = int((await nodes.get(name))["metadata"]["resourceVersion"])
+
+            async def settled() -> bool:
+                cached = controller.nodes.store.get(name)
+                return (cached is not None and int(cached["metadata"]["resourceVersion"]) >= latest
+                        and bool(_controller_taints(cached)) and len(controller.queue) == 0
+                        and controller.queue.processing == 0)
+
+            await eventually(settled, what="the controller's cache caught up and its queue idle", timeout=5)
+            writes = [r.getMessage() for r in caplog.records if f"node {name} taints now" in r.getMessage()]
+            assert len(writes) == 1, writes
+        finally:
+            await nodes.delete(name)
