@@ -4,6 +4,14 @@ Run:  python tests/bench/api_bench.py --backend sqlite|etcd [--clients 100] [--o
 Prints, for create / get / list / watch-delivery: operations per second and p50/p99 latency, and the
 floor measured in the same run (direct SQLite inserts with the same durability settings, or direct
 etcd puts through the same async client). Upstream's SLO for mutating calls is p99 <= 1 s.
+
+The server runs with --disable-controllers --disable-scheduler: this measures the API server, and the
+in-process controllers (informers over loopback HTTPS that receive every event, e.g. the garbage
+collector's) would otherwise share its event loop and core; --with-controllers measures the whole server.
+Beside wall-clock figures, each API phase prints the server process's CPU time per operation (all its
+threads, from /proc): on a loaded 2-core machine that is the steadier figure to compare across runs. The
+SQLite floor waits mostly on fsync, so it does not fall when other processes take the CPU while the API
+server (CPU-bound) does: the load average is printed so that ratios to the floor can be judged.
 """
 
 from __future__ import annotations
@@ -36,13 +44,21 @@ class Figures:
     count: int
     seconds: float
     latencies: list[float]
+    server_cpu: float | None = None  # seconds of server CPU (user + system) spent in this phase
 
     def line(self) -> str:
         lat = sorted(self.latencies)
         p50 = lat[len(lat) // 2] * 1000 if lat else 0.0
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000 if lat else 0.0
+        cpu = f"   server cpu {self.server_cpu * 1000 / self.count:>6.2f} ms/op" if self.server_cpu is not None else ""
         return (f"{self.name:<28} {self.count:>7} ops {self.count / self.seconds:>9.1f} ops/s   "
-                f"p50 {p50:>8.2f} ms   p99 {p99:>8.2f} ms")
+                f"p50 {p50:>8.2f} ms   p99 {p99:>8.2f} ms{cpu}")
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process, all its threads (fields 14 and 15 of /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def client_ssl(kubeconfig: Path, workdir: Path) -> tuple[str, ssl.SSLContext]:
@@ -58,7 +74,7 @@ def client_ssl(kubeconfig: Path, workdir: Path) -> tuple[str, ssl.SSLContext]:
     return cluster["server"], context
 
 
-async def run_phase(name: str, clients: int, per_client: int, op: Any) -> Figures:
+async def run_phase(name: str, clients: int, per_client: int, op: Any, server_pid: int | None = None) -> Figures:
     latencies: list[float] = []
 
     async def worker(worker_id: int) -> None:
@@ -67,12 +83,16 @@ async def run_phase(name: str, clients: int, per_client: int, op: Any) -> Figure
             await op(worker_id, i)
             latencies.append(time.perf_counter() - started)
 
+    cpu = process_cpu(server_pid) if server_pid is not None else 0.0
     started = time.perf_counter()
     await asyncio.gather(*(worker(w) for w in range(clients)))
-    return Figures(name, clients * per_client, time.perf_counter() - started, latencies)
+    seconds = time.perf_counter() - started
+    server_cpu = process_cpu(server_pid) - cpu if server_pid is not None else None
+    return Figures(name, clients * per_client, seconds, latencies, server_cpu)
 
 
-async def bench_api(url: str, context: ssl.SSLContext, clients: int, objects: int) -> list[Figures]:
+async def bench_api(url: str, context: ssl.SSLContext, clients: int, objects: int,
+                    server_pid: int | None = None) -> list[Figures]:
     per_client = max(1, objects // clients)
     connector = aiohttp.TCPConnector(ssl=context, limit=clients * 2)
     base = f"{url}/api/v1/namespaces/default/configmaps"
@@ -103,7 +123,7 @@ async def bench_api(url: str, context: ssl.SSLContext, clients: int, objects: in
                 assert resp.status == 201, await resp.text()
                 await resp.read()
 
-        figures.append(await run_phase(f"api create ({clients} clients)", clients, per_client, create))
+        figures.append(await run_phase(f"api create ({clients} clients)", clients, per_client, create, server_pid))
         await asyncio.wait_for(watch_task, 60)
         figures.append(Figures("watch delivery (create->event)", len(delivered), figures[-1].seconds, delivered))
 
@@ -112,14 +132,15 @@ async def bench_api(url: str, context: ssl.SSLContext, clients: int, objects: in
                 assert resp.status == 200
                 await resp.read()
 
-        figures.append(await run_phase(f"api get ({clients} clients)", clients, per_client, get))
+        figures.append(await run_phase(f"api get ({clients} clients)", clients, per_client, get, server_pid))
 
         async def list_all(w: int, i: int) -> None:
             async with session.get(base) as resp:
                 assert resp.status == 200
                 await resp.read()
 
-        figures.append(await run_phase(f"api list {per_client * clients} objs (10 clients)", 10, 5, list_all))
+        figures.append(await run_phase(f"api list {per_client * clients} objs (10 clients)", 10, 5, list_all,
+                                       server_pid))
     return figures
 
 
@@ -164,9 +185,11 @@ async def main_async(args: argparse.Namespace) -> list[Figures]:
         else:
             floor = sqlite_floor(workdir, args.objects)
         (workdir / "server").mkdir()
+        if not args.with_controllers:
+            extra += ["--disable-controllers", "--disable-scheduler"]
         server = start_server(workdir / "server", *extra)
         url, context = client_ssl(server.kubeconfig, workdir)
-        figures = await bench_api(url, context, args.clients, args.objects)
+        figures = await bench_api(url, context, args.clients, args.objects, server.process.pid)
         return [floor, *figures]
     finally:
         if server is not None:
@@ -181,9 +204,14 @@ def main(argv: list[str] | None = None) -> list[Figures]:
     parser.add_argument("--backend", choices=["sqlite", "etcd"], default="sqlite")
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--objects", type=int, default=2000)
+    parser.add_argument("--with-controllers", action="store_true",
+                        help="also run the scheduler and controllers in the server process, as a default server does")
     args = parser.parse_args(argv)
+    load_before = os.getloadavg()[0]
     figures = asyncio.run(main_async(args))
-    print(f"\nkubelite API benchmark, backend={args.backend}, {os.cpu_count()} cpus")
+    mode = "API server with controllers and scheduler" if args.with_controllers else "API server alone"
+    print(f"\nkubelite API benchmark, backend={args.backend}, {mode}, {os.cpu_count()} cpus, "
+          f"1-min load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
     for fig in figures:
         print("  " + fig.line())
     return figures
