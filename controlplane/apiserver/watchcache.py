@@ -71,6 +71,10 @@ class Watcher:
     queue: asyncio.Queue[CacheEvent | None] = field(default_factory=lambda: asyncio.Queue(maxsize=10_000))
     overflowed: bool = False
 
+    def pending(self) -> bool:
+        """Whether the next item of ``WatchCache.events`` is already here (it will not wait)."""
+        return not self.queue.empty()
+
     def offer(self, event: CacheEvent) -> None:
         if self.overflowed or not event.key.startswith(self.key_prefix):
             return
@@ -293,13 +297,21 @@ class WatchCache:
         self._cache_for(prefix).watchers.discard(watcher)
 
     async def events(self, watcher: Watcher, *, timeout: float | None) -> AsyncIterator[CacheEvent | None]:
-        """Live events of a watcher; yields None when ``timeout`` passes with nothing (for bookmarks)."""
+        """Live events of a watcher; yields None when ``timeout`` passes with nothing (for bookmarks).
+
+        The next item comes without suspending exactly when ``watcher.queue`` is not empty, so a consumer
+        may batch its output until then (``Watcher.pending``)."""
         while True:
+            # an event already queued is taken without wait_for, which would wrap the get in a new
+            # task and a timer per event: under a write storm most events are already waiting
             try:
-                item = await asyncio.wait_for(watcher.queue.get(), timeout)
-            except TimeoutError:
-                yield None
-                continue
+                item = watcher.queue.get_nowait()
+            except asyncio.QueueEmpty:
+                try:
+                    item = await asyncio.wait_for(watcher.queue.get(), timeout)
+                except TimeoutError:
+                    yield None
+                    continue
             if item is None:
                 if watcher.overflowed:
                     raise WatchClosed()
