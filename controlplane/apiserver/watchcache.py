@@ -128,7 +128,15 @@ class ResourceCache:
             watcher.offer(event)
 
     def list(self, key_prefix: str) -> list[Obj]:
-        return [obj for key, obj in sorted(self.objects.items()) if key.startswith(key_prefix)]
+        """The objects under ``key_prefix`` in key order (a namespace, or the whole resource)."""
+        objects = self.objects
+        # filter before sorting, and sort the keys alone: a namespace's list no longer sorts every
+        # object of the resource, and string comparison beats comparing (key, object) tuples
+        if key_prefix == self.prefix:
+            keys = sorted(objects)
+        else:
+            keys = sorted(key for key in objects if key.startswith(key_prefix))
+        return [objects[key] for key in keys]
 
 
 class WatchCache:
