@@ -145,6 +145,16 @@ class TokenManager:
             del self._cache[key]
 
 
+def pods_differ_semantically(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether an update changes what a sync acts on (upstream config's podsDifferSemantically): spec, labels,
+    annotations or deletion; a change of status alone does not (upstream's RECONCILE: no pod sync)."""
+    if old.get("spec") != new.get("spec"):
+        return True
+    old_md, new_md = old.get("metadata") or {}, new.get("metadata") or {}
+    return any(old_md.get(key) != new_md.get(key) for key in
+               ("labels", "annotations", "deletionTimestamp", "deletionGracePeriodSeconds", "uid"))
+
+
 def pod_full_name(pod: Mapping[str, Any]) -> str:
     md = pod["metadata"]
     return f"{md['name']}_{md.get('namespace', 'default')}({md['uid']})"
@@ -179,6 +189,8 @@ class Kubelet:
                                         active_pods=self.informer_pods, evict=self.evict_pod)
         self._synced_states: dict[str, dict[str, str]] = {}
         """pod uid -> {sandbox/container id: state} as its last sync read them (PLEG de-duplication)."""
+        self._starting: set[str] = set()
+        """pod uids whose sync is starting things and has not read the runtime back yet."""
         self.host_dns = ResolvConf.host()
         self.informer = Informer(self.pods, field_selector=f"spec.nodeName={config.node_name}")
         self.services = Informer(client.resource("", "v1", "services"))
@@ -233,6 +245,9 @@ class Kubelet:
         expected = _PLEG_STATES.get(event.type)
         if expected is not None and self._synced_states.get(event.uid, {}).get(event.id) == expected:
             return
+        # nor does a start while the sync that made it is still running: it reads the runtime back afterwards
+        if event.type == CONTAINER_STARTED and event.uid in self._starting:
+            return
         self.workers.wake(event.uid)
 
     async def _on_relist(self, snapshot: Mapping[str, Mapping[str, str]]) -> None:
@@ -248,7 +263,8 @@ class Kubelet:
         self.workers.update(pod["metadata"]["uid"], pod)
 
     def _on_update(self, old: Obj, pod: Obj) -> None:
-        self.workers.update(pod["metadata"]["uid"], pod)
+        # a status-only change (mostly our own status write coming back) needs no sync: the next sync sees it
+        self.workers.update(pod["metadata"]["uid"], pod, wake=pods_differ_semantically(old, pod))
 
     def _on_delete(self, pod: Obj) -> None:
         self.workers.update(pod["metadata"]["uid"], pod, removed=True)
@@ -299,8 +315,12 @@ class Kubelet:
             # a finished pod never runs again (upstream): make sure nothing is left running
             await self.kill_pod(pod, state, grace=self._grace(pod))
             return SyncResult()
-        requeue = await self.apply_actions(pod, state)
-        state = await self.reader.read_pod_runtime(uid)
+        self._starting.add(uid)
+        try:
+            requeue = await self.apply_actions(pod, state)
+            state = await self.reader.read_pod_runtime(uid)
+        finally:
+            self._starting.discard(uid)
         self._synced_states[uid] = {**{sb.id: RUNNING if sb.ready else EXITED for sb in state.sandboxes},
                                     **{c.id: c.state for c in state.containers}}
         self.probes.sync(pod, state, pod_ip=self._pod_ip(pod, state))
@@ -432,7 +452,9 @@ class Kubelet:
             self.event(pod, "Warning", "Failed", f"Error: {err.reason}", field_path)
             if err.reason == "ErrImagePull":
                 self._pull_failed_at[pull_key] = time.time()
-                return self.pull_backoff.next(pull_key) + 0.05
+                # look again halfway through the back-off: that sync shows ImagePullBackOff until the retry,
+                # the sequence users see upstream (ErrImagePull, ImagePullBackOff, ErrImagePull, ...)
+                return self.pull_backoff.next(pull_key) / 2
             # ErrImageNeverPull and the like: look again later (the image may be imported meanwhile)
             return self.pull_backoff.next(f"{pull_key}/absent") + 0.05
         except CriError as err:

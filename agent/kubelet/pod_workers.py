@@ -7,7 +7,9 @@ worker and returns at once. While a worker syncs, further updates only replace t
 update, so a burst of watch events costs one extra sync, and a pending removal is never replaced by
 an older spec. A worker also re-syncs on `wake` (a PLEG event, a probe flip) and after the delay the
 sync asked for (a back-off expiring), and otherwise every ``resync_period`` seconds. When the sync
-reports the pod finished (removed and cleaned up), the worker ends and forgets the UID.
+reports the pod finished (removed and cleaned up), the worker ends and forgets the UID. An update that
+changes nothing the sync acts on (``wake=False``: the kubelet's own status write coming back on the watch,
+upstream's RECONCILE) only replaces the pod the next sync will see.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class PodWorkers:
     def uids(self) -> list[str]:
         return list(self._workers)
 
-    def update(self, uid: str, pod: Obj | None, *, removed: bool = False) -> None:
+    def update(self, uid: str, pod: Obj | None, *, removed: bool = False, wake: bool = True) -> None:
         worker = self._workers.get(uid)
         if worker is None:
             worker = self._workers[uid] = _Worker(pod=pod, removed=removed, wake=asyncio.Event())
@@ -66,7 +68,8 @@ class PodWorkers:
             # latest update wins; a pending removal is never overwritten
             worker.pod = pod if pod is not None else worker.pod
             worker.removed = removed
-        worker.wake.set()
+        if wake or removed:
+            worker.wake.set()
 
     def wake(self, uid: str) -> None:
         worker = self._workers.get(uid)

@@ -62,3 +62,29 @@ async def test_a_failing_sync_is_retried_and_requeue_after_resyncs() -> None:
         await asyncio.sleep(0.01)
     assert calls == 4
     await workers.close()
+
+
+async def test_an_update_without_wake_is_seen_by_the_next_sync_but_starts_none() -> None:
+    seen: list[str] = []
+
+    async def sync(uid: str, p: dict[str, Any] | None, removed: bool) -> SyncResult:
+        seen.append(p["metadata"]["resourceVersion"] if p else "-")
+        return SyncResult(finished=removed)
+
+    workers = PodWorkers(sync=sync)
+    workers.update("u", pod(1))
+    for _ in range(100):
+        if seen:
+            break
+        await asyncio.sleep(0.01)
+    workers.update("u", pod(2), wake=False)  # our own status write coming back on the watch
+    for _ in range(10):
+        await asyncio.sleep(0.01)
+    assert seen == ["1"], "a status-only update must not start a sync"
+    workers.wake("u")  # the next reason to sync (a PLEG event) sees the newest pod
+    for _ in range(100):
+        if len(seen) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert seen == ["1", "2"]
+    await workers.close()
