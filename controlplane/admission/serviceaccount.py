@@ -16,7 +16,7 @@ since the token is only requested by the kubelet when the pod starts.
 
 from __future__ import annotations
 
-import secrets
+import random
 from typing import Any, Final
 
 from kubelite.controlplane.admission.chain import AdmissionDenied, AdmissionRequest
@@ -27,6 +27,9 @@ MOUNT_PATH: Final = "/var/run/secrets/kubernetes.io/serviceaccount"
 MIRROR: Final = "kubernetes.io/config.mirror"
 TOKEN_SECONDS: Final = 3607
 _CHARS: Final = "bcdfghjklmnpqrstvwxz2456789"  # upstream's utilrand alphabet (no vowels, no 0/1/3)
+# the suffix only has to differ from the pod's other volume names: like upstream's utilrand (math/rand),
+# a seeded PRNG, not the system CSPRNG whose choice() made five getrandom calls for every pod created
+_SUFFIX_RANDOM: Final = random.Random()
 
 
 def api_access_volume(name: str) -> Obj:
@@ -65,7 +68,7 @@ async def admit(request: AdmissionRequest) -> None:
     taken = {v.get("name") for v in volumes}
     volume_name = ""
     while not volume_name or volume_name in taken:
-        volume_name = "kube-api-access-" + "".join(secrets.choice(_CHARS) for _ in range(5))
+        volume_name = "kube-api-access-" + "".join(_SUFFIX_RANDOM.choices(_CHARS, k=5))
     volumes.append(api_access_volume(volume_name))
     for container in containers:
         container.setdefault("volumeMounts", []).append(
