@@ -19,5 +19,7 @@ def test_api_bench_runs_and_reports(backend: str) -> None:
     assert any(n.startswith("api create") for n in names)
     create = next(f for f in figures if f.name.startswith("api create"))
     assert create.count == 100 and len(create.latencies) == 100
+    assert create.server_cpu is not None and create.server_cpu > 0, "the server's CPU time is measured"
+    assert "server cpu" in create.line()
     watch = next(f for f in figures if f.name.startswith("watch delivery"))
     assert watch.count == 100, "every created object was delivered to the watcher"
