@@ -36,11 +36,20 @@ def test_foreground_deletion_removes_dependents_before_the_owner(server: Server,
     ns = ["-n", namespace]
     server.kubectl("create", "deployment", "fg", "--image=busybox", "--replicas=2", *ns)
     server.kubectl("rollout", "status", "deployment/fg", "--timeout=60s", *ns, timeout=90)
+    # A finalizer of ours holds one pod in storage: its ReplicaSet, and so the Deployment, must wait for it
+    # (blockOwnerDeletion). Without it the collector may finish before the next kubectl call looks.
+    held = get_json(server, "pods", "-l", "app=fg", *ns)["items"][0]["metadata"]["name"]
+    server.kubectl("patch", "pod", held, "--type=merge", "-p", '{"metadata":{"finalizers":["kubelite.test/hold"]}}',
+                   *ns)
     server.kubectl("delete", "deployment", "fg", "--cascade=foreground", "--wait=false", *ns)
-    # while dependents exist the Deployment is still there, marked for deletion with the finalizer
+    wait_for(lambda: get_json(server, "pod", held, *ns)["metadata"].get("deletionTimestamp"),
+             what="the held pod marked for deletion")
+    # while a dependent exists the Deployment is still there, marked for deletion with the finalizer
     owner = get_json(server, "deployment", "fg", *ns)
     assert owner["metadata"].get("deletionTimestamp")
     assert "foregroundDeletion" in owner["metadata"].get("finalizers", [])
+    assert get_json(server, "rs", "-l", "app=fg", *ns)["items"], "the ReplicaSet went before its held pod"
+    server.kubectl("patch", "pod", held, "--type=merge", "-p", '{"metadata":{"finalizers":null}}', *ns)
     wait_for(lambda: not exists(server, "deployment", "fg", *ns), what="the Deployment gone after its dependents")
     assert get_json(server, "rs", *ns)["items"] == []
     assert [p for p in get_json(server, "pods", *ns)["items"] if not p["metadata"].get("deletionTimestamp")] == []
