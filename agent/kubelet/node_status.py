@@ -32,7 +32,6 @@ import copy
 import logging
 import os
 import platform
-import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ import psutil
 from kubelite.agent.config import AgentConfig
 from kubelite.client import APIClient, APIConnectionError, APIStatusError, is_already_exists, is_not_found
 from kubelite.cri import CriError, RuntimeClient, api_pb2
+from kubelite.host_address import primary_ip
 
 log = logging.getLogger(__name__)
 
@@ -81,16 +81,6 @@ def now_micro() -> str:
 def go_arch(machine: str | None = None) -> str:
     machine = machine or platform.machine()
     return _GO_ARCH.get(machine, machine)
-
-
-def primary_ip() -> str:
-    """The address of the interface holding the default route (no packet is sent)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        try:
-            sock.connect(("192.0.2.1", 9))  # TEST-NET-1: routing decision only
-            return str(sock.getsockname()[0])
-        except OSError:
-            return "127.0.0.1"
 
 
 def node_ip(config: AgentConfig) -> str:
