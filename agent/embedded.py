@@ -32,7 +32,9 @@ PARENT_ENV: Final = "KUBELITE_AGENT_PARENT_PID"
 
 def agent_command(*, data_dir: Path, server: str, kubeconfig: Path, node_name: str = "", node_ip: str = "",
                   extra: Sequence[str] = ()) -> list[str]:
-    command = [sys.executable, "-m", "kubelite", "agent", "--data-dir", str(data_dir), "--server", server,
+    # -P: the working directory does not go first on sys.path, so a server started from a source
+    # checkout runs the installed kubelite in its agent too, not the checkout's `kubelite/` folder
+    command = [sys.executable, "-P", "-m", "kubelite", "agent", "--data-dir", str(data_dir), "--server", server,
                "--kubeconfig", str(kubeconfig)]
     if node_name:
         command += ["--node-name", node_name]

@@ -212,11 +212,14 @@ class ControlPlane:
                    "spec": {"clusterIP": cluster_ip, "clusterIPs": [cluster_ip], "type": "ClusterIP",
                             "ports": [{"name": "https", "port": 443, "protocol": "TCP",
                                        "targetPort": self.config.secure_port}]}}
+        # get before create: on a restart the Service exists, and a create would fail on its ClusterIP
+        # (already allocated, 422) before it could fail on its name (409)
         try:
-            await registry.create(services, "default", service, WriteOptions())
+            await registry.get(services, "default", "kubernetes")
         except APIError as exc:
-            if exc.code != 409:
+            if exc.code != 404:
                 raise
+            await registry.create(services, "default", service, WriteOptions())
         subsets = [{"addresses": [{"ip": advertise}],
                     "ports": [{"name": "https", "port": self.config.secure_port, "protocol": "TCP"}]}]
         try:

@@ -93,7 +93,8 @@ else
   fi
   if ! $running; then
     # shellcheck disable=SC2086
-    nohup /usr/local/bin/kubelite server $server_args >>/var/log/kubelite/server.log 2>&1 &
+    # from /, as a daemon should (and as systemd starts it): no source checkout on its import path
+    (cd / && exec nohup /usr/local/bin/kubelite server $server_args >>/var/log/kubelite/server.log 2>&1) &
     echo $! > "$pidfile"
   fi
 fi
