@@ -57,8 +57,6 @@ COMPONENTS: Final[tuple[tuple[str, str, str], ...]] = (  # (name, module, functi
     ("pod-network", "kubelite.agent.network", "run_pod_network"),
     ("proxy", "kubelite.agent.proxy", "run_proxy"),
 )
-OPTIONAL_COMPONENTS: Final = ("kubelet-server", "pod-network", "proxy")
-"""What ``--disable`` may turn off; node status and the kubelet always run."""
 RUNTIME_READY_TIMEOUT: Final = 60.0
 IMAGES_DIR_PERIOD: Final = 5.0
 PR_SET_PDEATHSIG: Final = 1
