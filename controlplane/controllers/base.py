@@ -10,6 +10,10 @@ Informers are either the controller's own (``self.informers``: started and stopp
 shared through a ``SharedInformerFactory`` (``self.shared_informers``: one watch per resource for the
 whole manager, started by the first controller to run and shut down by the manager), as
 kube-controller-manager shares one informer factory between its controllers.
+
+A controller that records Events sets ``self.recorder``; ``run`` closes it when the controller stops, so
+no subclass overrides ``run`` just for that. ``workers`` is the class's default number of reconcile workers
+(upstream's ``--concurrent-*-syncs``).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kubelite.client import APIStatusError, Informer, SharedInformerFactory, WorkQueue
+from kubelite.client import APIStatusError, EventRecorder, Informer, SharedInformerFactory, WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +37,10 @@ class Controller(abc.ABC):
     """Subclasses set ``name``, create informers in ``__init__`` and implement ``reconcile``."""
 
     name = "controller"
+    workers = 2
 
     def __init__(self) -> None:
+        self.recorder: EventRecorder | None = None
         self.queue: WorkQueue[str] = WorkQueue(name=self.name)
         self.informers: list[Informer] = []
         self.shared_informers: list[Informer] = []
@@ -71,7 +77,8 @@ class Controller(abc.ABC):
         if key:
             self.queue.add(key)
 
-    async def run(self, *, workers: int = 2) -> None:
+    async def run(self, *, workers: int | None = None) -> None:
+        workers = self.workers if workers is None else workers
         tasks = [asyncio.create_task(informer.run(), name=f"{self.name}-informer") for informer in self.informers]
         if self.factory is not None:
             self.factory.start()  # idempotent: starts only the informers not yet running
@@ -90,6 +97,8 @@ class Controller(abc.ABC):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            if self.recorder is not None:
+                await self.recorder.close()
 
     async def _worker(self) -> None:
         while True:

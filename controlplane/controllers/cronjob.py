@@ -186,19 +186,14 @@ class CronJobController(Controller):
         self.client = client
         self.cron_api = client.resource("batch", "v1", "cronjobs")
         self.jobs_api = client.resource("batch", "v1", "jobs")
-        self.recorder = recorder or EventRecorder(client, component="cronjob-controller", host=socket.gethostname())
+        self.recorder: EventRecorder = recorder or EventRecorder(client, component="cronjob-controller",
+                                                                 host=socket.gethostname())
         self.cronjobs = self.shared(factory, "batch", "v1", "cronjobs")
         self.jobs = self.shared(factory, "batch", "v1", "jobs")
         self.tracker = WriteTracker()
         self.cronjobs.add_handler(on_add=self.enqueue, on_update=lambda _o, n: self.enqueue(n))
         self.jobs.add_handler(on_add=self._job_changed, on_update=lambda _o, n: self._job_changed(n),
                               on_delete=self._job_changed)
-
-    async def run(self, *, workers: int = 2) -> None:
-        try:
-            await super().run(workers=workers)
-        finally:
-            await self.recorder.close()
 
     def _job_changed(self, job: Obj) -> None:
         ref = controller_ref(job)

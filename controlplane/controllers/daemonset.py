@@ -175,8 +175,8 @@ class DaemonSetController(Controller):
         self.ds_api = client.resource("apps", "v1", "daemonsets")
         self.pods_api = client.resource("", "v1", "pods")
         self.revisions_api = client.resource("apps", "v1", "controllerrevisions")
-        self.recorder = recorder or EventRecorder(client, component="daemonset-controller",
-                                                  host=socket.gethostname())
+        self.recorder: EventRecorder = recorder or EventRecorder(client, component="daemonset-controller",
+                                                                 host=socket.gethostname())
         self.daemonsets = self.shared(factory, "apps", "v1", "daemonsets")
         self.nodes = self.shared(factory, "", "v1", "nodes", namespaced=False)
         self.pods = self.shared(factory, "", "v1", "pods", indexers={CONTROLLER_UID_INDEX: index_by_controller_uid})
@@ -188,12 +188,6 @@ class DaemonSetController(Controller):
         self.nodes.add_handler(on_add=self._all, on_update=lambda _o, n: self._all(n), on_delete=self._all)
         self.pods.add_handler(on_add=self._pod_added, on_update=lambda _o, n: self._pod_changed(n),
                               on_delete=self._pod_deleted)
-
-    async def run(self, *, workers: int = 2) -> None:
-        try:
-            await super().run(workers=workers)
-        finally:
-            await self.recorder.close()
 
     def _all(self, _node: Obj) -> None:
         for ds in self.daemonsets.store.list():

@@ -309,6 +309,7 @@ def proportion(rs: Obj, deployment: Obj, to_add: int, added: int) -> int:
 
 class DeploymentController(Controller):
     name = "deployment"
+    workers = 5
 
     def __init__(self, client: APIClient, *, factory: SharedInformerFactory | None = None,
                  recorder: EventRecorder | None = None) -> None:
@@ -316,8 +317,8 @@ class DeploymentController(Controller):
         self.client = client
         self.deploy_api = client.resource("apps", "v1", "deployments")
         self.rs_api = client.resource("apps", "v1", "replicasets")
-        self.recorder = recorder or EventRecorder(client, component="deployment-controller",
-                                                  host=socket.gethostname())
+        self.recorder: EventRecorder = recorder or EventRecorder(client, component="deployment-controller",
+                                                                 host=socket.gethostname())
         self.deployments = self.shared(factory, "apps", "v1", "deployments")
         self.replicasets = self.shared(factory, "apps", "v1", "replicasets",
                                        indexers={CONTROLLER_UID_INDEX: index_by_controller_uid})
@@ -327,12 +328,6 @@ class DeploymentController(Controller):
                                      on_delete=self.enqueue)
         self.replicasets.add_handler(on_add=self._rs_changed, on_update=self._rs_updated, on_delete=self._rs_changed)
         self.pods.add_handler(on_delete=self._pod_deleted)
-
-    async def run(self, *, workers: int = 5) -> None:
-        try:
-            await super().run(workers=workers)
-        finally:
-            await self.recorder.close()
 
     def _owner(self, rs: Obj) -> Obj | None:
         ref = controller_ref(rs)

@@ -86,6 +86,7 @@ class KindInfo:
 
 class GarbageCollector(Controller):
     name = "garbagecollector"
+    workers = 4
 
     def __init__(self, client: APIClient, *, factory: SharedInformerFactory | None = None,
                  rediscovery_period: float = REDISCOVERY_SECONDS) -> None:
@@ -158,7 +159,7 @@ class GarbageCollector(Controller):
         self.factory.start()
         return started
 
-    async def run(self, *, workers: int = 4) -> None:
+    async def run(self, *, workers: int | None = None) -> None:
         informers = await self._sync_informers(await self.discover())
         rediscover = asyncio.create_task(self._rediscover_loop())
         try:

@@ -112,6 +112,7 @@ def new_condition(kind: str, reason: str, message: str) -> Obj:
 
 class JobController(Controller):
     name = "job"
+    workers = 3
 
     def __init__(self, client: APIClient, *, factory: SharedInformerFactory | None = None,
                  recorder: EventRecorder | None = None) -> None:
@@ -119,7 +120,8 @@ class JobController(Controller):
         self.client = client
         self.jobs_api = client.resource("batch", "v1", "jobs")
         self.pods_api = client.resource("", "v1", "pods")
-        self.recorder = recorder or EventRecorder(client, component="job-controller", host=socket.gethostname())
+        self.recorder: EventRecorder = recorder or EventRecorder(client, component="job-controller",
+                                                                 host=socket.gethostname())
         self.jobs = self.shared(factory, "batch", "v1", "jobs")
         self.pods = self.shared(factory, "", "v1", "pods", indexers={CONTROLLER_UID_INDEX: index_by_controller_uid})
         self.expectations = Expectations()
@@ -127,12 +129,6 @@ class JobController(Controller):
         self.jobs.add_handler(on_add=self.enqueue, on_update=lambda _o, n: self.enqueue(n), on_delete=self._deleted)
         self.pods.add_handler(on_add=self._pod_added, on_update=lambda _o, n: self._pod_changed(n),
                               on_delete=self._pod_deleted)
-
-    async def run(self, *, workers: int = 3) -> None:
-        try:
-            await super().run(workers=workers)
-        finally:
-            await self.recorder.close()
 
     def _deleted(self, job: Obj) -> None:
         key = f"{job['metadata']['namespace']}/{job['metadata']['name']}"

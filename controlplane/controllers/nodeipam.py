@@ -122,7 +122,8 @@ class NodeIPAMController(Controller):
         self.client = client
         self.cidr = ClusterCIDR(cidr=cluster_cidr, node_mask=node_mask)
         self.nodes = client.resource("", "v1", "nodes", namespaced=False)
-        self.recorder = recorder or EventRecorder(client, component=EVENT_COMPONENT, host=socket.gethostname())
+        self.recorder: EventRecorder = recorder or EventRecorder(client, component=EVENT_COMPONENT,
+                                                                 host=socket.gethostname())
         self.informer = Informer(self.nodes)
         self.informer.add_handler(on_add=self.enqueue, on_update=lambda _old, new: self.enqueue(new),
                                   on_delete=self._on_delete)
@@ -139,12 +140,6 @@ class NodeIPAMController(Controller):
         for waiting in self.informer.store.list():
             if not pod_cidrs(waiting):
                 self.enqueue(waiting)
-
-    async def run(self, *, workers: int = 2) -> None:
-        try:
-            await super().run(workers=workers)
-        finally:
-            await self.recorder.close()
 
     async def reconcile(self, key: str) -> float | None:
         node = self.informer.store.get(key)

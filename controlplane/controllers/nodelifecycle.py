@@ -127,7 +127,8 @@ class NodeLifecycleController(Controller):
         self.clock = clock
         self.nodes_api = client.resource("", "v1", "nodes", namespaced=False)
         self.pods_api = client.resource("", "v1", "pods")
-        self.recorder = recorder or EventRecorder(client, component="node-controller", host=socket.gethostname())
+        self.recorder: EventRecorder = recorder or EventRecorder(client, component="node-controller",
+                                                                 host=socket.gethostname())
         self.nodes = self.shared(factory, "", "v1", "nodes", namespaced=False)
         self.leases = self.shared(factory, "coordination.k8s.io", "v1", "leases")
         self.pods = self.shared(factory, "", "v1", "pods", indexers={NODE_NAME_INDEX: index_by_node_name})
@@ -137,12 +138,6 @@ class NodeLifecycleController(Controller):
         self.nodes.add_handler(on_add=self.enqueue, on_update=lambda _o, n: self.enqueue(n), on_delete=self.enqueue)
         self.leases.add_handler(on_add=self._lease_changed, on_update=lambda _o, n: self._lease_changed(n))
         self.pods.add_handler(on_add=self._pod_changed, on_update=lambda _o, n: self._pod_changed(n))
-
-    async def run(self, *, workers: int = 2) -> None:
-        try:
-            await super().run(workers=workers)
-        finally:
-            await self.recorder.close()
 
     def _lease_changed(self, lease: Obj) -> None:
         if lease["metadata"].get("namespace") == LEASE_NAMESPACE:

@@ -42,9 +42,9 @@ class PodGCController(Controller):
         self.pods = self.shared(factory, "", "v1", "pods")
         self.nodes = self.shared(factory, "", "v1", "nodes", namespaced=False)
 
-    async def run(self, *, workers: int = 1) -> None:
+    async def run(self, *, workers: int | None = None) -> None:
         self.queue.add(KEY)
-        await super().run(workers=1)
+        await super().run(workers=1)  # one key: a second worker would only wait
 
     async def reconcile(self, key: str) -> float | None:
         pods = self.pods.store.list()

@@ -91,6 +91,7 @@ def next_availability_check(rs: Obj, pods: list[Obj], now: float) -> float | Non
 
 class ReplicaSetController(Controller):
     name = "replicaset"
+    workers = 5
 
     def __init__(self, client: APIClient, *, factory: SharedInformerFactory | None = None,
                  recorder: EventRecorder | None = None, burst_replicas: int = BURST_REPLICAS) -> None:
@@ -99,8 +100,8 @@ class ReplicaSetController(Controller):
         self.burst = burst_replicas
         self.pods_api = client.resource("", "v1", "pods")
         self.rs_api = client.resource("apps", "v1", "replicasets")
-        self.recorder = recorder or EventRecorder(client, component="replicaset-controller",
-                                                  host=socket.gethostname())
+        self.recorder: EventRecorder = recorder or EventRecorder(client, component="replicaset-controller",
+                                                                 host=socket.gethostname())
         self.replicasets = self.shared(factory, "apps", "v1", "replicasets",
                                        indexers={CONTROLLER_UID_INDEX: index_by_controller_uid})
         self.pods = self.shared(factory, "", "v1", "pods", indexers={CONTROLLER_UID_INDEX: index_by_controller_uid})
@@ -109,12 +110,6 @@ class ReplicaSetController(Controller):
         self.replicasets.add_handler(on_add=self.enqueue, on_update=lambda _o, n: self.enqueue(n),
                                      on_delete=self._rs_deleted)
         self.pods.add_handler(on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted)
-
-    async def run(self, *, workers: int = 5) -> None:
-        try:
-            await super().run(workers=workers)
-        finally:
-            await self.recorder.close()
 
     def _rs_deleted(self, rs: Obj) -> None:
         self.expectations.forget(self._key(rs))

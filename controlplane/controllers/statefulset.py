@@ -90,8 +90,8 @@ class StatefulSetController(Controller):
         self.pods_api = client.resource("", "v1", "pods")
         self.pvc_api = client.resource("", "v1", "persistentvolumeclaims")
         self.revisions_api = client.resource("apps", "v1", "controllerrevisions")
-        self.recorder = recorder or EventRecorder(client, component="statefulset-controller",
-                                                  host=socket.gethostname())
+        self.recorder: EventRecorder = recorder or EventRecorder(client, component="statefulset-controller",
+                                                                 host=socket.gethostname())
         self.sets = self.shared(factory, "apps", "v1", "statefulsets")
         self.pods = self.shared(factory, "", "v1", "pods", indexers={CONTROLLER_UID_INDEX: index_by_controller_uid})
         self.revisions = self.shared(factory, "apps", "v1", "controllerrevisions",
@@ -100,12 +100,6 @@ class StatefulSetController(Controller):
         self.sets.add_handler(on_add=self.enqueue, on_update=lambda _o, n: self.enqueue(n))
         self.pods.add_handler(on_add=self._pod_changed, on_update=lambda _o, n: self._pod_changed(n),
                               on_delete=self._pod_changed)
-
-    async def run(self, *, workers: int = 2) -> None:
-        try:
-            await super().run(workers=workers)
-        finally:
-            await self.recorder.close()
 
     def _pod_changed(self, pod: Obj) -> None:
         ref = controller_ref(pod)
