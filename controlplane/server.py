@@ -20,6 +20,7 @@ from pathlib import Path
 from aiohttp import web
 
 from kubelite.client import APIClient, load_kubeconfig
+from kubelite.controlplane.admission.priority import ensure_system_priority_classes
 from kubelite.controlplane.apiserver.allocators import (
     NodePortAllocator,
     ServiceIPAllocator,
@@ -29,6 +30,7 @@ from kubelite.controlplane.apiserver.allocators import (
 from kubelite.controlplane.apiserver.app import APIServer, make_ssl_context
 from kubelite.controlplane.apiserver.crds import CRDRegistrar
 from kubelite.controlplane.apiserver.errors import APIError
+from kubelite.controlplane.apiserver.kinds.scheduling import SYSTEM_PRIORITY_CLASSES
 from kubelite.controlplane.apiserver.kubelet_proxy import KubeletProxy, ensure_kubelet_client_certificate
 from kubelite.controlplane.apiserver.openapi_service import OpenAPIService
 from kubelite.controlplane.apiserver.registry import Registry, WriteOptions
@@ -202,6 +204,30 @@ class ControlPlane:
             except APIError as exc:
                 if exc.code != 409:
                     raise
+        await self._system_priority_classes(registry, table)
+
+    async def _system_priority_classes(self, registry: Registry, table: ResourceTable) -> None:
+        """system-cluster-critical and system-node-critical, as upstream's scheduling post-start hook."""
+        classes = table.get("scheduling.k8s.io", "v1", "priorityclasses")
+        assert classes is not None
+
+        async def exists(name: str) -> bool:
+            try:
+                await registry.get(classes, None, name)
+            except APIError as exc:
+                if exc.code != 404:
+                    raise
+                return False
+            return True
+
+        async def create(obj: dict[str, object]) -> None:
+            try:
+                await registry.create(classes, None, obj, WriteOptions())
+            except APIError as exc:
+                if exc.code != 409:  # another server of an HA cluster created it first
+                    raise
+
+        await ensure_system_priority_classes(exists=exists, create=create, classes=SYSTEM_PRIORITY_CLASSES)
 
     async def _kubernetes_service(self, registry: Registry, table: ResourceTable, cluster_ip: str,
                                   advertise: str) -> None:

@@ -248,6 +248,17 @@ class PodStrategy(Strategy):
     def initial_status(self, obj: Obj) -> Obj | None:
         return {"phase": "Pending", "qosClass": qos_class(obj)}
 
+    def prepare_for_update(self, new: Obj, old: Obj) -> Obj:
+        """Keep the priority admission set on create when an update leaves it out (upstream's Priority
+        admission does this on update); validation refuses any other change to it."""
+        new = super().prepare_for_update(new, old)
+        new_spec, old_spec = new.get("spec"), old.get("spec") or {}
+        if isinstance(new_spec, dict):
+            for name in ("priority", "preemptionPolicy"):
+                if new_spec.get(name) is None and old_spec.get(name) is not None:
+                    new_spec[name] = old_spec[name]
+        return new
+
     def default(self, obj: Obj) -> None:
         spec = obj.setdefault("spec", {})
         spec.setdefault("restartPolicy", "Always")
@@ -256,8 +267,7 @@ class PodStrategy(Strategy):
         spec.setdefault("schedulerName", "default-scheduler")
         spec.setdefault("securityContext", {})
         spec.setdefault("enableServiceLinks", True)
-        spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
-        spec.setdefault("priority", 0)
+        # priority and preemptionPolicy come from the Priority admission plugin (controlplane/admission/priority)
         spec.setdefault("serviceAccountName", spec.get("serviceAccount", "default"))
         spec.setdefault("serviceAccount", spec["serviceAccountName"])
         add_default_toleration_seconds(spec)

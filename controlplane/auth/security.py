@@ -26,7 +26,14 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from kubelite.controlplane.admission import limitranger, node_restriction, pod_security, resourcequota, serviceaccount
+from kubelite.controlplane.admission import (
+    limitranger,
+    node_restriction,
+    pod_security,
+    priority,
+    resourcequota,
+    serviceaccount,
+)
 from kubelite.controlplane.admission.chain import Admission
 from kubelite.controlplane.apiserver import errors
 from kubelite.controlplane.apiserver.registry import Registry, WriteOptions
@@ -76,9 +83,9 @@ class ClusterSecurity:
         self.signer = CSRSigner(pki=pki, authorizer=self.authorizer, update_status=self._update_csr)
         self.admission = Admission(
             plugins=[node_restriction.admit, serviceaccount.admit, limitranger.admit, pod_security.admit,
-                     resourcequota.admit],
+                     priority.admit, resourcequota.admit],
             list_objects=lambda prefix, key_prefix: cache.snapshot(prefix, key_prefix)[0],
-            get_object=self.get_object)
+            get_object=self.get_object, read_fresh=self.read_fresh, write_quota_used=self.write_quota_used)
         self._tasks: list[asyncio.Task[None]] = []
         self.aggregating = True
 
@@ -93,6 +100,29 @@ class ClusterSecurity:
             return obj
         kv = await self.registry.store.get(key)
         return decode(kv) if kv is not None else None
+
+    async def read_fresh(self, key: str) -> Obj | None:
+        """The store's current object: a compare-and-swap must start from it, never from the cache."""
+        kv = await self.registry.store.get(key)
+        return decode(kv) if kv is not None else None
+
+    async def write_quota_used(self, namespace: str, name: str, resource_version: str, used: dict[str, str]) -> bool:
+        """ResourceQuota admission's charge: ``status.used`` of a quota still at ``resource_version``;
+        False when another write changed the quota since (the caller re-reads and re-checks)."""
+        def put(current: Obj) -> Obj:
+            current.setdefault("status", {})["used"] = used
+            current["metadata"]["resourceVersion"] = resource_version
+            return current
+
+        try:
+            await self.registry.update(self._info("", "resourcequotas"), namespace, name, put,
+                                       WriteOptions(field_manager="kube-apiserver"), subresource="status")
+        except errors.APIError as exc:
+            if exc.code == 409:
+                return False
+            if exc.code != 404:  # a quota deleted meanwhile constrains nothing
+                raise
+        return True
 
     # ---- start-up --------------------------------------------------------------------------------
 
@@ -212,9 +242,16 @@ class ClusterSecurity:
                 log.warning("aggregating clusterrole %s: %s", name, exc.message)
 
     async def _quota_status(self, *, period: float = 1.0) -> None:
-        """Upstream's resourcequota controller, as a resync: status.hard and status.used of every quota."""
+        """Upstream's resourcequota controller, as a resync: status.hard and status.used of every quota.
+
+        ``used`` counted from the watch cache may be lower than what admission charged a moment ago for a
+        write that has not reached the cache yet; lowering it then would let another write take the same
+        slot. So a lower count replaces the recorded one only when two passes ``period`` apart saw the same
+        count and the same recorded value, and the store still holds that value (a charge that was never
+        followed by its object, or a deleted object); a higher one is written at once."""
         quotas = self._info("", "resourcequotas")
         cache = self.registry.cache
+        seen: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
 
         def listed(prefix: str, key_prefix: str) -> list[Obj]:
             return cache.snapshot(prefix, key_prefix)[0]
@@ -222,19 +259,28 @@ class ClusterSecurity:
         while True:
             for quota in listed("/core/resourcequotas/", "/core/resourcequotas/"):
                 md = quota["metadata"]
+                key = f"{md['namespace']}/{md['name']}"
                 hard = dict((quota.get("spec") or {}).get("hard") or {})
-                status = {"hard": hard, "used": resourcequota.quota_used(hard, md["namespace"], listed)}
-                if quota.get("status") == status:
+                counted = resourcequota.quota_used(hard, md["namespace"], listed)
+                recorded = (quota.get("status") or {}).get("used") or {}
+                confirmed = seen.get(key) == (counted, recorded)
+                seen[key] = (counted, recorded)
+                if quota.get("status") == {"hard": hard, "used": counted}:
                     continue
 
-                def put(current: Obj, status: Obj = status) -> Obj:
-                    current["status"] = status
+                def put(current: Obj, hard: Obj = hard, counted: dict[str, str] = counted,
+                        recorded: dict[str, str] = recorded, confirmed: bool = confirmed) -> Obj:
+                    now = (current.get("status") or {}).get("used") or {}
+                    lower = confirmed and now == recorded
+                    used = {k: v if lower else resourcequota.larger(v, now.get(k)) for k, v in counted.items()}
+                    current["status"] = {"hard": hard, "used": used}
                     return current
 
-                with contextlib.suppress(errors.APIError):
-                    await self.registry.update(quotas, md["namespace"], md["name"], put,
-                                               WriteOptions(field_manager="resourcequota-controller"),
-                                               subresource="status", precondition_from_body=False)
+                if recorded != counted or quota.get("status", {}).get("hard") != hard:
+                    with contextlib.suppress(errors.APIError):
+                        await self.registry.update(quotas, md["namespace"], md["name"], put,
+                                                   WriteOptions(field_manager="resourcequota-controller"),
+                                                   subresource="status", precondition_from_body=False)
             await asyncio.sleep(period)
 
     async def _clean_tokens(self, *, period: float = 5.0) -> None:

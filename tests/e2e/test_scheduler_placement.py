@@ -204,28 +204,71 @@ def test_topology_spread_and_pod_anti_affinity(server: Server, namespace: str) -
                               "rules. preemption: 0/3 nodes are available: 3 No preemption victims found")
 
 
+def priority_class(server: Server, name: str, value: int, *extra: str) -> None:
+    server.kubectl("create", "priorityclass", name, f"--value={value}", *extra)
+
+
 def test_a_higher_priority_pod_preempts_a_lower_priority_one(server: Server, namespace: str) -> None:
-    create(server, node("only", cpu="2"))
-    for name in ("low-a", "low-b"):
-        # no kubelet runs here, so victims must not wait for one to confirm their termination
-        create(server, pod(name, namespace, cpu="1", priority=0, terminationGracePeriodSeconds=0))
-        assert node_of(server, namespace, name) == "only"
-    create(server, pod("vip", namespace, cpu="1", priority=1000))
-    assert node_of(server, namespace, "vip", timeout=30) == "only"
-    remaining = json.loads(server.kubectl("get", "pods", "-n", namespace, "-o", "json").stdout)["items"]
-    names = {p["metadata"]["name"] for p in remaining}
-    assert "vip" in names and len(names & {"low-a", "low-b"}) == 1, names
-    victim = ({"low-a", "low-b"} - names).pop()
-    preempted = wait_for(lambda: [e for e in events(server, namespace, victim) if e["reason"] == "Preempted"],
-                         what="a Preempted event")
-    assert preempted[0]["message"].startswith("Preempted by pod ") and preempted[0]["message"].endswith(" on node only")
-    failed = [e for e in events(server, namespace, "vip") if e["reason"] == "FailedScheduling"]
-    assert failed and failed[0]["message"] == "0/1 nodes are available: 1 Insufficient cpu."
-    # a pod that may not preempt stays Pending and says so
-    create(server, pod("polite", namespace, cpu="1", priority=1000, preemptionPolicy="Never"))
-    condition = scheduled_condition(server, namespace, "polite")
-    assert condition["message"] == ("0/1 nodes are available: 1 Insufficient cpu. "
-                                    "preemption: not eligible due to preemptionPolicy=Never..")
+    vip, polite = f"vip-{namespace}", f"polite-{namespace}"
+    priority_class(server, vip, 1000)
+    priority_class(server, polite, 1000, "--preemption-policy=Never")
+    try:
+        create(server, node("only", cpu="2"))
+        for name in ("low-a", "low-b"):
+            # no kubelet runs here, so victims must not wait for one to confirm their termination
+            create(server, pod(name, namespace, cpu="1", terminationGracePeriodSeconds=0))
+            assert node_of(server, namespace, name) == "only"
+        # the priority comes from the class, through the Priority admission plugin
+        create(server, pod("vip", namespace, cpu="1", priorityClassName=vip))
+        assert get_pod(server, namespace, "vip")["spec"]["priority"] == 1000
+        assert node_of(server, namespace, "vip", timeout=30) == "only"
+        remaining = json.loads(server.kubectl("get", "pods", "-n", namespace, "-o", "json").stdout)["items"]
+        names = {p["metadata"]["name"] for p in remaining}
+        assert "vip" in names and len(names & {"low-a", "low-b"}) == 1, names
+        victim = ({"low-a", "low-b"} - names).pop()
+        preempted = wait_for(lambda: [e for e in events(server, namespace, victim) if e["reason"] == "Preempted"],
+                             what="a Preempted event")
+        assert preempted[0]["message"].startswith("Preempted by pod ")
+        assert preempted[0]["message"].endswith(" on node only")
+        failed = [e for e in events(server, namespace, "vip") if e["reason"] == "FailedScheduling"]
+        assert failed and failed[0]["message"] == "0/1 nodes are available: 1 Insufficient cpu."
+        # a pod whose class may not preempt stays Pending and says so
+        create(server, pod("polite", namespace, cpu="1", priorityClassName=polite))
+        assert get_pod(server, namespace, "polite")["spec"]["preemptionPolicy"] == "Never"
+        condition = scheduled_condition(server, namespace, "polite")
+        assert condition["message"] == ("0/1 nodes are available: 1 Insufficient cpu. "
+                                        "preemption: not eligible due to preemptionPolicy=Never..")
+    finally:
+        server.kubectl("delete", "priorityclass", vip, polite, check=False)
+
+
+def test_priority_admission_resolves_classes_and_refuses_bad_pods(server: Server, namespace: str) -> None:
+    # the built-in classes exist from the start
+    builtin = json.loads(server.kubectl("get", "priorityclasses", "-o", "json").stdout)["items"]
+    values = {pc["metadata"]["name"]: pc["value"] for pc in builtin}
+    assert values["system-cluster-critical"] == 2000000000 and values["system-node-critical"] == 2000001000
+    create(server, pod("critical", namespace, priorityClassName="system-node-critical"))
+    assert get_pod(server, namespace, "critical")["spec"]["priority"] == 2000001000
+    refused = server.kubectl("create", "-f", "-", input=json.dumps(pod("lost", namespace, priorityClassName="nope")),
+                             check=False)
+    assert refused.returncode != 0
+    assert ('pods "lost" is forbidden: no PriorityClass with name nope was found') in refused.stderr
+    refused = server.kubectl("create", "-f", "-", input=json.dumps(pod("greedy", namespace, priority=99)), check=False)
+    assert refused.returncode != 0
+    assert ("the integer value of priority (99) must not be provided in pod spec; priority admission controller "
+            "computed 0 from the given PriorityClass name") in refused.stderr
+    assert server.kubectl("get", "pod", "greedy", "-n", namespace, check=False).returncode != 0
+    default, other = f"default-{namespace}", f"other-{namespace}"
+    priority_class(server, default, 42, "--global-default")
+    try:
+        refused = server.kubectl("create", "priorityclass", other, "--value=1", "--global-default", check=False)
+        assert refused.returncode != 0
+        assert f"PriorityClass {default} is already marked as default. Only one default can exist" in refused.stderr
+        create(server, pod("plain", namespace))
+        spec = get_pod(server, namespace, "plain")["spec"]
+        assert (spec["priority"], spec["priorityClassName"]) == (42, default)
+    finally:
+        server.kubectl("delete", "priorityclass", default, other, check=False)
 
 
 SCHEDULER_CONFIG = """\
