@@ -2,6 +2,7 @@
 
 Run:  python tests/bench/scheduler_bench.py [--mode algorithm|e2e|both] [--nodes 5000] [--placed 1000]
                                              [--pods 10000] [--pure-pods 1000] [--clients 50]
+                                             [--scheduler embedded|standalone|precreated ...]
 
 Nodes are upstream's node-default.yaml (4 cpu, 32Gi, 110 pods), pods its pod-default.yaml (100m cpu,
 500Mi requests). ``placed`` pods are bound before measuring; then ``pods`` pods are scheduled.
@@ -10,12 +11,16 @@ Nodes are upstream's node-default.yaml (4 cpu, 32Gi, 110 pods), pods its pod-def
   once with the compiled kernel and once with its pure-Python twin in the same run; prints pods/s,
   p50/p99 per-pod latency and the speed-up. The twin is slow at 5000 nodes, so it schedules
   ``--pure-pods`` pods (its throughput does not depend on how many).
-* ``e2e``: a real ``kubelite server`` on SQLite in a temporary data dir (no controllers), with the
-  scheduler inside it and/or as a separate ``kubelite scheduler`` process; Nodes created through the
-  API, then pods created by ``--clients`` concurrent clients; a watch on pods records when each one is
-  bound. Prints pods/s from the first create to the last binding, p50/p99 of create-to-bound latency
-  (upstream's SLI), and, as the baseline of the same run, how fast the API server took the creates
-  alone; for the standalone scheduler also its own CPU time per pod.
+* ``e2e``: a real ``kubelite server`` on SQLite in a temporary data dir (no controllers); Nodes created
+  through the API; a watch on pods records when each one is bound. Three runs:
+  ``embedded`` (the scheduler inside the server) and ``standalone`` (``kubelite scheduler`` as its own
+  process) measure as upstream's scheduler_perf does: ``--clients`` concurrent clients create the pods
+  while the scheduler runs, SchedulingThroughput is sampled once a second over the measured phase
+  (first create to last binding), and the rate the API server took the creates at is printed as the
+  baseline of the same run. ``precreated``: every measured pod exists before ``kubelite scheduler``
+  starts, which isolates scheduling and binding from the creates (first to last binding).
+  Each prints pods/s, the per-second throughput percentiles, p50/p99 create-to-bound latency
+  (upstream's SLI), and the API server's and the scheduler's CPU time per pod in the measured phase.
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ class Figures:
     seconds: float
     latencies: list[float]
     cpu_seconds: float = 0.0  # this process's CPU time: a figure that other load on the host does not skew
+    server_cpu: float = 0.0  # e2e: the API server's CPU time during the measured phase
+    scheduler_cpu: float = 0.0  # e2e: the standalone scheduler's CPU time during the measured phase
 
     @property
     def rate(self) -> float:
@@ -118,19 +125,47 @@ def run_algorithm(*, kernel: Kernel, nodes: int, placed: int, pods: int, seed: i
 # ---- (b) end to end through a real server -----------------------------------------------------------
 
 
-async def run_e2e(*, nodes: int, placed: int, pods: int, clients: int, standalone: bool = False) -> Figures:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (from /proc: no dependency, works for any PID)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _start_standalone_scheduler(kubeconfig: Path) -> subprocess.Popen[bytes]:
+    # the scheduler in its own process, on the second core (DESIGN.md: "Processes")
+    return subprocess.Popen([sys.executable, "-m", "kubelite", "scheduler", "--kubeconfig", str(kubeconfig)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+async def run_e2e(*, nodes: int, placed: int, pods: int, clients: int, standalone: bool = False,
+                  precreated: bool = False) -> Figures:
+    """One end-to-end run; ``precreated``: all measured pods exist before the (standalone) scheduler starts.
+
+    Concurrent (upstream scheduler_perf): the scheduler runs while ``clients`` create the measured pods;
+    SchedulingThroughput is sampled once a second over the measured phase (first create to last
+    binding). Pre-created: the scheduler starts with a full queue, which isolates scheduling + binding
+    from the creates; the measured phase runs from its first binding to its last.
+    """
     from e2e_harness import start_server, stop_server
 
     from kubelite.client import APIClient, load_kubeconfig
 
+    standalone = standalone or precreated
     data_dir = Path(tempfile.mkdtemp(prefix="kubelite-sched-bench-"))
     flags = ["--disable-controllers"] + (["--disable-scheduler"] if standalone else [])
     server = start_server(data_dir, *flags)
     scheduler: subprocess.Popen[bytes] | None = None
-    if standalone:
-        # the scheduler in its own process, on the second core (DESIGN.md: "Processes")
-        scheduler = subprocess.Popen([sys.executable, "-m", "kubelite", "scheduler", "--kubeconfig",
-                                      str(server.kubeconfig)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if standalone and not precreated:
+        scheduler = _start_standalone_scheduler(server.kubeconfig)
     try:
         async with APIClient(load_kubeconfig(server.kubeconfig), max_connections=clients + 10) as client:
             node_api = client.resource("", "v1", "nodes", namespaced=False)
@@ -166,10 +201,28 @@ async def run_e2e(*, nodes: int, placed: int, pods: int, clients: int, standalon
                         obj = event.object
                         name = obj["metadata"]["name"]
                         if name.startswith("measured-") and obj["spec"].get("nodeName") and name not in bound:
+                            if not bound and precreated:
+                                # the measured phase starts at the first binding, after the scheduler's start-up
+                                cpu_at_first_binding.extend(_phase_cpu())
                             bound[name] = time.perf_counter()
                             if len(bound) == pods:
                                 done.set()
                                 return
+
+            samples: list[int] = []
+            cpu_at_first_binding: list[float] = []
+
+            def _phase_cpu() -> tuple[float, float]:
+                return (_cpu_seconds(server.process.pid), _cpu_seconds(scheduler.pid) if scheduler is not None else 0.0)
+
+            async def sample() -> None:
+                # upstream's throughput collector: pods scheduled in each one-second interval
+                last = 0
+                while True:
+                    await asyncio.sleep(1.0)
+                    if bound or not precreated:
+                        samples.append(len(bound) - last)
+                    last = len(bound)
 
             watcher = asyncio.create_task(watch())
             measured = [pod_obj(f"measured-{i}") for i in range(pods)]
@@ -180,31 +233,45 @@ async def run_e2e(*, nodes: int, placed: int, pods: int, clients: int, standalon
                 created[pod["metadata"]["name"]] = time.perf_counter()
                 await pod_api.create(pod, namespace="default")
 
+            server_cpu0 = _cpu_seconds(server.process.pid)
             start = time.perf_counter()
+            sampler = asyncio.create_task(sample()) if not precreated else None
             await fan_out(measured, create)
             creates_done = time.perf_counter()
+            if precreated:
+                server_cpu0 = _cpu_seconds(server.process.pid)
+                scheduler = _start_standalone_scheduler(server.kubeconfig)
+                sampler = asyncio.create_task(sample())
+            scheduler_cpu0 = _cpu_seconds(scheduler.pid) if scheduler is not None else 0.0
             await asyncio.wait_for(done.wait(), timeout=max(300.0, pods / 5))
-            seconds = max(bound.values()) - start
+            if cpu_at_first_binding:
+                server_cpu0, scheduler_cpu0 = cpu_at_first_binding
+            server_cpu = _cpu_seconds(server.process.pid) - server_cpu0
+            scheduler_cpu = _cpu_seconds(scheduler.pid) - scheduler_cpu0 if scheduler is not None else 0.0
+            assert sampler is not None
+            sampler.cancel()
             watcher.cancel()
+            first = min(bound.values()) if precreated else start
+            seconds = max(bound.values()) - first
             latencies = [bound[name] - created[name] for name in bound]
-            where = "standalone scheduler" if standalone else "embedded scheduler"
-            print(f"  (baseline: the API server took the {pods} creates alone at "
-                  f"{pods / (creates_done - start):.1f} creates/s)", flush=True)
-            if scheduler is not None:
-                ticks = os.sysconf("SC_CLK_TCK")
-                fields = Path(f"/proc/{scheduler.pid}/stat").read_text().rsplit(")", 1)[1].split()
-                cpu = (int(fields[11]) + int(fields[12])) / ticks
-                print(f"  (the scheduler process used {cpu:.1f} CPU-seconds in all: "
-                      f"{cpu / (pods + placed) * 1000:.2f} ms per pod seen)", flush=True)
-            return Figures(f"end-to-end sqlite {nodes} nodes, {where}", pods, seconds, latencies)
+            if precreated:
+                where = "pre-created pods"
+            else:
+                where = "standalone scheduler" if standalone else "embedded scheduler"
+                print(f"  (baseline: the API server took the {pods} creates alone at "
+                      f"{pods / (creates_done - start):.1f} creates/s)", flush=True)
+            per_second = sorted(samples) or [0]
+            print(f"  (SchedulingThroughput per second: average {pods / seconds if seconds else 0:.1f}, "
+                  f"p50 {per_second[len(per_second) // 2]}, p90 {per_second[int(len(per_second) * 0.9)]}, "
+                  f"p99 {per_second[int(len(per_second) * 0.99)]}, max {per_second[-1]} pods)", flush=True)
+            print(f"  (server CPU {server_cpu / pods * 1000:.2f} ms per pod"
+                  + (f", scheduler CPU {scheduler_cpu / pods * 1000:.2f} ms per pod" if scheduler else "")
+                  + (" (the scheduler runs inside the server)" if not standalone else "") + ")", flush=True)
+            return Figures(f"end-to-end sqlite {nodes} nodes, {where}", pods, seconds, latencies,
+                           server_cpu=server_cpu, scheduler_cpu=scheduler_cpu)
     finally:
         if scheduler is not None:
-            scheduler.terminate()
-            try:
-                scheduler.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                scheduler.kill()
-                scheduler.wait()
+            _stop(scheduler)
         stop_server(server)
         shutil.rmtree(data_dir, ignore_errors=True)
 
@@ -217,10 +284,12 @@ def main(argv: list[str] | None = None) -> list[Figures]:
     parser.add_argument("--pods", type=int, default=10000)
     parser.add_argument("--pure-pods", type=int, default=1000, help="pods the pure-Python twin schedules")
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--scheduler", choices=["embedded", "standalone", "both"], default="both",
-                        help="e2e: the scheduler inside kubelite server, as kubelite scheduler, or both")
+    parser.add_argument("--scheduler", action="append", choices=["embedded", "standalone", "precreated"],
+                        help="e2e runs: the scheduler inside kubelite server, as kubelite scheduler, or kubelite "
+                             "scheduler started after all measured pods exist (default: all three)")
     args = parser.parse_args(argv)
     node_counts = args.nodes or [5000, 500]
+    e2e_runs = args.scheduler or ["embedded", "standalone", "precreated"]
     figures: list[Figures] = []
     for nodes in node_counts:
         if args.mode in ("algorithm", "both"):
@@ -232,9 +301,9 @@ def main(argv: list[str] | None = None) -> list[Figures]:
             print(f"{'speed-up cython / pure twin':<40} {compiled.rate / pure.rate:>6.1f}x wall, "
                   f"{compiled.cpu_rate / pure.cpu_rate:.1f}x CPU time", flush=True)
         if args.mode in ("e2e", "both"):
-            for standalone in ([False, True] if args.scheduler == "both" else [args.scheduler == "standalone"]):
+            for run in e2e_runs:
                 e2e = asyncio.run(run_e2e(nodes=nodes, placed=args.placed, pods=args.pods, clients=args.clients,
-                                          standalone=standalone))
+                                          standalone=run == "standalone", precreated=run == "precreated"))
                 figures.append(e2e)
                 print(e2e.line(), flush=True)
     return figures

@@ -15,7 +15,10 @@ def test_scheduler_bench_runs_both_modes_and_binds_every_pod() -> None:
     compiled, pure = by_name["algorithm cython 30 nodes"], by_name["algorithm python 30 nodes"]
     assert compiled.count == 60 and len(compiled.latencies) == 60
     assert pure.count == 30 and len(pure.latencies) == 30
-    for where in ("embedded", "standalone"):
-        e2e = by_name[f"end-to-end sqlite 30 nodes, {where} scheduler"]
+    for where in ("embedded scheduler", "standalone scheduler", "pre-created pods"):
+        e2e = by_name[f"end-to-end sqlite 30 nodes, {where}"]
         assert e2e.count == 60 and len(e2e.latencies) == 60, "every measured pod was seen bound"
         assert all(latency > 0 for latency in e2e.latencies)
+        assert e2e.server_cpu > 0, "the API server's CPU time in the measured phase was read"
+        if where != "embedded scheduler":
+            assert e2e.scheduler_cpu > 0, "the scheduler process's CPU time was read"
