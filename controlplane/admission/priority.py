@@ -9,12 +9,13 @@ Upstream's plugin (``plugin/pkg/admission/priority``), on create:
   ``PreemptLowerPriority`` when no class is the default. A pod may carry ``spec.priority`` or
   ``spec.preemptionPolicy`` only when they equal what the class gives (a client echoing a pod it read
   back); anything else is refused, so a pod cannot raise its own priority past its class.
-* **PriorityClasses**: at most one is ``globalDefault`` (403 naming the existing default). When a race
-  still leaves two, the one with the lowest value is the default, as upstream.
+* **PriorityClasses** (create and update): at most one is ``globalDefault`` (403 naming the existing
+  default). When a race still leaves two, the one with the lowest value is the default, as upstream.
 
 The built-in ``system-cluster-critical`` and ``system-node-critical`` classes are real objects the
 server creates at start (``ensure_system_priority_classes``), so they resolve like any other class.
-Updates keep the stored priority (``PodStrategy.prepare_for_update``); validation forbids changing it.
+Pod updates keep the stored priority (``PodStrategy.prepare_for_update``) and validation forbids
+changing it, so the plugin looks at pod creates only; subresources are never its business.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Final
 
-from kubelite.controlplane.admission.chain import AdmissionDenied, AdmissionRequest
+from kubelite.controlplane.admission.chain import CREATE, AdmissionDenied, AdmissionRequest
 
 Obj = dict[str, Any]
 
@@ -50,8 +51,11 @@ def default_class(classes: Iterable[Obj]) -> Obj | None:
 
 
 async def admit(request: AdmissionRequest) -> None:
+    if request.subresource:
+        return  # upstream ignores every subresource (binding, status, ephemeralcontainers)
     if request.group == "" and request.resource == "pods":
-        await _admit_pod(request)
+        if request.operation == CREATE:
+            await _admit_pod(request)
     elif request.group == "scheduling.k8s.io" and request.resource == "priorityclasses":
         _validate_priority_class(request)
 
@@ -88,8 +92,9 @@ def _validate_priority_class(request: AdmissionRequest) -> None:
     if request.obj.get("globalDefault") is not True:
         return
     existing = default_class(request.list_objects(PREFIX, PREFIX))
-    if existing is not None:
-        # on create any existing default conflicts (upstream compares names only on update)
+    name = (request.obj.get("metadata") or {}).get("name", "")
+    if existing is not None and (request.operation == CREATE or (existing.get("metadata") or {}).get("name") != name):
+        # on create any existing default conflicts; an update may keep its own class the default
         raise AdmissionDenied(f"PriorityClass {(existing.get('metadata') or {}).get('name', '')} is already marked "
                               "as default. Only one default can exist")
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from kubelite.controlplane.admission import priority
-from kubelite.controlplane.admission.chain import AdmissionDenied, AdmissionRequest
+from kubelite.controlplane.admission.chain import CREATE, UPDATE, AdmissionDenied, AdmissionRequest
 from kubelite.controlplane.apiserver.kinds.scheduling import SYSTEM_PRIORITY_CLASSES
 
 Obj = dict[str, Any]
@@ -26,7 +26,8 @@ def pod(**spec: Any) -> Obj:
     return {"metadata": {"name": "p", "namespace": "ns"}, "spec": {"containers": [{"name": "c"}], **spec}}
 
 
-def run(obj: Obj, classes: list[Obj], *, group: str = "", resource: str = "pods") -> Obj:
+def run(obj: Obj, classes: list[Obj], *, group: str = "", resource: str = "pods", old: Obj | None = None,
+        subresource: str = "") -> Obj:
     store = {f"{priority.PREFIX}{c['metadata']['name']}": c for c in classes}
 
     def list_objects(prefix: str, key_prefix: str) -> list[Obj]:
@@ -35,7 +36,8 @@ def run(obj: Obj, classes: list[Obj], *, group: str = "", resource: str = "pods"
     async def get_object(key: str) -> Obj | None:
         return store.get(key)
 
-    request = AdmissionRequest(group, resource, "Pod", "ns", obj, None, False, list_objects, get_object)
+    request = AdmissionRequest(group, resource, "Pod", "ns", obj, None, False, list_objects, get_object,
+                               operation=UPDATE if old is not None else CREATE, old_obj=old, subresource=subresource)
     asyncio.run(priority.admit(request))
     return obj
 
@@ -92,6 +94,21 @@ def test_only_one_global_default() -> None:
     assert err.value.message == "PriorityClass first is already marked as default. Only one default can exist"
     run(pc("second", 1, default=True), [pc("first", 2)], group="scheduling.k8s.io", resource="priorityclasses")
     run(pc("third", 1), [pc("first", 2, default=True)], group="scheduling.k8s.io", resource="priorityclasses")
+
+
+def test_update_of_the_default_class_itself_is_allowed() -> None:
+    first = pc("first", 2, default=True)
+    run(pc("first", 2, default=True), [first], group="scheduling.k8s.io", resource="priorityclasses", old=first)
+    with pytest.raises(AdmissionDenied):
+        run(pc("other", 1, default=True), [first, pc("other", 1)], group="scheduling.k8s.io",
+            resource="priorityclasses", old=pc("other", 1))
+
+
+def test_pod_updates_and_subresources_untouched() -> None:
+    stored = pod(priority=1000, priorityClassName="gone")
+    assert run(pod(priority=1000, priorityClassName="gone"), [], old=stored)["spec"]["priority"] == 1000
+    binding = {"metadata": {"name": "p"}, "target": {"name": "n"}}
+    assert run(binding, [], subresource="binding") == {"metadata": {"name": "p"}, "target": {"name": "n"}}
 
 
 def test_other_resources_untouched() -> None:
