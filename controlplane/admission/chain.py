@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from kubelite.api.validation import FieldError
 from kubelite.controlplane.auth.authentication import UserInfo
 
 Obj = dict[str, Any]
@@ -46,11 +47,13 @@ UPDATE: Final = "UPDATE"
 
 
 class AdmissionDenied(Exception):
-    """403 Forbidden: ``message`` is the reason after ``... is forbidden: ``."""
+    """403 Forbidden: ``message`` is the reason after ``... is forbidden: ``; with ``invalid`` field errors
+    a 422 Invalid instead (upstream's plugins answer bad values of fields they own that way)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, invalid: tuple[FieldError, ...] = ()) -> None:
         super().__init__(message)
         self.message = message
+        self.invalid = invalid
 
 
 # (namespace, quota name, resourceVersion it was read at, status.used) -> written (False: conflict)

@@ -8,6 +8,10 @@ Upstream's ``plugin/pkg/admission/limitranger`` for pods: for each ``LimitRange`
 ``min``/``max`` and the limit/request ratio within ``maxLimitRequestRatio``; items of type ``Pod``
 bound the sum over containers. Violations are one 403 listing each, in upstream's words
 ("maximum cpu usage per Container is 1, but limit is 2").
+
+As upstream, pods are checked on create only (their containers' resources cannot change afterwards), and
+PersistentVolumeClaims on create and on every update of the claim (an expansion may not pass ``max``): items
+of type ``PersistentVolumeClaim`` bound ``spec.resources.requests.storage`` by ``min`` and ``max``.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubelite.api.quantity import Quantity, QuantityError
-from kubelite.controlplane.admission.chain import AdmissionDenied, AdmissionRequest
+from kubelite.controlplane.admission.chain import CREATE, AdmissionDenied, AdmissionRequest
 
 Obj = dict[str, Any]
 
@@ -87,8 +91,39 @@ def violations(pod: Obj, item: Obj) -> list[str]:
     return problems
 
 
+def claim_violations(claim: Obj, item: Obj) -> list[str]:
+    """Upstream's PersistentVolumeClaimValidateLimitFunc: the claim's requests within min and max."""
+    if item.get("type") != "PersistentVolumeClaim":
+        return []
+    requested = ((claim.get("spec") or {}).get("resources") or {}).get("requests") or {}
+    problems: list[str] = []
+    for bag, word, too_far in (("min", "minimum", lambda v, b: v < b), ("max", "maximum", lambda v, b: v > b)):
+        for name, bound in (item.get(bag) or {}).items():
+            limit, value = _q(bound), _q(requested.get(name))
+            if limit is None:
+                continue
+            if value is None:
+                problems.append(f"{word} {name} usage per PersistentVolumeClaim is {bound}.  No request is specified")
+            elif too_far(value, limit):
+                problems.append(f"{word} {name} usage per PersistentVolumeClaim is {bound}, but request is "
+                                f"{requested[name]}")
+    return problems
+
+
+def _deny(problems: list[str]) -> None:
+    if problems:
+        raise AdmissionDenied("[" + ", ".join(problems) + "]" if len(problems) > 1 else problems[0])
+
+
 async def admit(request: AdmissionRequest) -> None:
-    if request.resource != "pods" or request.group != "":
+    if request.group != "" or request.subresource:
+        return
+    if request.resource == "persistentvolumeclaims":
+        ranges = request.list_objects("/core/limitranges/", f"/core/limitranges/{request.namespace}/")
+        _deny([p for lr in ranges for item in ((lr.get("spec") or {}).get("limits") or [])
+               for p in claim_violations(request.obj, item)])
+        return
+    if request.resource != "pods" or request.operation != CREATE:
         return
     ranges = request.list_objects("/core/limitranges/", f"/core/limitranges/{request.namespace}/")
     if not ranges:
@@ -99,6 +134,4 @@ async def admit(request: AdmissionRequest) -> None:
     for item in items:
         if item.get("type") == "Container":
             apply_defaults(pod, item)
-    problems = [p for item in items for p in violations(pod, item)]
-    if problems:
-        raise AdmissionDenied("[" + ", ".join(problems) + "]" if len(problems) > 1 else problems[0])
+    _deny([p for item in items for p in violations(pod, item)])

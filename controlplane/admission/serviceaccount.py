@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 from typing import Any, Final
 
-from kubelite.controlplane.admission.chain import AdmissionDenied, AdmissionRequest
+from kubelite.controlplane.admission.chain import CREATE, AdmissionDenied, AdmissionRequest
 
 Obj = dict[str, Any]
 
@@ -41,7 +41,8 @@ def api_access_volume(name: str) -> Obj:
 
 
 async def admit(request: AdmissionRequest) -> None:
-    if request.resource != "pods" or request.group != "":
+    # on updates upstream's plugin only re-checks what validation already keeps immutable (the account name)
+    if request.resource != "pods" or request.group != "" or request.operation != CREATE:
         return
     pod = request.obj
     if MIRROR in ((pod.get("metadata") or {}).get("annotations") or {}):

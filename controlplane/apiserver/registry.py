@@ -297,6 +297,8 @@ class Registry:
                                                               kind=info.kind, namespace=namespace, obj=obj,
                                                               dry_run=opts.dry_run)
             except AdmissionDenied as exc:
+                if exc.invalid:
+                    raise errors.invalid(info.kind, info.group, name_of(obj), exc.invalid)
                 raise errors.forbidden(info.group_resource, name_of(obj), exc.message)
         await strategy.before_create(obj, dry_run=opts.dry_run)
         if opts.dry_run:
@@ -361,6 +363,15 @@ class Registry:
                                        opts.field_manager if track else None)
             if new == old:
                 return WriteResult(old, warnings)
+            if self.admission is not None:
+                try:
+                    warnings += await self.admission.admit_update(
+                        group=info.group, resource=info.plural, kind=info.kind, namespace=namespace, obj=new,
+                        old_obj=old, subresource=subresource, dry_run=opts.dry_run)
+                except AdmissionDenied as exc:
+                    if exc.invalid:
+                        raise errors.invalid(info.kind, info.group, name, exc.invalid)
+                    raise errors.forbidden(info.group_resource, name, exc.message)
             md = new["metadata"]
             if md.get("deletionTimestamp") and not md.get("finalizers") and strategy.finalize_on_empty(new):
                 if opts.dry_run:
