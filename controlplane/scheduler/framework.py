@@ -27,7 +27,7 @@ import enum
 import random
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
@@ -114,6 +114,13 @@ class CycleState:
     def delete(self, key: str) -> None:
         self._data.pop(key, None)
 
+    def clone(self) -> CycleState:
+        """A shallow copy (upstream CycleState.Clone). Plugins never mutate a value in place after
+        PreFilter: a PreFilter extension writes a new value into the copy instead."""
+        copy = CycleState()
+        copy._data = dict(self._data)
+        return copy
+
 
 def missing_state(plugin: str, key: str) -> Status:
     """The Error status a plugin returns when its PreFilter/PreScore state is missing."""
@@ -140,6 +147,16 @@ class PreFilterResult:
 @runtime_checkable
 class PreFilterPlugin(Plugin, Protocol):
     def pre_filter(self, *, state: CycleState, pod: JSON) -> tuple[PreFilterResult | None, Status | None]: ...
+
+
+@runtime_checkable
+class PreFilterExtensions(Protocol):
+    """Upstream PreFilterExtensions: keep a plugin's PreFilter state right when the framework adds a
+    pod to a node in a what-if (nominated pods, preemption). ``state`` is a clone the plugin may
+    write a new value into; ``node_info`` is the node the pod is added to (it already holds it)."""
+
+    def add_pod(self, *, state: CycleState, pod_to_schedule: JSON, pod_to_add: JSON,
+                node_info: NodeInfo) -> Status | None: ...
 
 
 @runtime_checkable
@@ -267,13 +284,15 @@ PluginFactory = Callable[[Mapping[str, Any]], Plugin]
 @dataclass
 class Handle:
     """What plugins may reach beyond the pod and node (upstream framework.Handle): the API client
-    (DefaultBinder, DefaultPreemption) and the scheduler's live node snapshot and pod lister. The
-    scheduler fills it in; a Framework built without one (unit tests) has plugins that say so."""
+    (DefaultBinder, DefaultPreemption), the scheduler's live node snapshot and pod lister, and the
+    nominator (the Framework filters with nominated pods). The scheduler fills it in; a Framework
+    built without one (unit tests) has plugins that say so."""
 
     client: Any = None  # kubelite.client.APIClient; Any keeps this module free of client imports
     snapshot: Any = None  # kubelite.controlplane.scheduler.snapshot.Snapshot
     pdbs: Callable[[], Sequence[Mapping[str, Any]]] = field(default=lambda: [])
     recorder: Any = None  # kubelite.client.EventRecorder (Preempted events)
+    nominator: Any = None  # kubelite.controlplane.scheduler.nominator.Nominator (pods nominated to nodes)
 
 
 # CycleState keys the framework fills for PostFilter plugins (upstream reaches these through Handle)
@@ -369,6 +388,22 @@ class _SlotView(Sequence[NodeInfo]):
         return (infos[idx[k]] for k in range(self._count))
 
 
+def _priority(pod: JSON) -> int:
+    value = (pod.get("spec") or {}).get("priority")
+    return value if isinstance(value, int) else 0
+
+
+def _identity(pod: JSON) -> str:
+    meta = pod.get("metadata") or {}
+    return str(meta.get("uid") or f"{meta.get('namespace', '')}/{meta.get('name', '')}")
+
+
+def _outranking(pod: JSON, others: Iterable[JSON]) -> list[JSON]:
+    """``others`` of priority >= ``pod``'s, but ``pod`` itself."""
+    priority, identity = _priority(pod), _identity(pod)
+    return [other for other in others if _priority(other) >= priority and _identity(other) != identity]
+
+
 def pod_key(pod: JSON) -> str:
     meta = pod.get("metadata") or {}
     return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
@@ -379,13 +414,15 @@ class Framework:
 
     def __init__(self, *, profile: Profile, registry: Mapping[str, PluginFactory],
                  rng: random.Random | None = None, percentage_of_nodes_to_score: int = 0,
-                 kernel: Kernel = KERNEL) -> None:
+                 kernel: Kernel = KERNEL, handle: Handle | None = None) -> None:
         """Instantiate every plugin the profile names once; raise ProfileError listing every
         problem (unknown plugin, plugin lacking the extension point, bad weight, bad args).
 
         ``percentage_of_nodes_to_score`` (0 = upstream's adaptive default) applies unless the
-        profile sets its own; ``kernel`` is the compiled batch kernel or its pure twin."""
+        profile sets its own; ``kernel`` is the compiled batch kernel or its pure twin; ``handle``
+        gives the nominator (no handle: no pod is nominated anywhere)."""
         self.profile = profile
+        self.handle = handle
         self._rng = rng if rng is not None else random.Random()
         self.kernel = kernel
         self._next_start = 0
@@ -459,6 +496,8 @@ class Framework:
         self._batch_scorers = {p.name: cast(BatchScorePlugin, p) for p in self._score
                                if isinstance(p, BatchScorePlugin)}
         self._normalizers = {p.name: cast(ScoreNormalizer, p) for p in self._score if isinstance(p, ScoreNormalizer)}
+        self._pre_filter_extensions = [(p.name, cast(PreFilterExtensions, p)) for p in self._pre_filter
+                                       if isinstance(p, PreFilterExtensions)]
 
     def plugins(self, point: ExtensionPoint) -> list[str]:
         """Names of the plugins enabled at ``point``, in run order."""
@@ -519,17 +558,30 @@ class Framework:
                                                         kernel=kernel):
                 continue
             per_node.append(plugin)
+        nominated = self._nominated_slots(pod=pod, snapshot=snapshot)
+        preferred = (pod.get("status") or {}).get("nominatedNodeName")
+        if preferred:
+            # upstream evaluateNominatedNode: the node preemption freed for this pod is tried first, alone
+            slot = snapshot.slots.get(preferred)
+            if slot is not None and mask[slot]:
+                status = self._filter_slot(state=state, pod=pod, info=snapshot.infos[slot], per_node=per_node,
+                                           filters=filters, nominated=nominated.get(slot))
+                if status is not None and status.code is Code.ERROR:
+                    return ScheduleFailure(status=status)
+                if status is None:
+                    return ScheduleResult(suggested_host=preferred, evaluated_nodes=1, feasible_nodes=1)
         to_find = self.num_feasible_nodes_to_find(num_nodes)
         idx = array("q", bytes(8 * num_nodes))
         start = self._next_start % num_nodes
-        if not per_node:
+        if not per_node and not nominated:
             found, scanned = kernel.select(mask, start, to_find, idx)
         else:
             passed, _ = kernel.select(mask, start, num_nodes, idx)
             found = scanned = 0
             for k in range(passed):
                 slot = idx[k]
-                status = self._run_filter(filters=per_node, state=state, pod=pod, node_info=snapshot.infos[slot])
+                status = self._filter_slot(state=state, pod=pod, info=snapshot.infos[slot], per_node=per_node,
+                                           filters=filters, nominated=nominated.get(slot))
                 if status is not None and status.code is Code.ERROR:
                     return ScheduleFailure(status=status)
                 if status is None:
@@ -544,7 +596,7 @@ class Framework:
         if not found:
             return self._post_filter(state=state, pod=pod, fit=self._fit_error(
                 state=state, pod=pod, snapshot=snapshot, filters=filters, allowed=allowed,
-                plugins=pre_result.plugins if pre_result is not None else ()))
+                plugins=pre_result.plugins if pre_result is not None else (), nominated=nominated))
         evaluated = min(scanned, num_nodes if allowed is None else len(allowed))
         if found == 1:
             # upstream skips scoring when there is nothing to choose between
@@ -559,7 +611,8 @@ class Framework:
                               feasible_nodes=found)
 
     def _fit_error(self, *, state: CycleState, pod: JSON, snapshot: Snapshot, filters: Sequence[FilterPlugin],
-                   allowed: frozenset[str] | None, plugins: tuple[str, ...]) -> FitError:
+                   allowed: frozenset[str] | None, plugins: tuple[str, ...],
+                   nominated: Mapping[int, list[JSON]]) -> FitError:
         """Every filter on every candidate node, per node, for the reasons of the message."""
         statuses: dict[str, Status] = {}
         excluded = Status.of(Code.UNSCHEDULABLE_AND_UNRESOLVABLE,
@@ -571,6 +624,10 @@ class Framework:
                 statuses[info.name] = excluded
                 continue
             status = self._run_filter(filters=filters, state=state, pod=pod, node_info=info)
+            others = nominated.get(snapshot.slots[info.name]) if nominated else None
+            if status is None and others:
+                status = self._filter_with_nominated(state=state, pod=pod, info=info, filters=filters,
+                                                     nominated=others)
             if status is not None:
                 statuses[info.name] = status
         return FitError(pod_key=pod_key(pod), num_all_nodes=len(snapshot), node_statuses=statuses)
@@ -613,10 +670,73 @@ class Framework:
 
     def run_filter(self, *, state: CycleState, pod: JSON, node_info: NodeInfo) -> Status | None:
         """Every Filter plugin on one node (but those whose PreFilter asked to be skipped in this
-        cycle); the first rejection, or None when the pod fits."""
+        cycle), with and without the pods nominated to it (upstream RunFilterPluginsWithNominatedPods);
+        the first rejection, or None when the pod fits."""
         skipped = state.read(SKIPPED_FILTERS_KEY, frozenset) or frozenset()
-        return self._run_filter(filters=[p for p in self._filter if p.name not in skipped], state=state, pod=pod,
-                                node_info=node_info)
+        filters = [p for p in self._filter if p.name not in skipped]
+        status = self._run_filter(filters=filters, state=state, pod=pod, node_info=node_info)
+        if status is None:
+            others = self.nominated_pods(pod=pod, node_name=node_info.name)
+            if others:
+                status = self._filter_with_nominated(state=state, pod=pod, info=node_info, filters=filters,
+                                                     nominated=others)
+        return status
+
+    # ---- nominated pods ---------------------------------------------------------------------------
+
+    def _nominator(self) -> Any:
+        nominator = self.handle.nominator if self.handle is not None else None
+        return nominator if nominator is not None and len(nominator) else None
+
+    def nominated_pods(self, *, pod: JSON, node_name: str) -> list[JSON]:
+        """Pods nominated to ``node_name`` that ``pod`` must leave room for: those of higher or equal
+        priority, other than ``pod`` itself (upstream addGENominatedPods)."""
+        nominator = self._nominator()
+        if nominator is None:
+            return []
+        nominated = nominator.nodes().get(node_name)
+        return _outranking(pod, nominated.values()) if nominated else []
+
+    def _nominated_slots(self, *, pod: JSON, snapshot: Snapshot) -> dict[int, list[JSON]]:
+        """Slot -> the pods nominated there that ``pod`` must leave room for (usually empty)."""
+        nominator = self._nominator()
+        if nominator is None:
+            return {}
+        out: dict[int, list[JSON]] = {}
+        for node_name, pods in nominator.nodes().items():
+            slot = snapshot.slots.get(node_name)
+            if slot is not None:
+                others = _outranking(pod, pods.values())
+                if others:
+                    out[slot] = others
+        return out
+
+    def _filter_slot(self, *, state: CycleState, pod: JSON, info: NodeInfo, per_node: Sequence[FilterPlugin],
+                     filters: Sequence[FilterPlugin], nominated: list[JSON] | None) -> Status | None:
+        """One node the batch filters let through: the per-node filters, then, when pods are nominated
+        there, every filter again with them on the node."""
+        status = self._run_filter(filters=per_node, state=state, pod=pod, node_info=info) if per_node else None
+        if status is None and nominated:
+            status = self._filter_with_nominated(state=state, pod=pod, info=info, filters=filters,
+                                                 nominated=nominated)
+        return status
+
+    def _filter_with_nominated(self, *, state: CycleState, pod: JSON, info: NodeInfo,
+                               filters: Sequence[FilterPlugin], nominated: Sequence[JSON]) -> Status | None:
+        """Upstream's first pass of RunFilterPluginsWithNominatedPods: the node as if the nominated pods
+        ran there already, PreFilter state updated through the plugins' AddPod extensions, in a copy."""
+        trial_state = state.clone()
+        trial = NodeInfo.build(node=info.node, pods=[*info.pods, *nominated])
+        skipped = state.read(SKIPPED_FILTERS_KEY, frozenset) or frozenset()
+        for other in nominated:
+            for name, extension in self._pre_filter_extensions:
+                if name in skipped:
+                    continue
+                status = extension.add_pod(state=trial_state, pod_to_schedule=pod, pod_to_add=other, node_info=trial)
+                if not is_success(status):
+                    assert status is not None
+                    return Status.of(Code.ERROR, *status.reasons, plugin=name)
+        return self._run_filter(filters=filters, state=trial_state, pod=pod, node_info=trial)
 
     def _post_filter(self, *, state: CycleState, pod: JSON, fit: FitError) -> FitError | ScheduleFailure:
         messages: list[str] = []

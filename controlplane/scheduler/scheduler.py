@@ -60,6 +60,7 @@ from kubelite.controlplane.scheduler.framework import (
     Status,
     is_success,
 )
+from kubelite.controlplane.scheduler.nominator import Nominator
 from kubelite.controlplane.scheduler.plugins import in_tree_registry
 from kubelite.controlplane.scheduler.scheduling_queue import (
     ASSIGNED_POD_ADD,
@@ -122,14 +123,15 @@ class Scheduler:
         self.nodes: Informer = self.informers.for_resource("", "v1", "nodes", namespaced=False)
         self.pdbs: Informer = self.informers.for_resource("policy", "v1", "poddisruptionbudgets")
         self.recorder = EventRecorder(client, component=COMPONENT, host=socket.gethostname())
+        self.nominator = Nominator()
         self.handle = Handle(client=client, snapshot=self.cache.snapshot, pdbs=self.pdbs.store.list,
-                             recorder=self.recorder)
+                             recorder=self.recorder, nominator=self.nominator)
         registry = in_tree_registry(self.handle)
         self.frameworks: dict[str, Framework] = {}
         for profile in self.config.profiles:
             self.frameworks[profile.scheduler_name] = Framework(
                 profile=profile, registry=registry, rng=rng,
-                percentage_of_nodes_to_score=self.config.percentage_of_nodes_to_score)
+                percentage_of_nodes_to_score=self.config.percentage_of_nodes_to_score, handle=self.handle)
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_cleanup = 0.0
         self.scheduled = 0  # pods bound by this scheduler (for benchmarks and tests)
@@ -150,19 +152,23 @@ class Scheduler:
             self.cache.add_pod(pod)
             self.queue.move_all_to_active_or_backoff(ASSIGNED_POD_ADD, interested=self._helped(ASSIGNED_POD_ADD))
         elif self._pending(pod):
+            self.nominator.add(pod)
             self.queue.add(pod)
 
     def on_pod_update(self, old: JSON, new: JSON) -> None:
         if _assigned(new):
             if not _assigned(old):
                 self.queue.delete(new)
+                self.nominator.delete(new)
             self.cache.update_pod(new)
             if old is not new:
                 self.queue.move_all_to_active_or_backoff(ASSIGNED_POD_UPDATE,
                                                          interested=self._helped(ASSIGNED_POD_UPDATE))
         elif self._pending(new):
+            self.nominator.update(old, new)
             self.queue.update(old, new)
         else:
+            self.nominator.delete(new)
             self.queue.delete(new)
 
     def on_pod_delete(self, pod: JSON) -> None:
@@ -170,6 +176,7 @@ class Scheduler:
             self.cache.remove_pod(pod)
             self.queue.move_all_to_active_or_backoff(ASSIGNED_POD_DELETE,
                                                      interested=self._helped(ASSIGNED_POD_DELETE))
+        self.nominator.delete(pod)
         self.queue.delete(pod)
 
     def on_node_add(self, node: JSON) -> None:
@@ -268,6 +275,7 @@ class Scheduler:
             return
         host = result.suggested_host
         assumed = self.cache.assume_pod(current, host)
+        self.nominator.delete(current)  # upstream assume: the pod no longer holds a nomination
         status = framework.run_reserve(state=state, pod=assumed, node_name=host)
         if not is_success(status):
             assert status is not None
@@ -318,6 +326,9 @@ class Scheduler:
             self.queue.done(key)  # deleted or bound by someone else meanwhile
             return
         info.pod = current
+        if nominated:
+            # hold the room at once; the status write that records it comes back through the informer
+            self.nominator.add(current, node_name=nominated)
         if error:
             self.queue.add_backoff(info)
         else:
