@@ -694,45 +694,86 @@ class APIServer:
         if not isinstance(body, dict) or body.get("kind") not in (None, "Eviction"):
             raise errors.bad_request("the body must be a policy/v1 Eviction")
         pod = await self.registry.get(target.info, target.namespace, target.name)
-        options = body.get("deleteOptions") or {}
+        options = dict(body.get("deleteOptions") or {})
         phase = (pod.get("status") or {}).get("phase")
+        uncharged_budget = None
         if phase not in ("Succeeded", "Failed", "Pending") and not pod["metadata"].get("deletionTimestamp"):
-            await self._charge_disruption_budget(pod, options)
-        await self.registry.delete(target.info, target.namespace, target.name, options)
+            uncharged_budget = await self._charge_disruption_budget(pod, options)
+        user_precondition = bool((options.get("preconditions") or {}).get("resourceVersion"))
+        if uncharged_budget is not None and not user_precondition:
+            # an unready pod deleted without charging its budget: only if it has not turned Ready since
+            options["preconditions"] = {**(options.get("preconditions") or {}),
+                                        "resourceVersion": pod["metadata"].get("resourceVersion")}
+        try:
+            await self.registry.delete(target.info, target.namespace, target.name, options)
+        except errors.APIError as exc:
+            if exc.code == 409 and uncharged_budget is not None and not user_precondition:
+                raise _budget_still_processing(uncharged_budget) from exc
+            raise
         return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                               "code": 201}, 201)
 
-    async def _charge_disruption_budget(self, pod: Obj, options: Obj) -> None:
+    async def _charge_disruption_budget(self, pod: Obj, options: Obj) -> str | None:
+        """Charge the pod's budget one disruption (upstream checkAndDecrement); raise when it allows none.
+
+        Returns the budget's name when the pod is unready and may go without a charge (upstream: the
+        budget's unhealthyPodEvictionPolicy is AlwaysAllow, or it is healthy enough without this pod), so the
+        caller deletes it only at the version judged here."""
         pdbs = self.table.get("policy", "v1", "poddisruptionbudgets")
         if pdbs is None:
-            return
+            return None
         labels = pod["metadata"].get("labels") or {}
         namespace = pod["metadata"].get("namespace")
-        matching = [pdb for pdb in (await self.registry.list(pdbs, namespace)).items
-                    if label_selectors.from_label_selector((pdb.get("spec") or {}).get("selector")).matches(labels)]
+        matching = []
+        for candidate in (await self.registry.list(pdbs, namespace)).items:
+            try:
+                selector = label_selectors.from_label_selector((candidate.get("spec") or {}).get("selector"))
+            except label_selectors.LabelSelectorError:
+                continue  # an invalid selector matches no pod
+            if selector.matches(labels):
+                matching.append(candidate)
         if not matching:
-            return
+            return None
         if len(matching) > 1:
             raise errors.APIError(500, "InternalError", "This pod has more than one PodDisruptionBudget, which the "
                                   "eviction subresource does not support.")
         pdb = matching[0]
-        name = pdb["metadata"]["name"]
+        name = str(pdb["metadata"]["name"])
         status = pdb.get("status") or {}
-        if status.get("observedGeneration", 0) < pdb["metadata"].get("generation", 1) or \
-                int(status.get("disruptionsAllowed", 0)) <= 0:
-            raise errors.APIError(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's "
-                                  "disruption budget.", {"causes": [{"reason": "DisruptionBudget", "message":
-                                  f"The disruption budget {name} needs {status.get('desiredHealthy', 0)} healthy "
-                                  f"pods and has {status.get('currentHealthy', 0)} currently"}]})
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                    for c in (pod.get("status") or {}).get("conditions") or [] if isinstance(c, dict))
+        if not ready:
+            if (pdb.get("spec") or {}).get("unhealthyPodEvictionPolicy") == "AlwaysAllow":
+                return name
+            if int(status.get("currentHealthy") or 0) >= int(status.get("desiredHealthy") or 0) > 0:
+                return name
 
         def charge(current: Obj) -> Obj:
             st = current.setdefault("status", {})
-            if int(st.get("disruptionsAllowed", 0)) <= 0:
+            if int(st.get("observedGeneration") or 0) < int(current["metadata"].get("generation") or 1):
+                raise _budget_still_processing(name)
+            allowed = int(st.get("disruptionsAllowed") or 0)
+            if allowed < 0:
+                raise errors.forbidden("poddisruptionbudgets.policy", name, "pdb disruptions allowed is negative")
+            if len(st.get("disruptedPods") or {}) > MAX_DISRUPTED_PODS:
+                raise errors.forbidden("poddisruptionbudgets.policy", name, "DisruptedPods map too big - too many "
+                                       "evictions not confirmed by PDB controller")
+            if allowed == 0:
                 raise errors.APIError(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's "
-                                      "disruption budget.")
-            st["disruptionsAllowed"] = int(st["disruptionsAllowed"]) - 1
-            st.setdefault("disruptedPods", {})[pod["metadata"]["name"]] = datetime.now(UTC).strftime(
-                "%Y-%m-%dT%H:%M:%SZ")
+                                      "disruption budget.", {"causes": [{"reason": "DisruptionBudget", "message":
+                                      f"The disruption budget {name} needs {int(st.get('desiredHealthy') or 0)} "
+                                      f"healthy pods and has {int(st.get('currentHealthy') or 0)} currently"}]})
+            st["disruptionsAllowed"] = allowed - 1
+            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            if allowed == 1:  # none left: the DisruptionAllowed condition turns False as upstream's helper sets it
+                conditions = [c for c in st.get("conditions") or [] if c.get("type") != "DisruptionAllowed"]
+                old: Obj = next((c for c in st.get("conditions") or [] if c.get("type") == "DisruptionAllowed"), {})
+                conditions.append({"type": "DisruptionAllowed", "status": "False", "reason": "InsufficientPods",
+                                   "message": "", "observedGeneration": st.get("observedGeneration"),
+                                   "lastTransitionTime": old.get("lastTransitionTime") if old.get("status") == "False"
+                                   else now})
+                st["conditions"] = conditions
+            st.setdefault("disruptedPods", {})[pod["metadata"]["name"]] = now
             return current
 
         # the budget is charged first, read-check-write at one revision, so concurrent evictions cannot
@@ -740,6 +781,7 @@ class APIServer:
         dry_run = WriteOptions(dry_run=options.get("dryRun") == ["All"])
         await self.registry.update(pdbs, namespace, name, charge, dry_run, subresource="status",
                                    precondition_from_body=False)
+        return None
 
     async def update_scale(self, request: web.Request, target: Target, change: Callable[[Obj], Any],
                            opts: WriteOptions) -> web.Response:
@@ -877,6 +919,17 @@ class APIServer:
         finally:
             self.registry.cache.unwatch(prefix, watcher)
         return response
+
+
+MAX_DISRUPTED_PODS = 2000  # upstream MaxDisruptedPodSize: evictions the disruption controller has not confirmed
+
+
+def _budget_still_processing(name: str) -> errors.APIError:
+    """Upstream createTooManyRequestsError: the budget's status is behind its spec, or the pod changed."""
+    return errors.APIError(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption "
+                           "budget.", {"causes": [{"reason": "DisruptionBudget", "message": f"The disruption budget "
+                                                   f"{name} is still being processed by the server."}],
+                                       "retryAfterSeconds": 10})
 
 
 def _named(name: str, also: Filter | None) -> Filter:

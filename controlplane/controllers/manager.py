@@ -20,6 +20,7 @@ from kubelite.controlplane.controllers.base import Controller
 from kubelite.controlplane.controllers.cronjob import CronJobController
 from kubelite.controlplane.controllers.daemonset import DaemonSetController
 from kubelite.controlplane.controllers.deployment import DeploymentController
+from kubelite.controlplane.controllers.disruption import DisruptionController
 from kubelite.controlplane.controllers.endpoints import EndpointsController
 from kubelite.controlplane.controllers.endpointslice import EndpointSliceController
 from kubelite.controlplane.controllers.garbagecollector import GarbageCollector
@@ -47,7 +48,7 @@ def default_controllers(client: APIClient, *, cluster_cidr: str = "10.42.0.0/16"
             ServiceAccountController(client),
             EndpointSliceController(client, factory=factory), EndpointsController(client, factory=factory),
             ReplicaSetController(client, factory=factory), DeploymentController(client, factory=factory),
-            GarbageCollector(client, factory=factory),
+            GarbageCollector(client, factory=factory), DisruptionController(client, factory=factory),
             NodeLifecycleController(client, factory=factory, grace_period=node_monitor_grace_period),
             PodGCController(client, factory=factory, terminated_threshold=terminated_pod_gc_threshold),
             JobController(client, factory=factory), TTLAfterFinishedController(client, factory=factory),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import pytest
@@ -40,15 +41,37 @@ def test_eviction_respects_disruption_budget(server: Server) -> None:
     assert "would violate the pod's disruption budget" in str(body["message"])
     server.kubectl("get", "pod", "guarded", "-n", ns)  # still there
 
-    # once the disruption controller (not built yet) allows one disruption, the eviction goes through
-    pdb = json.loads(server.kubectl("get", "pdb", "budget", "-n", ns, "-o", "json").stdout)
-    status, _ = raw_request(server, "PATCH", f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/budget/status",
-                            json.dumps({"status": {"disruptionsAllowed": 1, "observedGeneration":
-                                                   pdb["metadata"]["generation"], "currentHealthy": 1,
-                                                   "desiredHealthy": 1, "expectedPods": 1}}).encode(),
-                            "application/merge-patch+json")
-    assert status == 200
+    # the disruption controller counts Ready pods: with a second Ready pod one disruption is allowed
+    make_running_pod(server, ns, "spare")
+    for name in ("guarded", "spare"):
+        set_ready(server, ns, name)
+    wait_for_budget(server, ns, currentHealthy=2, disruptionsAllowed=1)
     assert evict(server, ns, "guarded")[0] == 201
-    after = json.loads(server.kubectl("get", "pdb", "budget", "-n", ns, "-o", "json").stdout)
-    assert after["status"]["disruptionsAllowed"] == 0
-    assert "guarded" in after["status"]["disruptedPods"]
+    assert server.kubectl("get", "pod", "guarded", "-n", ns, check=False).returncode == 1
+    after = wait_for_budget(server, ns, currentHealthy=1, disruptionsAllowed=0)
+    assert "guarded" not in (after.get("disruptedPods") or {}), "the deletion confirmed the eviction"
+
+    # an unready pod goes without a charge while the budget is healthy without it (IfHealthyBudget)
+    make_running_pod(server, ns, "sick")
+    wait_for_budget(server, ns, expectedPods=2, currentHealthy=1, disruptionsAllowed=0)
+    assert evict(server, ns, "sick")[0] == 201
+    status, body = evict(server, ns, "spare")
+    assert status == 429 and "needs 1 healthy pods and has 1 currently" in str(body["details"])
+
+
+def set_ready(server: Server, ns: str, name: str) -> None:
+    ready = {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    status, _ = raw_request(server, "PATCH", f"/api/v1/namespaces/{ns}/pods/{name}/status",
+                            json.dumps(ready).encode(), "application/merge-patch+json")
+    assert status == 200
+
+
+def wait_for_budget(server: Server, ns: str, **want: int) -> dict[str, object]:
+    deadline = time.monotonic() + 30
+    while True:
+        pdb = json.loads(server.kubectl("get", "pdb", "budget", "-n", ns, "-o", "json").stdout)
+        status: dict[str, object] = pdb.get("status") or {}
+        if all(status.get(k) == v for k, v in want.items()):
+            return status
+        assert time.monotonic() < deadline, f"budget status {status} never reached {want}"
+        time.sleep(0.1)
