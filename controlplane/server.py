@@ -79,6 +79,7 @@ class ServerConfig:
     encryption_provider_config: Path | None = None
     audit_log_path: Path | None = None
     audit_policy_file: Path | None = None
+    admission_control_config_file: Path | None = None
     # the embedded agent gets a node kubeconfig (<data-dir>/agent/kubelet.kubeconfig)
     disable_agent: bool = True
     disable_scheduler: bool = False
@@ -154,7 +155,8 @@ class ControlPlane:
         advertise = advertise_address(config)
         await self._kubernetes_service(registry, table, service_ips.kubernetes_ip, advertise)
         self.security = ClusterSecurity(registry=registry, table=table, pki=self.pki,
-                                        server_token=self._server_token(), token_auth_file=config.token_auth_file)
+                                        server_token=self._server_token(), token_auth_file=config.token_auth_file,
+                                        admission_config=config.admission_control_config_file)
         await self.security.start(controllers=not config.disable_controllers)
         server = APIServer(registry=registry, table=table, advertise_address=f"{advertise}:{config.secure_port}",
                            authenticator=self.security.authenticator, authorizer=self.security.authorizer,

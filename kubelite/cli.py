@@ -56,6 +56,8 @@ def _add_server_flags(p: argparse.ArgumentParser) -> None:
                    help="EncryptionConfiguration for data at rest (default: a generated aesgcm key for Secrets)")
     p.add_argument("--audit-log-path", help="write audit.k8s.io/v1 events here, one JSON line each")
     p.add_argument("--audit-policy-file", help="audit.k8s.io/v1 Policy (default with a log path: Metadata for all)")
+    p.add_argument("--admission-control-config-file",
+                   help="AdmissionConfiguration (PodSecurity defaults and exemptions)")
     p.add_argument("--disable-agent", action="store_true")
     p.add_argument("--kubelet-port", type=int, default=10250, help="the embedded agent's kubelet port")
     _add_agent_component_flags(p)
@@ -338,6 +340,14 @@ def cmd_server(args: argparse.Namespace) -> int:
         raise CLIError("--audit-policy-file needs --audit-log-path")
     config.audit_log_path = Path(args.audit_log_path) if args.audit_log_path else None
     config.audit_policy_file = Path(args.audit_policy_file) if args.audit_policy_file else None
+    if args.admission_control_config_file:
+        from kubelite.controlplane.admission.config import AdmissionConfigError, load_admission_configuration
+
+        try:  # checked here so a bad file is one clear line, not a server that dies while starting
+            load_admission_configuration(Path(args.admission_control_config_file))
+        except AdmissionConfigError as exc:
+            raise CLIError(f"--admission-control-config-file: {exc}") from None
+        config.admission_control_config_file = Path(args.admission_control_config_file)
     agent = None if args.disable_agent else _embedded_agent(args)
     if agent is not None:
         agent.start()

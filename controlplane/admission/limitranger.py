@@ -97,14 +97,14 @@ def claim_violations(claim: Obj, item: Obj) -> list[str]:
         return []
     requested = ((claim.get("spec") or {}).get("resources") or {}).get("requests") or {}
     problems: list[str] = []
-    for bag, word, too_far in (("min", "minimum", lambda v, b: v < b), ("max", "maximum", lambda v, b: v > b)):
+    for bag, word in (("min", "minimum"), ("max", "maximum")):
         for name, bound in (item.get(bag) or {}).items():
             limit, value = _q(bound), _q(requested.get(name))
             if limit is None:
                 continue
             if value is None:
                 problems.append(f"{word} {name} usage per PersistentVolumeClaim is {bound}.  No request is specified")
-            elif too_far(value, limit):
+            elif (value < limit) if bag == "min" else (value > limit):
                 problems.append(f"{word} {name} usage per PersistentVolumeClaim is {bound}, but request is "
                                 f"{requested[name]}")
     return problems

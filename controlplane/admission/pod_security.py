@@ -2,12 +2,25 @@
 
 Design
 ------
-Upstream's ``PodSecurity`` plugin (k8s.io/pod-security-admission) for pod creates. A namespace
-labelled ``pod-security.kubernetes.io/enforce=<level>`` refuses pods that violate the level (403,
-``violates PodSecurity "<level>:latest": <check> (<detail>), ...``); ``warn`` adds the same text as a
-``Warning`` header (``would violate PodSecurity ...``) and admits; ``audit`` is recorded by the audit
-log as an annotation-free no-op here. Levels: ``privileged`` (nothing checked), ``baseline`` and
-``restricted`` (baseline plus its own checks), ``-version`` labels are accepted and treated as latest.
+Upstream's ``PodSecurity`` plugin (k8s.io/pod-security-admission). The policy of a namespace comes from
+its labels ``pod-security.kubernetes.io/<mode>=<level>`` and ``<mode>-version=<latest|v1.N>``, each
+missing one from the configured defaults (``PodSecurityConfiguration``, privileged:latest without one):
+
+* ``enforce``: a pod that violates the level is refused (403,
+  ``violates PodSecurity "<level>:<version>": <check> (<detail>), ...``);
+* ``audit``: the violation is written into the request's audit event as the annotation
+  ``pod-security.kubernetes.io/audit-violations`` (``would violate PodSecurity ...``);
+* ``warn``: the same text as a ``Warning`` header, on admitted requests only. Without a warn label a
+  namespace that enforces a stricter level than the warn default warns at that level too.
+
+Pods are evaluated on create, and on updates only when the update can change what is checked
+(upstream's ``isSignificantPodUpdate``: containers or ephemeral containers added, an image changed), and
+on the ``ephemeralcontainers`` subresource; status, binding and the other subresources are ignored.
+Exemptions (usernames, runtime class names, namespaces) skip evaluation and are audited as
+``pod-security.kubernetes.io/exempt``. A version selects the checks in force then (runAsUser=0 from v1.23,
+restricted capabilities from v1.22, seccomp from v1.19, allowPrivilegeEscalation from v1.8, the sysctls
+allowed from v1.27 and v1.29 on). Namespaces: a create or update with an invalid level or version label is
+422; raising a namespace's enforce level warns about each existing pod that would violate it.
 
 Each check is a small function over the pod returning ``(check name, detail)`` or None, named and
 worded as upstream's ``policy/check_*.go`` so users see the messages they can search for.
@@ -15,10 +28,13 @@ worded as upstream's ``policy/check_*.go`` so users see the messages they can se
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Final
 
-from kubelite.controlplane.admission.chain import AdmissionDenied, AdmissionRequest
+from kubelite.api.validation import ErrorType, FieldError
+from kubelite.controlplane.admission.chain import CREATE, AdmissionDenied, AdmissionRequest
 
 Obj = dict[str, Any]
 Check = Callable[[Obj], "tuple[str, str] | None"]
@@ -27,11 +43,15 @@ LABEL: Final = "pod-security.kubernetes.io/"
 LEVELS: Final = ("privileged", "baseline", "restricted")
 BASELINE_CAPABILITIES: Final = frozenset({"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
                                           "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"})
-SAFE_SYSCTLS: Final = frozenset({"kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range",
-                                 "net.ipv4.ip_unprivileged_port_start", "net.ipv4.tcp_syncookies",
-                                 "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports",
-                                 "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout",
-                                 "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes"})
+# the safe sysctls, by the minor version that allowed them (upstream's check_sysctls.go)
+SYSCTLS_BY_VERSION: Final = ((0, frozenset({"kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range",
+                                            "net.ipv4.ip_unprivileged_port_start", "net.ipv4.tcp_syncookies",
+                                            "net.ipv4.ping_group_range"})),
+                             (27, frozenset({"net.ipv4.ip_local_reserved_ports"})),
+                             (29, frozenset({"net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout",
+                                             "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes"})))
+SAFE_SYSCTLS: Final = frozenset().union(*(names for _, names in SYSCTLS_BY_VERSION))
+LATEST: Final = 10**6  # "latest" as a minor version: newer than any
 RESTRICTED_VOLUMES: Final = frozenset({"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
                                        "persistentVolumeClaim", "projected", "secret"})
 
@@ -110,8 +130,9 @@ def seccomp_baseline(pod: Obj) -> tuple[str, str] | None:
             'to "Unconfined"') if names else None
 
 
-def sysctls(pod: Obj) -> tuple[str, str] | None:
-    bad = [str(s.get("name")) for s in _pod_sc(pod).get("sysctls") or [] if s.get("name") not in SAFE_SYSCTLS]
+def sysctls(pod: Obj, minor: int = LATEST) -> tuple[str, str] | None:
+    allowed = frozenset().union(*(names for since, names in SYSCTLS_BY_VERSION if since <= minor))
+    bad = [str(s.get("name")) for s in _pod_sc(pod).get("sysctls") or [] if s.get("name") not in allowed]
     return ("forbidden sysctls", ", ".join(bad)) if bad else None
 
 
@@ -177,36 +198,241 @@ def seccomp_restricted(pod: Obj) -> tuple[str, str] | None:
             'to "RuntimeDefault" or "Localhost"')
 
 
-BASELINE: Final[tuple[Check, ...]] = (host_namespaces, privileged, capabilities_baseline, host_path_volumes,
-                                      host_ports, seccomp_baseline, sysctls, proc_mount)
-RESTRICTED: Final[tuple[Check, ...]] = (*BASELINE, volume_types, privilege_escalation, capabilities_restricted,
-                                        run_as_non_root, run_as_user, seccomp_restricted)
+BASELINE: Final[tuple[tuple[int, Check], ...]] = (
+    (0, host_namespaces), (0, privileged), (0, capabilities_baseline), (0, host_path_volumes), (0, host_ports),
+    (19, seccomp_baseline), (0, sysctls), (0, proc_mount))
+RESTRICTED: Final[tuple[tuple[int, Check], ...]] = (
+    *BASELINE, (0, volume_types), (8, privilege_escalation), (22, capabilities_restricted), (0, run_as_non_root),
+    (23, run_as_user), (19, seccomp_restricted))
+MODES: Final = ("enforce", "audit", "warn")
+IGNORED_SUBRESOURCES: Final = frozenset({"exec", "attach", "binding", "eviction", "log", "portforward", "proxy",
+                                         "status"})
+_VERSION: Final = re.compile(r"v1\.(0|[1-9][0-9]*)")
 
 
-def evaluate(pod: Obj, level: str) -> list[str]:
-    """Upstream-worded violations of ``level`` ("check (detail)"), in check order."""
+def evaluate(pod: Obj, level: str, minor: int = LATEST) -> list[str]:
+    """Upstream-worded violations of ``level`` at version ``v1.<minor>`` ("check (detail)"), in check order."""
     checks = {"baseline": BASELINE, "restricted": RESTRICTED}.get(level, ())
-    found = [result for check in checks if (result := check(pod)) is not None]
+    found = []
+    for since, check in checks:
+        if since > minor:
+            continue
+        result = sysctls(pod, minor) if check is sysctls else check(pod)
+        if result is not None:
+            found.append(result)
     return [f"{name} ({detail})" for name, detail in found]
 
 
-def _level(labels: dict[str, str], mode: str) -> str:
-    value = labels.get(LABEL + mode, "privileged")
-    return value if value in LEVELS else "restricted"  # an invalid level is the most restrictive, as upstream
+@dataclass(frozen=True)
+class LevelVersion:
+    level: str = "privileged"
+    version: str = "latest"
+
+    @property
+    def minor(self) -> int:
+        return LATEST if self.version == "latest" else int(self.version[len("v1."):])
+
+    def __str__(self) -> str:
+        return f"{self.level}:{self.version}"
+
+
+def parse_level(value: str) -> str | None:
+    return value if value in LEVELS else None
+
+
+def parse_version(value: str) -> str | None:
+    return value if value == "latest" or _VERSION.fullmatch(value) else None
+
+
+@dataclass(frozen=True)
+class PodSecurityConfiguration:
+    """Upstream's ``PodSecurityConfiguration``: default policy per mode, and exemptions."""
+
+    defaults: dict[str, LevelVersion] = field(default_factory=lambda: {m: LevelVersion() for m in MODES})
+    usernames: frozenset[str] = frozenset()
+    runtime_classes: frozenset[str] = frozenset()
+    namespaces: frozenset[str] = frozenset()
+
+
+class PodSecurityConfigError(ValueError):
+    """The configuration cannot be used; the message names the field."""
+
+
+def parse_configuration(doc: Any, *, source: str) -> PodSecurityConfiguration:
+    """A ``pod-security.admission.config.k8s.io`` ``PodSecurityConfiguration`` (v1, v1beta1)."""
+    if not isinstance(doc, dict) or doc.get("kind") != "PodSecurityConfiguration" or doc.get("apiVersion") not in (
+            "pod-security.admission.config.k8s.io/v1", "pod-security.admission.config.k8s.io/v1beta1"):
+        raise PodSecurityConfigError(f"{source}: must be a pod-security.admission.config.k8s.io/v1 "
+                                     "PodSecurityConfiguration")
+    raw_defaults = doc.get("defaults") or {}
+    if not isinstance(raw_defaults, dict):
+        raise PodSecurityConfigError(f"{source}: defaults: must be a mapping")
+    defaults = {}
+    for mode in MODES:
+        level = str(raw_defaults.get(mode, "privileged"))
+        version = str(raw_defaults.get(f"{mode}-version", "latest"))
+        if parse_level(level) is None:
+            raise PodSecurityConfigError(f'{source}: defaults.{mode}: Invalid value: "{level}": must be one of '
+                                         "privileged, baseline, restricted")
+        if parse_version(version) is None:
+            raise PodSecurityConfigError(f'{source}: defaults.{mode}-version: Invalid value: "{version}": must be '
+                                         "'latest' or 'v1.x'")
+        defaults[mode] = LevelVersion(level, version)
+    exemptions = doc.get("exemptions") or {}
+    if not isinstance(exemptions, dict):
+        raise PodSecurityConfigError(f"{source}: exemptions: must be a mapping")
+    lists: dict[str, frozenset[str]] = {}
+    for key in ("usernames", "runtimeClasses", "namespaces"):
+        value = exemptions.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise PodSecurityConfigError(f"{source}: exemptions.{key}: must be a list of non-empty strings")
+        lists[key] = frozenset(value)
+    return PodSecurityConfiguration(defaults, lists["usernames"], lists["runtimeClasses"], lists["namespaces"])
+
+
+def policy_to_evaluate(labels: dict[str, str], defaults: dict[str, LevelVersion]
+                       ) -> tuple[dict[str, LevelVersion], list[FieldError]]:
+    """The policy of a namespace with ``labels`` (upstream's ``PolicyToEvaluate``) and label errors; an
+    invalid level is evaluated as restricted and an invalid version as latest."""
+    policy = dict(defaults)
+    errors: list[FieldError] = []
+    explicit: set[str] = set()
+    for mode in MODES:
+        level, version = policy[mode].level, policy[mode].version
+        if LABEL + mode in labels:
+            value = labels[LABEL + mode]
+            parsed = parse_level(value)
+            if parsed is None:
+                errors.append(FieldError(ErrorType.INVALID, f"metadata.labels[{LABEL}{mode}]", value,
+                                         "must be one of privileged, baseline, restricted"))
+                level = "restricted"
+            else:
+                level = parsed
+                explicit.add(mode)
+        if LABEL + mode + "-version" in labels:
+            value = labels[LABEL + mode + "-version"]
+            version = parse_version(value) or "latest"
+            if parse_version(value) is None:
+                errors.append(FieldError(ErrorType.INVALID, f"metadata.labels[{LABEL}{mode}-version]", value,
+                                         "must be 'latest' or 'v1.x'"))
+            else:
+                explicit.add(mode + "-version")
+        policy[mode] = LevelVersion(level, version)
+    # a namespace that enforces more than it warns about warns at the enforced level (upstream does too)
+    enforce, warn = policy["enforce"], policy["warn"]
+    if "warn" not in explicit and "enforce" in explicit and LEVELS.index(enforce.level) > LEVELS.index(warn.level):
+        policy["warn"] = LevelVersion(enforce.level, warn.version if "warn-version" in explicit else enforce.version)
+    return policy, errors
+
+
+def _images(containers: list[Obj]) -> list[tuple[Any, Any]]:
+    return [(c.get("name"), c.get("image")) for c in containers]
+
+
+def significant_update(pod: Obj, old: Obj) -> bool:
+    """Upstream's ``isSignificantPodUpdate``: only added containers or changed images (and the seccomp
+    annotations) can change what the checks see; every other pod field they read is immutable."""
+    spec, old_spec = pod.get("spec") or {}, old.get("spec") or {}
+    for key in ("containers", "initContainers", "ephemeralContainers"):
+        if _images(spec.get(key) or []) != _images(old_spec.get(key) or []):
+            return True
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    old_annotations = (old.get("metadata") or {}).get("annotations") or {}
+    seccomp = [k for k in annotations.keys() | old_annotations.keys() if k.startswith("seccomp.security.alpha")
+               or k.startswith("container.seccomp.security.alpha")]
+    return any(annotations.get(k) != old_annotations.get(k) for k in seccomp)
+
+
+class PodSecurity:
+    """The plugin, configured; ``admit`` is what the admission chain runs."""
+
+    def __init__(self, config: PodSecurityConfiguration | None = None) -> None:
+        self.config = config or PodSecurityConfiguration()
+
+    async def admit(self, request: AdmissionRequest) -> None:
+        if request.group != "":
+            return
+        if request.resource == "namespaces":
+            await self._admit_namespace(request)
+        elif request.resource == "pods" and request.namespace:
+            await self._admit_pod(request)
+
+    async def _admit_pod(self, request: AdmissionRequest) -> None:
+        if request.subresource in IGNORED_SUBRESOURCES:
+            return
+        if request.namespace in self.config.namespaces:
+            request.audit_annotations[LABEL + "exempt"] = "namespace"
+            return
+        if request.user is not None and request.user.name in self.config.usernames:
+            request.audit_annotations[LABEL + "exempt"] = "user"
+            return
+        namespace = await request.get_object(f"/core/namespaces/{request.namespace}")
+        labels = ((namespace or {}).get("metadata") or {}).get("labels") or {}
+        policy, label_errors = policy_to_evaluate(labels, self.config.defaults)
+        if not label_errors and all(policy[m].level == "privileged" for m in MODES):
+            return
+        if request.operation != CREATE and not significant_update(request.obj, request.old_obj or {}):
+            return
+        runtime_class = (request.obj.get("spec") or {}).get("runtimeClassName")
+        if runtime_class and runtime_class in self.config.runtime_classes:
+            request.audit_annotations[LABEL + "exempt"] = "runtimeClass"
+            return
+        if label_errors:
+            request.audit_annotations[LABEL + "error"] = "Failed to parse policy: " + ", ".join(
+                e.error() for e in label_errors)
+        results: dict[LevelVersion, list[str]] = {}
+
+        def violations(mode: str) -> list[str]:
+            if policy[mode] not in results:
+                results[policy[mode]] = evaluate(request.obj, policy[mode].level, policy[mode].minor)
+            return results[policy[mode]]
+
+        request.audit_annotations[LABEL + "enforce-policy"] = str(policy["enforce"])
+        if violations("audit"):
+            request.audit_annotations[LABEL + "audit-violations"] = \
+                f'would violate PodSecurity "{policy["audit"]}": ' + ", ".join(violations("audit"))
+        if violations("enforce"):
+            raise AdmissionDenied(f'violates PodSecurity "{policy["enforce"]}": ' + ", ".join(violations("enforce")))
+        if violations("warn"):
+            request.warnings.append(f'would violate PodSecurity "{policy["warn"]}": ' + ", ".join(violations("warn")))
+
+    async def _admit_namespace(self, request: AdmissionRequest) -> None:
+        if request.subresource:
+            return
+        labels = (request.obj.get("metadata") or {}).get("labels") or {}
+        policy, label_errors = policy_to_evaluate(labels, self.config.defaults)
+        if request.operation == CREATE:
+            if label_errors:
+                raise AdmissionDenied("invalid PodSecurity labels", invalid=tuple(label_errors))
+            return
+        old_labels = ((request.old_obj or {}).get("metadata") or {}).get("labels") or {}
+        old_policy, old_errors = policy_to_evaluate(old_labels, self.config.defaults)
+        if label_errors and (not old_errors or label_errors != old_errors):
+            raise AdmissionDenied("invalid PodSecurity labels", invalid=tuple(label_errors))
+        new, old = policy["enforce"], old_policy["enforce"]
+        if new == old or new.level == "privileged" or (
+                new.version == old.version and LEVELS.index(new.level) <= LEVELS.index(old.level)):
+            return
+        name = str(request.obj["metadata"].get("name", ""))
+        if name in self.config.namespaces:
+            return
+        warnings = []
+        for pod in request.list_objects("/core/pods/", f"/core/pods/{name}/"):
+            if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+                continue
+            if (pod.get("spec") or {}).get("runtimeClassName") in self.config.runtime_classes:
+                continue
+            found = [v.partition(" (")[0] for v in evaluate(pod, new.level, new.minor)]
+            if found:
+                warnings.append(f"{pod['metadata']['name']}: {', '.join(found)}")
+        if warnings:
+            request.warnings += [f'existing pods in namespace "{name}" violate the new PodSecurity enforce level '
+                                 f'"{new}"', *warnings]
+
+
+_DEFAULT: Final = PodSecurity()
 
 
 async def admit(request: AdmissionRequest) -> None:
-    if request.resource != "pods" or request.group != "" or not request.namespace:
-        return
-    namespace = await request.get_object(f"/core/namespaces/{request.namespace}")
-    labels = ((namespace or {}).get("metadata") or {}).get("labels") or {}
-    if not any(k.startswith(LABEL) for k in labels):
-        return
-    enforce = _level(labels, "enforce")
-    problems = evaluate(request.obj, enforce)
-    if problems:
-        raise AdmissionDenied(f'violates PodSecurity "{enforce}:latest": ' + ", ".join(problems))
-    warn = _level(labels, "warn")
-    problems = evaluate(request.obj, warn)
-    if problems:
-        request.warnings.append(f'would violate PodSecurity "{warn}:latest": ' + ", ".join(problems))
+    """The plugin with upstream's defaults (privileged:latest, no exemptions)."""
+    await _DEFAULT.admit(request)

@@ -162,6 +162,7 @@ class APIServer:
                 user = self.impersonate(request, user)
                 request["user"] = user
                 admission.current_user.set(user)  # this request's task only: admission plugins read it
+                admission.audit_annotations.set({})  # what admission plugins want in this request's audit event
                 self.authorize(request, user)
             response = await handler(request)
         except errors.APIError as exc:
@@ -207,7 +208,7 @@ class APIServer:
                               received=received, request_body=body,
                               response_body=response.body if isinstance(response, web.Response) and
                               isinstance(response.body, bytes) else None,
-                              decision=decision, reason=reason)
+                              decision=decision, reason=reason, annotations=admission.audit_annotations.get())
 
     async def authenticate(self, request: web.Request) -> UserInfo | None:
         """The caller (None: no credentials); a credential that is presented but invalid is a 401."""

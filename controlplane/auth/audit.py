@@ -10,9 +10,10 @@ With a log path but no policy file kubelite logs every request at ``Metadata``.
 
 Levels: ``Metadata`` (who, what, when, the response code), ``Request`` (plus the request body),
 ``RequestResponse`` (plus the response body). One event per request at stage ``ResponseComplete``
-(``omitStages`` may drop it); a watch is logged when it ends. The file is opened in append mode,
-created 0600, and each event is one ``write`` of a complete line, so a crash never leaves half a line
-in the middle of the log.
+(``omitStages`` may drop it); a watch is logged when it ends. Annotations: the authorizer's decision
+and reason, and what admission plugins added (PodSecurity's ``pod-security.kubernetes.io/*``). The file
+is opened in append mode, created 0600, and each event is one ``write`` of a complete line, so a crash
+never leaves half a line in the middle of the log.
 """
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ class AuditLog:
 
     def record(self, *, attributes: Attributes | None, uri: str, source_ip: str, user_agent: str, code: int,
                received: dt.datetime, request_body: bytes | None = None, response_body: bytes | None = None,
-               decision: str = "", reason: str = "") -> Obj | None:
+               decision: str = "", reason: str = "", annotations: dict[str, str] | None = None) -> Obj | None:
         """Write one event if the policy wants it; returns the event (for tests)."""
         if attributes is None:
             return None
@@ -172,9 +173,11 @@ class AuditLog:
                 if value:
                     ref[key] = value
             event["objectRef"] = ref
-        if decision:
-            event["annotations"] = {"authorization.k8s.io/decision": decision,
-                                    "authorization.k8s.io/reason": reason}
+        if decision or annotations:
+            event["annotations"] = {**(annotations or {})}
+            if decision:
+                event["annotations"].update({"authorization.k8s.io/decision": decision,
+                                             "authorization.k8s.io/reason": reason})
         if level in ("Request", "RequestResponse") and request_body:
             event["requestObject"] = _json_or_none(request_body)
         if level == "RequestResponse" and response_body:

@@ -35,6 +35,7 @@ from kubelite.controlplane.admission import (
     serviceaccount,
 )
 from kubelite.controlplane.admission.chain import Admission
+from kubelite.controlplane.admission.config import load_admission_configuration
 from kubelite.controlplane.apiserver import errors
 from kubelite.controlplane.apiserver.registry import Registry, WriteOptions
 from kubelite.controlplane.apiserver.resources import ResourceInfo, ResourceTable
@@ -64,7 +65,7 @@ Obj = dict[str, Any]
 
 class ClusterSecurity:
     def __init__(self, *, registry: Registry, table: ResourceTable, pki: ClusterPKI, server_token: str = "",
-                 token_auth_file: Path | None = None) -> None:
+                 token_auth_file: Path | None = None, admission_config: Path | None = None) -> None:
         self.registry = registry
         self.table = table
         self.pki = pki
@@ -82,7 +83,8 @@ class ClusterSecurity:
         self.authorizer = Authorizers([self.node, self.rbac])
         self.signer = CSRSigner(pki=pki, authorizer=self.authorizer, update_status=self._update_csr)
         self.admission = Admission(
-            plugins=[node_restriction.admit, serviceaccount.admit, limitranger.admit, pod_security.admit,
+            plugins=[node_restriction.admit, serviceaccount.admit, limitranger.admit,
+                     pod_security.PodSecurity(load_admission_configuration(admission_config).pod_security).admit,
                      priority.admit, resourcequota.admit],
             list_objects=lambda prefix, key_prefix: cache.snapshot(prefix, key_prefix)[0],
             get_object=self.get_object, read_fresh=self.read_fresh, write_quota_used=self.write_quota_used)
