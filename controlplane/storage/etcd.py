@@ -13,8 +13,8 @@ global revision) are ours, and several kubelite servers can share one etcd clust
 * TTL keys are attached to leases. Like kube-apiserver's lease manager, one lease is reused for keys
   written close together with the same TTL (granted a little longer: 5% of the TTL, at most 60 s), so
   a burst of Events does not create one lease per Event;
-* ``list`` is a Range with ``range_end``/``limit``/``revision``; ``watch`` opens one gRPC stream per
-  watch from ``after_revision + 1`` with ``prev_kv`` (DELETE events then carry the deleted value), and
+* ``list`` is a Range with ``range_end``/``limit``/``revision``; ``watch`` opens one stream per watch
+  from ``after_revision + 1`` with ``prev_kv`` (DELETE events then carry the deleted value), and
   re-opens it from the last delivered revision if the connection drops (another member can serve it);
 * etcd's "required revision has been compacted" becomes :class:`CompactedError`.
 
@@ -23,6 +23,16 @@ module uses aetcd's lower layer, ``aetcd.rpc``: the generated etcd v3 messages a
 grpc.aio channel and error types it re-exports; nothing is re-declared here. Several endpoints become
 one channel with round-robin load balancing, which routes around a dead member by itself. aetcd is
 imported lazily: SQLite users need not install it.
+
+Watches are read through etcd's HTTP/JSON gateway (``POST /v3/watch`` on the client port, the same
+Watch API as JSON lines; etcd serves it by default), not through grpc.aio. Why: grpc.aio hands over one
+message per ``read()``, and each read completes through the event loop, so a watch advances by about one
+event per loop iteration. The API server's loop is busy with many requests per iteration during a create
+storm, so the watch fell behind the writes (delivery p50 0.6-5 s at 200 creates/s, while etcd itself
+delivered to an idle process within 50 ms). Over HTTP, each loop iteration reads whatever bytes arrived,
+often hundreds of events, and decodes them in one go (orjson): delivery then keeps up with the writes
+(see controlplane/README.md for the figures). An etcd started with ``--enable-grpc-gateway=false``
+answers 404: the store then falls back to a gRPC stream for its watches.
 
 Requests wait for a connection (``wait_for_ready``) up to the request timeout, so a member restart
 is ridden out rather than failed; they are not sent before a connection exists, so that is safe for
@@ -33,6 +43,7 @@ may have been applied): they raise :class:`StorageUnavailable` and the caller de
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import ipaddress
 import socket
@@ -40,6 +51,9 @@ import time
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import aiohttp
+import orjson
 
 from kubelite.controlplane.storage.compaction import CompactionPolicy, PeriodicCompactor
 from kubelite.controlplane.storage.interface import (
@@ -73,6 +87,9 @@ LEASE_REUSE_FRACTION = 0.05
 LEASE_REUSE_MAX_SECONDS = 60
 LEASE_MAX_KEYS = 1000
 _MAX_MESSAGE = 2**31 - 1  # lists of many objects exceed gRPC's 4 MiB default (kube-apiserver: MaxInt32)
+GATEWAY_WATCH_PATH = "/v3/watch"
+# Like the gRPC channel's keepalive: notice a member that vanished under a quiet watch connection.
+_KEEPALIVE_IDLE, _KEEPALIVE_INTERVAL, _KEEPALIVE_COUNT = 30, 10, 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +280,10 @@ class EtcdStore:
         self._watch: Any = None
         self._leases = _LeaseManager(self)
         self._streams: set[_WatchStream] = set()
+        self._http: aiohttp.ClientSession | None = None
+        self._gateway = True  # False once a member said it serves no HTTP gateway (404)
+        self._gateway_responses: set[aiohttp.ClientResponse] = set()
+        self._watch_endpoint = 0  # which member the next gateway watch asks; moves on after a failure
         self._started = False
         self._closed = False
 
@@ -303,11 +324,15 @@ class EtcdStore:
         self._kv = rpc.KVStub(self._channel)
         self._lease = rpc.LeaseStub(self._channel)
         self._watch = rpc.WatchStub(self._channel)
+        # No total or read timeout: a watch is quiet for as long as nothing changes.
+        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=self._dial_timeout),
+                                           connector=aiohttp.TCPConnector(limit=0))
         self._started = True
         try:
             await self._wait_reachable()
         except StorageError:
             await self._channel.close()
+            await self._http.close()
             self._closed = True
             raise
         if self._compaction is not None:
@@ -322,6 +347,10 @@ class EtcdStore:
             await self._compactor.stop()
         for stream in list(self._streams):
             stream.call.cancel()  # running watches see this and end cleanly
+        for response in list(self._gateway_responses):
+            response.close()  # so do gateway watches (their read ends)
+        if self._http is not None:
+            await self._http.close()
         if self._channel is not None:
             await self._channel.close()
 
@@ -559,15 +588,108 @@ class EtcdStore:
 
     # -- watch
 
-    def _event(self, ev: Any) -> WatchEvent:
-        kv = self._kv_from(ev.kv)
-        prev = self._kv_from(ev.prev_kv) if ev.HasField("prev_kv") else None
-        if ev.type == self._rpc.Event.DELETE:
+    def _watch_event(self, deleted: bool, kv: KeyValue, prev: KeyValue | None) -> WatchEvent:
+        if deleted:
             # etcd's DELETE kv has only key and mod_revision; the deleted state is in prev_kv (absent
             # only when that version was already compacted).
             value, create = (prev.value, prev.create_revision) if prev else (b"", 0)
             return WatchEvent(EventType.DELETE, KeyValue(kv.key, value, create, kv.mod_revision), prev)
         return WatchEvent(EventType.PUT, kv, prev)
+
+    def _event(self, ev: Any) -> WatchEvent:
+        prev = self._kv_from(ev.prev_kv) if ev.HasField("prev_kv") else None
+        return self._watch_event(ev.type == self._rpc.Event.DELETE, self._kv_from(ev.kv), prev)
+
+    def _gateway_kv(self, kv: dict[str, Any]) -> KeyValue:
+        # the gateway's JSON: bytes as base64, int64 as strings, zero values left out
+        key = base64.b64decode(kv["key"])[len(self._root_bytes):].decode()
+        return KeyValue(key, base64.b64decode(kv.get("value", "")), int(kv.get("create_revision", 0)),
+                        int(kv.get("mod_revision", 0)))
+
+    def _gateway_response(self, message: Any) -> _WatchResponse:
+        result = message.get("result") if isinstance(message, dict) else None
+        if not isinstance(result, dict):
+            detail = message.get("message") or message.get("error") if isinstance(message, dict) else message
+            raise self._unavailable("watch", f"etcd's gateway answered: {detail}")
+        events = []
+        for ev in result.get("events") or ():
+            prev = self._gateway_kv(ev["prev_kv"]) if "prev_kv" in ev else None
+            events.append(self._watch_event(ev.get("type") == "DELETE", self._gateway_kv(ev["kv"]), prev))
+        return _WatchResponse(bool(result.get("created")), bool(result.get("canceled")),
+                              str(result.get("cancel_reason", "")), int(result.get("compact_revision", 0)), events)
+
+    async def _gateway_watch(self, full: bytes, pos: int) -> AsyncGenerator[Sequence[_WatchResponse], None]:
+        """The responses of one watch over etcd's HTTP gateway, as many per batch as arrived together.
+
+        Ends without a batch when the member has no gateway (the store then uses gRPC) or the store
+        closed; a broken connection raises :class:`StorageUnavailable` (the caller re-opens).
+        """
+        assert self._http is not None
+        endpoint = self.endpoints[self._watch_endpoint % len(self.endpoints)]
+        host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
+        create = {"key": base64.b64encode(full).decode(),
+                  "range_end": base64.b64encode(prefix_end_bytes(full)).decode(),
+                  "start_revision": pos + 1, "prev_kv": True}
+        try:
+            response = await self._http.post(f"http://{host}:{endpoint.port}{GATEWAY_WATCH_PATH}",
+                                             data=orjson.dumps({"create_request": create}),
+                                             headers={"Content-Type": "application/json"})
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            if self._closed:
+                return
+            self._watch_endpoint += 1  # the next attempt asks another member, if there is one
+            raise self._unavailable("watch", str(exc) or type(exc).__name__) from None
+        self._gateway_responses.add(response)
+        try:
+            if response.status == 404:
+                self._gateway = False
+                return
+            if response.status != 200:
+                text = (await response.text(errors="replace"))[:200]
+                raise self._unavailable("watch", f"HTTP {response.status} from etcd's gateway: {text}")
+            _set_keepalive(response)
+            parts: list[bytes] = []  # a line not complete yet (a big batch spans many reads)
+            async for chunk in response.content.iter_any():
+                if b"\n" not in chunk:
+                    parts.append(chunk)
+                    continue
+                *lines, rest = b"".join((*parts, chunk)).split(b"\n")
+                parts = [rest] if rest else []
+                yield [self._gateway_response(orjson.loads(line)) for line in lines if line.strip()]
+            if not self._closed:
+                raise self._unavailable("watch", "the server ended the watch stream")
+        except (aiohttp.ClientError, OSError) as exc:
+            if self._closed:
+                return
+            self._watch_endpoint += 1
+            raise self._unavailable("watch", str(exc) or type(exc).__name__) from None
+        except orjson.JSONDecodeError as exc:
+            raise self._unavailable("watch", f"etcd's gateway sent a line that is not JSON: {exc}") from None
+        finally:
+            self._gateway_responses.discard(response)
+            response.close()
+
+    async def _grpc_watch(self, full: bytes, pos: int) -> AsyncGenerator[Sequence[_WatchResponse], None]:
+        """The responses of one watch over a gRPC stream (used when no member serves the gateway)."""
+        rpc = self._rpc
+        create = rpc.WatchCreateRequest(key=full, range_end=prefix_end_bytes(full), start_revision=pos + 1,
+                                        prev_kv=True)
+        stream = _WatchStream(rpc, self._watch, create)
+        self._streams.add(stream)
+        try:
+            while True:
+                resp = await stream.next()
+                if resp is _WatchStream.ENDED:
+                    if self._closed:
+                        return  # close() ended the stream: end cleanly
+                    raise self._unavailable("watch", "the watch stream was cancelled")
+                if not isinstance(resp, rpc.WatchResponse):
+                    raise self._unavailable("watch", "the server ended the watch stream")
+                yield [_WatchResponse(bool(resp.created), bool(resp.canceled), str(resp.cancel_reason),
+                                      int(resp.compact_revision), [self._event(ev) for ev in resp.events])]
+        finally:
+            self._streams.discard(stream)
+            await stream.close()
 
     async def watch(self, prefix: str, *, after_revision: int) -> AsyncGenerator[WatchEvent, None]:
         check_prefix(prefix)
@@ -579,30 +701,21 @@ class EtcdStore:
         broken_since: float | None = None
         delay = 0.05
         while not self._closed:
-            create = rpc.WatchCreateRequest(key=full, range_end=prefix_end_bytes(full),
-                                            start_revision=pos + 1, prev_kv=True)
-            stream = _WatchStream(rpc, self._watch, create)
-            self._streams.add(stream)
+            opened = self._gateway_watch(full, pos) if self._gateway else self._grpc_watch(full, pos)
             try:
-                while True:
-                    resp = await stream.next()
-                    if resp is _WatchStream.ENDED:
-                        if self._closed:
-                            return  # close() ended the stream: end cleanly
-                        raise self._unavailable("watch", "the watch stream was cancelled")
-                    if not isinstance(resp, rpc.WatchResponse):
-                        raise self._unavailable("watch", "the server ended the watch stream")
-                    if resp.compact_revision:
-                        raise CompactedError(pos, int(resp.compact_revision))
-                    if resp.canceled:
-                        raise StorageError(f"etcd cancelled the watch of {prefix!r}: {resp.cancel_reason}")
-                    if resp.created:
-                        broken_since, delay = None, 0.05
-                    for ev in resp.events:
-                        event = self._event(ev)
-                        if event.revision > pos:  # never repeat an event after a re-connect
-                            yield event
-                            pos = event.revision
+                async with contextlib.aclosing(opened) as responses:
+                    async for batch in responses:
+                        for resp in batch:
+                            if resp.compact_revision:
+                                raise CompactedError(pos, resp.compact_revision)
+                            if resp.canceled:
+                                raise StorageError(f"etcd cancelled the watch of {prefix!r}: {resp.cancel_reason}")
+                            if resp.created:
+                                broken_since, delay = None, 0.05
+                            for event in resp.events:
+                                if event.revision > pos:  # never repeat an event after a re-connect
+                                    yield event
+                                    pos = event.revision
             except (rpc.AioRpcError, StorageUnavailable) as exc:
                 if self._closed:
                     return
@@ -615,9 +728,30 @@ class EtcdStore:
                     raise self._unavailable("watch", str(detail)) from None
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
-            finally:
-                self._streams.discard(stream)
-                await stream.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _WatchResponse:
+    """What the watch loop needs of one etcd WatchResponse, whichever way it arrived."""
+
+    created: bool
+    canceled: bool
+    cancel_reason: str
+    compact_revision: int
+    events: list[WatchEvent]
+
+
+def _set_keepalive(response: aiohttp.ClientResponse) -> None:
+    """TCP keepalive on a watch connection, so a member that vanished is noticed under a quiet watch."""
+    connection = response.connection
+    sock = connection.transport.get_extra_info("socket") if connection and connection.transport else None
+    if sock is None:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, _KEEPALIVE_IDLE)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, _KEEPALIVE_INTERVAL)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, _KEEPALIVE_COUNT)
 
 
 class _RpcFailure(StorageError):

@@ -58,6 +58,7 @@ class EtcdProcess:
     peer_port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     started_once: bool = False
+    extra_args: tuple[str, ...] = ()
     log_path: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -80,7 +81,7 @@ class EtcdProcess:
                      "--listen-client-urls", client, "--advertise-client-urls", client,
                      "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
                      "--initial-cluster", f"kltest={peer}", "--log-level", "warn",
-                     "--logger", "zap"],
+                     "--logger", "zap", *self.extra_args],
                     stdout=log, stderr=subprocess.STDOUT,
                 )
             if self._wait_healthy(timeout):
@@ -138,6 +139,19 @@ def etcd_member(tmp_path: Path) -> Iterator[EtcdProcess]:
     if ETCD is None:
         pytest.skip("etcd is not installed (deploy/install.sh --deps-only installs it)")
     member = EtcdProcess(tmp_path / "etcd-member")
+    try:
+        member.start()
+        yield member
+    finally:
+        member.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def etcd_member_without_gateway(tmp_path: Path) -> Iterator[EtcdProcess]:
+    """A private etcd started with --enable-grpc-gateway=false (gRPC only, no HTTP/JSON API)."""
+    if ETCD is None:
+        pytest.skip("etcd is not installed (deploy/install.sh --deps-only installs it)")
+    member = EtcdProcess(tmp_path / "etcd-grpc-only", extra_args=("--enable-grpc-gateway=false",))
     try:
         member.start()
         yield member

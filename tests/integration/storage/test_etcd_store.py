@@ -1,5 +1,6 @@
 """What only the etcd store promises: a key root, lease reuse, endpoints that fail over, a fast clear
-error when etcd is unreachable, and watches that survive an etcd restart."""
+error when etcd is unreachable, watches that survive an etcd restart, and watches on a member that
+serves no HTTP gateway (the store's watches use it when it is there)."""
 
 from __future__ import annotations
 
@@ -135,5 +136,24 @@ async def test_requests_fail_with_storage_unavailable_when_etcd_stays_down(etcd_
         watch = store.watch("/x/", after_revision=1)
         with pytest.raises(StorageUnavailable):
             await asyncio.wait_for(anext(watch), 10)
+    finally:
+        await store.close()
+
+
+async def test_watch_works_on_a_member_without_the_http_gateway(etcd_member_without_gateway: EtcdProcess) -> None:
+    store = EtcdStore([etcd_member_without_gateway.endpoint], root=unique_root())
+    try:
+        await store.start()
+        watch = store.watch("/g/", after_revision=await store.current_revision())
+        try:
+            created = await store.create("/g/a", b"one")
+            updated = await store.update("/g/a", b"two", expected_revision=created.mod_revision)
+            deleted = await store.delete("/g/a")
+            events = [await asyncio.wait_for(anext(watch), 10) for _ in range(3)]
+            assert [(e.type, e.kv) for e in events] == [
+                (EventType.PUT, created), (EventType.PUT, updated), (EventType.DELETE, deleted)]
+            assert events[1].prev_kv == created and events[2].prev_kv == updated
+        finally:
+            await watch.aclose()
     finally:
         await store.close()
