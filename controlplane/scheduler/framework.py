@@ -293,12 +293,22 @@ class Handle:
     pdbs: Callable[[], Sequence[Mapping[str, Any]]] = field(default=lambda: [])
     recorder: Any = None  # kubelite.client.EventRecorder (Preempted events)
     nominator: Any = None  # kubelite.controlplane.scheduler.nominator.Nominator (pods nominated to nodes)
+    # the scheduler's informers by resource plural ("services", "replicasets", "statefulsets",
+    # "replicationcontrollers", "namespaces"): objects in a namespace ("" for all) and one by name
+    list_objects: Callable[[str, str], Sequence[Mapping[str, Any]]] = field(default=lambda resource, namespace: [])
+    get_object: Callable[[str, str, str], Mapping[str, Any] | None] = field(
+        default=lambda resource, namespace, name: None)
+    # kubelite.controlplane.scheduler.waiting_pods.WaitingPods: pods held at Permit, to allow or reject
+    # (upstream GetWaitingPod / IterateOverWaitingPods / RejectWaitingPod)
+    waiting_pods: Any = None
 
 
 # CycleState keys the framework fills for PostFilter plugins (upstream reaches these through Handle)
 FRAMEWORK_KEY = "kubelite.scheduler/framework"
 SNAPSHOT_KEY = "kubelite.scheduler/snapshot"
 SKIPPED_FILTERS_KEY = "kubelite.scheduler/skipped-filters"
+# run_permit writes {plugin name: seconds} for every plugin that answered Wait: each gets its own timer
+PERMIT_WAITS_KEY = "kubelite.scheduler/permit-waits"
 
 
 class ProfileError(ValueError):
@@ -835,9 +845,11 @@ class Framework:
         """Permit in order: the first rejection, else Wait with the shortest timeout, else None."""
         wait: float | None = None
         wait_plugin = ""
+        waits: dict[str, float] = {}
         for plugin in self._permit:
             status, timeout = plugin.permit(state=state, pod=pod, node_name=node_name)
             if status is not None and status.code is Code.WAIT:
+                waits[plugin.name] = timeout
                 if wait is None or timeout < wait:
                     wait, wait_plugin = timeout, plugin.name
                 continue
@@ -845,6 +857,7 @@ class Framework:
                 assert status is not None
                 return status.with_plugin(plugin.name), 0.0
         if wait is not None:
+            state.write(PERMIT_WAITS_KEY, waits)
             return Status.of(Code.WAIT, plugin=wait_plugin), wait
         return None, 0.0
 

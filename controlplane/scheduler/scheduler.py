@@ -9,10 +9,16 @@ Upstream ``pkg/scheduler`` (scheduler.go, schedule_one.go, eventhandlers.go), as
   unschedulable pods back to the active or backoff queue.
 * **Scheduling cycle** (``schedule_one``, synchronous, so it sees one consistent cache): pop the next
   pod, run its profile's Framework over the cache's live snapshot, **assume** the pod on the chosen
-  node, run Reserve and Permit.
-* **Binding cycle** (one task per pod, so the loop goes on while the API call is in flight): PreBind
-  and Bind (DefaultBinder posts ``pods/binding``); success records a ``Scheduled`` event, failure
-  forgets the assumption and retries the pod after its back-off.
+  node, run Reserve and Permit, and move on to the next pod at once.
+* **Binding cycle** (upstream ``bindingCycle``, one task per pod, so the loop goes on while the API
+  calls are in flight): wait while Permit plugins hold the pod (``WaitingPods``: every waiting plugin
+  must allow it before its timeout; a rejection or timeout fails it as Unschedulable), then PreBind
+  and Bind (DefaultBinder posts ``pods/binding``) under a bound of ``bind_concurrency`` concurrent
+  bindings, so a burst cannot open more connections than the pool has. Success records a
+  ``Scheduled`` event; failure runs Unreserve, forgets the assumption (freed room is an
+  AssignedPodDelete event for the other pending pods, as upstream) and re-queues the pod.
+* **Events** go through an ``EventRecorder`` with several writers (events of one pod in order, of
+  different pods concurrently): recording never waits, so it never stalls scheduling.
 * **Failures**: a pod no node fits gets ``PodScheduled=False`` (reason ``Unschedulable``, upstream's
   "0/N nodes are available: ..." message) through ``pods/status`` and a ``FailedScheduling`` Warning
   event, and waits in the unschedulable pods for a cluster event; an error of ours (reason
@@ -33,6 +39,7 @@ import signal
 import socket
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,15 +58,18 @@ from kubelite.client import (
 from kubelite.controlplane.scheduler.cache import SchedulerCache
 from kubelite.controlplane.scheduler.config import SchedulerConfig
 from kubelite.controlplane.scheduler.framework import (
+    PERMIT_WAITS_KEY,
     Code,
     CycleState,
     FitError,
     Framework,
     Handle,
+    PluginFactory,
     ScheduleFailure,
     Status,
     is_success,
 )
+from kubelite.controlplane.scheduler.listers import ClusterListers
 from kubelite.controlplane.scheduler.nominator import Nominator
 from kubelite.controlplane.scheduler.plugins import in_tree_registry
 from kubelite.controlplane.scheduler.scheduling_queue import (
@@ -71,6 +81,7 @@ from kubelite.controlplane.scheduler.scheduling_queue import (
     QueuedPodInfo,
     SchedulingQueue,
 )
+from kubelite.controlplane.scheduler.waiting_pods import WaitingPod, WaitingPods
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +92,10 @@ REASON_UNSCHEDULABLE = "Unschedulable"
 REASON_ERROR = "SchedulerError"
 CLEANUP_PERIOD = 1.0  # seconds between sweeps for expired assumed pods
 MAX_MESSAGE = 1024  # upstream truncates event and condition messages (truncateMessage)
+# PreBind+Bind calls in flight at once; the API client's pool (100 connections) also serves the
+# informers' watches, the events and the status patches, so the bindings leave room for those
+DEFAULT_BIND_CONCURRENCY = 48
+EVENT_WRITERS = 8  # one Scheduled event per pod: one writer would cap the scheduler near 1 / (event RTT)
 
 # which rejecting plugins a cluster event can help (upstream EventsToRegister, simplified)
 _HELPED_BY: dict[str, frozenset[str]] = {
@@ -112,7 +127,12 @@ class Scheduler:
 
     def __init__(self, client: APIClient, *, config: SchedulerConfig | None = None,
                  rng: random.Random | None = None, queue: SchedulingQueue | None = None,
-                 cache: SchedulerCache | None = None) -> None:
+                 cache: SchedulerCache | None = None, bind_concurrency: int = DEFAULT_BIND_CONCURRENCY,
+                 out_of_tree_registry: Mapping[str, Callable[[Handle], PluginFactory]] | None = None) -> None:
+        """``out_of_tree_registry``: more plugins by name, each a function of the Handle that returns the
+        plugin's factory (upstream ``WithFrameworkOutOfTreeRegistry``); profiles enable them by name."""
+        if bind_concurrency < 1:
+            raise ValueError(f"bind_concurrency must be at least 1, got {bind_concurrency}")
         self.client = client
         self.config = config or SchedulerConfig()
         self.cache = cache or SchedulerCache()
@@ -122,11 +142,21 @@ class Scheduler:
         self.pods: Informer = self.informers.for_resource("", "v1", "pods")
         self.nodes: Informer = self.informers.for_resource("", "v1", "nodes", namespaced=False)
         self.pdbs: Informer = self.informers.for_resource("policy", "v1", "poddisruptionbudgets")
-        self.recorder = EventRecorder(client, component=COMPONENT, host=socket.gethostname())
+        self.recorder = EventRecorder(client, component=COMPONENT, host=socket.gethostname(), writers=EVENT_WRITERS)
         self.nominator = Nominator()
+        self.listers = ClusterListers(self.informers)
+        self.waiting_pods = WaitingPods()
         self.handle = Handle(client=client, snapshot=self.cache.snapshot, pdbs=self.pdbs.store.list,
-                             recorder=self.recorder, nominator=self.nominator)
+                             recorder=self.recorder, nominator=self.nominator,
+                             list_objects=self.listers.list_objects, get_object=self.listers.get_object,
+                             waiting_pods=self.waiting_pods)
+        self._binding_slots = asyncio.Semaphore(bind_concurrency)
         registry = in_tree_registry(self.handle)
+        self._in_tree = frozenset(registry)
+        for name, make in (out_of_tree_registry or {}).items():
+            if name in registry:
+                raise ValueError(f"out-of-tree plugin {name!r} has the name of an in-tree plugin")
+            registry[name] = make(self.handle)
         self.frameworks: dict[str, Framework] = {}
         for profile in self.config.profiles:
             self.frameworks[profile.scheduler_name] = Framework(
@@ -172,6 +202,10 @@ class Scheduler:
             self.queue.delete(new)
 
     def on_pod_delete(self, pod: JSON) -> None:
+        uid = (pod.get("metadata") or {}).get("uid")
+        if uid:
+            # a pod held at Permit that goes away fails its binding cycle now (upstream RejectWaitingPod)
+            self.waiting_pods.reject(str(uid))
         if _assigned(pod) or self.cache.is_assumed(pod):
             self.cache.remove_pod(pod)
             self.queue.move_all_to_active_or_backoff(ASSIGNED_POD_DELETE,
@@ -191,10 +225,11 @@ class Scheduler:
     def on_node_delete(self, node: JSON) -> None:
         self.cache.remove_node(node)
 
-    @staticmethod
-    def _helped(event: str) -> Any:
-        helped = _HELPED_BY[event]
-        return lambda plugins: bool(plugins & helped)
+    def _helped(self, event: str) -> Any:
+        # a plugin that is not in-tree registers no events with us: as upstream, it is taken to care
+        # about all of them (an out-of-tree Permit plugin's rejection is retried on any event)
+        helped, in_tree = _HELPED_BY[event], self._in_tree
+        return lambda plugins: bool(plugins & helped) or not plugins <= in_tree
 
     # ---- the loop ---------------------------------------------------------------------------------
 
@@ -283,32 +318,48 @@ class Scheduler:
             self._failed(info, message=f"running Reserve plugin {status.plugin!r}: {status.message}",
                          reason=REASON_ERROR, cycle=cycle, error=not status.is_rejected())
             return
-        status, _timeout = framework.run_permit(state=state, pod=assumed, node_name=host)
-        if not is_success(status):
+        status, timeout = framework.run_permit(state=state, pod=assumed, node_name=host)
+        waiting: WaitingPod | None = None
+        if status is not None and status.code is Code.WAIT:
+            # held until every waiting plugin allows it; the binding cycle waits, the loop goes on
+            plugin_waits = state.read(PERMIT_WAITS_KEY, dict) or {status.plugin: timeout}
+            waiting = WaitingPod(assumed, host, plugin_waits)
+            self.waiting_pods.add(waiting)
+        elif not is_success(status):
             assert status is not None
-            # kubelite has no waiting pods yet: a Wait is treated as a rejection, retried after back-off
             framework.run_unreserve(state=state, pod=assumed, node_name=host)
             self.cache.forget_pod(assumed)
+            rejected = status.is_rejected()
             self._failed(info, message=f"running Permit plugin {status.plugin!r}: {status.message or status.code.name}",
-                         reason=REASON_ERROR, cycle=cycle, error=True)
+                         reason=REASON_UNSCHEDULABLE if rejected else REASON_ERROR, cycle=cycle,
+                         plugins={status.plugin} if rejected and status.plugin else None, error=not rejected)
             return
-        self._spawn(self._bind(framework, state, info, assumed, host), name=f"bind-{key}")
+        self._spawn(self._binding_cycle(framework, state, info, assumed, host, waiting), name=f"bind-{key}")
 
-    async def _bind(self, framework: Framework, state: CycleState, info: QueuedPodInfo, assumed: JSON,
-                    host: str) -> None:
-        status: Status | None
-        try:
-            status = await framework.run_pre_bind(state=state, pod=assumed, node_name=host)
-            if is_success(status):
-                status = await framework.run_bind(state=state, pod=assumed, node_name=host)
-        except (APIStatusError, APIConnectionError) as exc:
-            status = Status.of(Code.ERROR, str(exc))
+    async def _binding_cycle(self, framework: Framework, state: CycleState, info: QueuedPodInfo, assumed: JSON,
+                             host: str, waiting: WaitingPod | None) -> None:
+        """Upstream bindingCycle: WaitOnPermit, then PreBind and Bind; any failure undoes the assumption."""
+        status: Status | None = None
+        if waiting is not None:
+            try:
+                status = await waiting.wait()
+            finally:
+                self.waiting_pods.remove(waiting.uid)
+            if status is not None:
+                self._binding_failed(framework, state, info, assumed, host, status,
+                                     message=status.message or f"rejected by Permit plugin {status.plugin!r}")
+                return
+        async with self._binding_slots:
+            try:
+                status = await framework.run_pre_bind(state=state, pod=assumed, node_name=host)
+                if is_success(status):
+                    status = await framework.run_bind(state=state, pod=assumed, node_name=host)
+            except (APIStatusError, APIConnectionError) as exc:
+                status = Status.of(Code.ERROR, str(exc))
         if not is_success(status):
             assert status is not None
-            self.cache.forget_pod(assumed)
-            framework.run_unreserve(state=state, pod=assumed, node_name=host)
-            self._failed(info, message=f"Binding rejected: {status.message}", reason=REASON_ERROR,
-                         cycle=self.queue.scheduling_cycle, error=True)
+            self._binding_failed(framework, state, info, assumed, host, status,
+                                 message=f"Binding rejected: {status.message}")
             return
         self.cache.finish_binding(assumed)
         self.queue.done(info.key)
@@ -316,6 +367,19 @@ class Scheduler:
         meta = assumed.get("metadata") or {}
         self.recorder.event(dict(info.pod), event_type="Normal", reason="Scheduled",
                             message=f"Successfully assigned {meta.get('namespace')}/{meta.get('name')} to {host}")
+
+    def _binding_failed(self, framework: Framework, state: CycleState, info: QueuedPodInfo, assumed: JSON,
+                        host: str, status: Status, *, message: str) -> None:
+        """Upstream handleBindingCycleError: Unreserve, forget, tell the other pods, re-queue this one."""
+        framework.run_unreserve(state=state, pod=assumed, node_name=host)
+        self.cache.forget_pod(assumed)
+        rejected = status.is_rejected()
+        self._failed(info, message=message, reason=REASON_UNSCHEDULABLE if rejected else REASON_ERROR,
+                     cycle=self.queue.scheduling_cycle, plugins={status.plugin} if rejected and status.plugin else None,
+                     error=not rejected)
+        # the room the assumed pod held is free again: to the other pending pods that is a pod deletion
+        self.queue.move_all_to_active_or_backoff(ASSIGNED_POD_DELETE, interested=self._helped(ASSIGNED_POD_DELETE),
+                                                 exclude=info.key)
 
     def _failed(self, info: QueuedPodInfo, *, message: str, reason: str, cycle: int,
                 plugins: set[str] | None = None, nominated: str = "", error: bool = False) -> None:

@@ -35,7 +35,7 @@ def in_tree_registry(handle: Handle | None = None) -> dict[str, PluginFactory]:
         node_name.NAME: node_name.new,
         node_label.NAME: node_label.new,
         image_locality.NAME: image_locality.new,
-        pod_topology_spread.NAME: pod_topology_spread.new,
+        pod_topology_spread.NAME: pod_topology_spread.factory(handle),
         inter_pod_affinity.NAME: inter_pod_affinity.new,
         node_unschedulable.NAME: node_unschedulable.new,
         taint_toleration.NAME: taint_toleration.new,
