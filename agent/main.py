@@ -35,7 +35,7 @@ from typing import Any, Final
 
 from kubelite.agent.config import AgentConfig
 from kubelite.client import APIClient, load_kubeconfig
-from kubelite.client.bootstrap import BootstrapError, bootstrap_node_credentials
+from kubelite.client.bootstrap import CLIENT_CA_NAME, BootstrapError, bootstrap_node_credentials, ensure_client_ca
 from kubelite.cri import (
     PAUSE_IMAGE,
     ContainerdConfig,
@@ -137,6 +137,13 @@ async def agent_main(config: AgentConfig, *, stop: asyncio.Event | None = None) 
         except BootstrapError as exc:
             raise AgentError(f"joining {config.server}: {exc}") from None
     client_config = load_kubeconfig(kubeconfig)
+    if config.kubeconfig is not None:
+        # no join: the kubelet API still verifies callers against the cluster's client CA (as upstream's
+        # kubelet with --client-ca-file), fetched from the server the kubeconfig trusts
+        try:
+            await ensure_client_ca(config=client_config, path=config.agent_dir / CLIENT_CA_NAME)
+        except BootstrapError as exc:
+            raise AgentError(f"the cluster's client CA for the kubelet API: {exc}") from None
     supervisor: ContainerdSupervisor | None = None
     snapshotter = "overlayfs"
     if config.container_runtime_endpoint:

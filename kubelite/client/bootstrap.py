@@ -19,6 +19,11 @@ upstream's kubelet TLS bootstrap):
 It is idempotent: a kubeconfig already in ``directory`` for the same server and node, whose certificate
 is signed by the current CA and valid for more than 10% of its lifetime, is reused as it is.
 
+An agent given a kubeconfig instead of a token (``kubelite agent --kubeconfig K``, and the server's
+embedded agent) still needs the client CA: ``ensure_client_ca`` fetches it from ``/cacerts?ca=client``
+over a connection verified with the kubeconfig's CA (never over an unverified one: whoever chose that CA
+would choose who may call the kubelet) and writes it beside the agent's state.
+
 Every failure is a ``BootstrapError`` with one line saying what went wrong.
 """
 
@@ -94,10 +99,10 @@ async def fetch_ca(*, server: str, expected_hash: str, timeout: float = 10.0) ->
     return ca
 
 
-async def fetch_client_ca(*, server: str, ca_pem: bytes, timeout: float = 10.0) -> bytes:
+async def fetch_client_ca(*, server: str, ca_pem: bytes | None, timeout: float = 10.0) -> bytes:
     """The cluster's client CA (what the kubelet verifies the API server's client certificate with), over
-    a connection verified with the server CA."""
-    context = ssl.create_default_context(cadata=ca_pem.decode())
+    a connection verified with the server CA (None: the system's roots)."""
+    context = ssl.create_default_context(cadata=ca_pem.decode()) if ca_pem else ssl.create_default_context()
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session, \
                 session.get(server.rstrip("/") + "/cacerts", params={"ca": "client"}, ssl=context) as response:
@@ -106,6 +111,33 @@ async def fetch_client_ca(*, server: str, ca_pem: bytes, timeout: float = 10.0) 
             return await response.read()
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         raise BootstrapError(f"cannot fetch the client CA from {server}: {exc or type(exc).__name__}") from None
+
+
+async def ensure_client_ca(*, config: ClientConfig, path: Path) -> Path:
+    """The cluster's client CA at ``path``, fetched with the credentials-free trust of ``config`` (its CA data
+    or file, else the system's roots). When the server cannot be reached a CA already at ``path`` is kept;
+    with none there, or a kubeconfig that skips TLS verification, it is a ``BootstrapError``."""
+    if config.insecure_skip_tls_verify:
+        raise BootstrapError("the kubeconfig skips TLS verification: the cluster's client CA cannot be trusted "
+                             "over such a connection, and without it the kubelet API would be open to anyone")
+    ca_pem = config.ca_data
+    if ca_pem is None and config.ca_file:
+        try:
+            ca_pem = Path(config.ca_file).read_bytes()
+        except OSError as exc:
+            raise BootstrapError(f"{config.ca_file}: {exc.strerror or exc}") from None
+    try:
+        client_ca = await fetch_client_ca(server=config.server, ca_pem=ca_pem)
+        if not x509.load_pem_x509_certificates(client_ca):
+            raise ValueError("no certificate")
+    except ValueError:
+        raise BootstrapError(f"{config.server}/cacerts?ca=client did not return PEM certificates") from None
+    except BootstrapError:
+        if path.is_file():
+            return path
+        raise
+    _write(path, client_ca, 0o644)
+    return path
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:

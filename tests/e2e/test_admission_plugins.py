@@ -1,9 +1,11 @@
 """Admission on a real server with stock kubectl: ServiceAccount (kube-api-access volume), Pod Security,
-LimitRanger, ResourceQuota and NodeRestriction, with upstream's messages."""
+LimitRanger, ResourceQuota and NodeRestriction, on creates and updates, with upstream's messages."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -94,14 +96,8 @@ def test_resource_quota_counts(srv: Server) -> None:
     namespace(srv, "quota")
     srv.kubectl("create", "quota", "q", "--hard=pods=1,configmaps=3", "-n", "quota")
     srv.kubectl("apply", "-n", "quota", "-f", "-", input=pod("first"))
-    deadline = time.monotonic() + 10
-    while True:  # the quota sees the first pod once the watch cache has it
-        second = srv.kubectl("apply", "-n", "quota", "-f", "-", input=pod("second"), check=False)
-        if second.returncode != 0:
-            break
-        srv.kubectl("delete", "pod", "second", "-n", "quota", "--wait=false")
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    # refused at once: the first create charged the quota's status before its pod reached any cache
+    second = srv.kubectl("apply", "-n", "quota", "-f", "-", input=pod("second"), check=False)
     assert 'pods "second" is forbidden: exceeded quota: q, requested: pods=1, used: pods=1, limited: pods=1' \
         in second.stderr
     # the quota's status follows (kubectl get quota shows used/hard)
@@ -123,3 +119,86 @@ def test_node_restriction_on_creates(srv: Server) -> None:
     other = srv.kubectl(*user, "create", "-f", "-", check=False, input=json.dumps(
         {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n2"}}))
     assert 'node "n1" is not allowed to modify node "n2"' in other.stderr
+
+
+def test_node_may_not_relabel_or_untaint_itself(srv: Server) -> None:
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n-self", "labels": {"team": "a"}},
+            "spec": {"taints": [{"key": "dedicated", "value": "db", "effect": "NoSchedule"}]}}
+    srv.kubectl("create", "-f", "-", input=json.dumps(node))
+    user = ["--as=system:node:n-self", "--as-group=system:nodes"]
+    srv.kubectl(*user, "label", "node", "n-self", "team=b", "--overwrite")  # its own labels: allowed
+    restricted = srv.kubectl(*user, "label", "node", "n-self", "node-restriction.kubernetes.io/pci=true",
+                             check=False)
+    assert ('nodes "n-self" is forbidden: node "n-self" is not allowed to modify labels: '
+            'node-restriction.kubernetes.io/pci') in restricted.stderr
+    role = srv.kubectl(*user, "label", "node", "n-self", "node-role.kubernetes.io/control-plane=", check=False)
+    assert "is not allowed to modify labels: node-role.kubernetes.io/control-plane" in role.stderr
+    untaint = srv.kubectl(*user, "taint", "node", "n-self", "dedicated-", check=False)
+    assert 'nodes "n-self" is forbidden: node "n-self" is not allowed to modify taints' in untaint.stderr
+    labels = json.loads(srv.kubectl("get", "node", "n-self", "-o", "json").stdout)["metadata"]["labels"]
+    assert labels == {"team": "b"}
+    # the admin may
+    srv.kubectl("label", "node", "n-self", "node-restriction.kubernetes.io/pci=true")
+    srv.kubectl("taint", "node", "n-self", "dedicated-")
+
+
+def test_quota_on_updates_and_claims(srv: Server) -> None:
+    namespace(srv, "quota-upd")
+    srv.kubectl("create", "quota", "ports", "--hard=services.nodeports=0,services.loadbalancers=0",
+                "-n", "quota-upd")
+    srv.kubectl("create", "service", "clusterip", "web", "--tcp=80:80", "-n", "quota-upd")
+    refused = srv.kubectl("patch", "service", "web", "-n", "quota-upd", "-p", '{"spec":{"type":"NodePort"}}',
+                          check=False)
+    assert ('services "web" is forbidden: exceeded quota: ports, requested: services.nodeports=1, used: '
+            'services.nodeports=0, limited: services.nodeports=0') in refused.stderr
+    assert json.loads(srv.kubectl("get", "service", "web", "-n", "quota-upd", "-o", "json").stdout)[
+        "spec"]["type"] == "ClusterIP"
+    srv.kubectl("apply", "-n", "quota-upd", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "storage"},
+        "spec": {"limits": [{"type": "PersistentVolumeClaim", "max": {"storage": "1Gi"}}]}}))
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "2Gi"}}}}
+    big = srv.kubectl("apply", "-n", "quota-upd", "-f", "-", input=json.dumps(claim), check=False)
+    assert ('persistentvolumeclaims "data" is forbidden: maximum storage usage per PersistentVolumeClaim is 1Gi, '
+            'but request is 2Gi') in big.stderr
+
+
+def test_racing_creates_never_exceed_the_quota(srv: Server) -> None:
+    """Eight kubectl processes create Secrets at the same moment against a quota with two free slots:
+    exactly two succeed (the charge is a compare-and-swap on the quota's status)."""
+    namespace(srv, "quota-race")
+    srv.kubectl("create", "quota", "two", "--hard=secrets=2", "-n", "quota-race")
+    env = dict(os.environ, KUBECONFIG=str(srv.kubeconfig), HOME=str(srv.data_dir))
+    racers = [subprocess.Popen(["kubectl", "create", "secret", "generic", f"s{i}", "--from-literal=k=v",
+                                "-n", "quota-race"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=env) for i in range(8)]
+    results = [(r.wait(timeout=60), r.communicate()[1]) for r in racers]
+    assert sum(1 for code, _ in results if code == 0) == 2, results
+    assert all("exceeded quota: two" in err for code, err in results if code != 0), results
+    names = srv.kubectl("get", "secrets", "-n", "quota-race", "-o", "name").stdout.split()
+    assert len(names) == 2
+
+
+def test_pod_security_on_updates_and_namespace_labels(srv: Server) -> None:
+    namespace(srv, "psa-upd")
+    srv.kubectl("apply", "-n", "psa-upd", "-f", "-", input=pod("host", hostNetwork=True))
+    raised = srv.kubectl("label", "namespace", "psa-upd", "pod-security.kubernetes.io/enforce=baseline")
+    assert ('Warning: existing pods in namespace "psa-upd" violate the new PodSecurity enforce level '
+            '"baseline:latest"') in raised.stderr
+    assert "Warning: host: host namespaces" in raised.stderr
+    # an update that cannot change what is checked is allowed, a new image is evaluated
+    srv.kubectl("label", "pod", "host", "-n", "psa-upd", "touched=yes")
+    image = srv.kubectl("set", "image", "pod/host", "app=busybox:2", "-n", "psa-upd", check=False)
+    assert 'pods "host" is forbidden: violates PodSecurity "baseline:latest": host namespaces (hostNetwork=true)' \
+        in image.stderr
+    bad = srv.kubectl("label", "namespace", "psa-upd", "pod-security.kubernetes.io/enforce=strict", "--overwrite",
+                      check=False)
+    assert ('The Namespace "psa-upd" is invalid: metadata.labels[pod-security.kubernetes.io/enforce]: Invalid value: '
+            '"strict": must be one of privileged, baseline, restricted') in bad.stderr
+    versioned = srv.kubectl("create", "-f", "-", check=False, input=json.dumps({
+        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "psa-versioned", "labels": {
+            "pod-security.kubernetes.io/enforce": "restricted",
+            "pod-security.kubernetes.io/enforce-version": "v1.22"}}}))
+    assert versioned.returncode == 0, versioned.stderr
+    refused = srv.kubectl("apply", "-n", "psa-versioned", "-f", "-", input=pod("loose"), check=False)
+    assert 'violates PodSecurity "restricted:v1.22"' in refused.stderr
