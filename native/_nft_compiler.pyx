@@ -11,13 +11,14 @@ cdef str NO_ENDPOINT_SERVICES = "no-endpoint-services"
 cdef str NO_ENDPOINT_NODEPORTS = "no-endpoint-nodeports"
 cdef str HAIRPIN = "hairpin"
 cdef dict EMPTY_VERDICTS = {"reject": "goto reject-chain", "drop": "drop"}
+cdef dict ADDRESS_TYPES = {"ip": "ipv4_addr", "ip6": "ipv6_addr"}
 
 
 cdef inline str _ep_name(str ip, object port):
-    return ip.replace(".", "-") + "-" + str(port)
+    return ip.replace(".", "-").replace(":", "-") + "-" + str(port)
 
 
-cdef tuple _affinity_chain(str sid, long timeout, tuple endpoints, bint masquerade, str numgen):
+cdef tuple _affinity_chain(str sid, long timeout, tuple endpoints, bint masquerade, str numgen, str fam):
     cdef list rules = []
     cdef list targets = []
     cdef Py_ssize_t i
@@ -27,7 +28,7 @@ cdef tuple _affinity_chain(str sid, long timeout, tuple endpoints, bint masquera
     for i in range(len(endpoints)):
         ip, port = endpoints[i]
         name = _ep_name(ip, port)
-        rules.append(f"ip saddr @affs-{sid}-{timeout}-{name} goto aep-{sid}-{name}")
+        rules.append(f"{fam} saddr @affs-{sid}-{timeout}-{name} goto aep-{sid}-{name}")
         targets.append(f"{i} : goto aep-{sid}-{name}")
     rules.append(f"numgen {numgen} mod {len(endpoints)} vmap {{ {', '.join(targets)} }}")
     return tuple(rules)
@@ -45,6 +46,7 @@ def compile_service(spec, str numgen):
     """(elements, chains, sets) of one service port; see nft_compiler.compile_service_py."""
     cdef str sid = spec.id
     cdef str proto = spec.protocol
+    cdef str fam = spec.family
     cdef long port = spec.port
     cdef long node_port = spec.node_port
     cdef long timeout = spec.affinity_timeout
@@ -59,7 +61,7 @@ def compile_service(spec, str numgen):
     cdef list elements = []
     cdef list chains = []
     cdef list sets = []
-    cdef str int_target, ext_target, np_target, key, vip, name, set_name, dnat, np_dnat
+    cdef str int_target, ext_target, np_target, key, vip, name, set_name, dnat, np_dnat, target
     cdef str suffix = f" . {proto} . {port}"
     cdef str port_suffix = f" . {port}"
     cdef str endpoints_map = "endpoints-" + proto
@@ -115,21 +117,22 @@ def compile_service(spec, str numgen):
 
     if affinity:
         if has_internal:
-            chains.append((f"aff-{sid}", _affinity_chain(sid, timeout, internal, False, numgen)))
+            chains.append((f"aff-{sid}", _affinity_chain(sid, timeout, internal, False, numgen, fam)))
         if has_external:
-            chains.append((f"affx-{sid}", _affinity_chain(sid, timeout, external, masq, numgen)))
+            chains.append((f"affx-{sid}", _affinity_chain(sid, timeout, external, masq, numgen, fam)))
         for ep in used:
             ip, tport = ep
             name = _ep_name(ip, tport)
             set_name = f"affs-{sid}-{timeout}-{name}"
-            sets.append((set_name, f"type ipv4_addr ; flags dynamic,timeout ; timeout {timeout}s ;"))
+            sets.append((set_name, f"type {ADDRESS_TYPES[fam]} ; flags dynamic,timeout ; timeout {timeout}s ;"))
+            target = f"[{ip}]:{tport}" if fam == "ip6" else f"{ip}:{tport}"
             chains.append((f"aep-{sid}-{name}", (
-                f"update @{set_name} {{ ip saddr }}",
-                f"meta l4proto {proto} dnat ip to {ip}:{tport}",
+                f"update @{set_name} {{ {fam} saddr }}",
+                f"meta l4proto {proto} dnat {fam} to {target}",
             )))
     else:
-        dnat = f"dnat ip to ip daddr . {proto} dport . numgen {numgen} mod "
-        np_dnat = f"dnat ip to {proto} dport . numgen {numgen} mod "
+        dnat = f"dnat {fam} to {fam} daddr . {proto} dport . numgen {numgen} mod "
+        np_dnat = f"dnat {fam} to {proto} dport . numgen {numgen} mod "
         if n_int and cluster_ips:
             chains.append((f"lb-{proto}-{n_int}", (f"{dnat}{n_int} map @{endpoints_map}",)))
         if n_ext and external_ips:

@@ -43,6 +43,9 @@ from typing import NamedTuple
 
 TABLE = "kubelite"
 FAMILY = "ip"
+FAMILIES = ("ip", "ip6")
+"""nft families of the two tables: ``ip kubelite`` (IPv4) and ``ip6 kubelite`` (IPv6), each its own ruleset."""
+ADDRESS_TYPES = {"ip": "ipv4_addr", "ip6": "ipv6_addr"}
 MASQ_BIT = 0x4000
 
 # named maps and sets of the table (elements are owned per service)
@@ -65,7 +68,9 @@ EMPTY_VERDICTS = {"reject": "goto reject-chain", "drop": "drop"}
 
 
 class ServicePortSpec(NamedTuple):
-    """One Service port as the proxy must program it on this node (all addresses IPv4)."""
+    """One Service port of one IP family as the proxy must program it on this node.
+
+    Every address is of ``family`` (a dual-stack Service gives one spec per family and port)."""
 
     id: str
     """Stable short name for per-service objects (a hash of namespace/name/port/protocol)."""
@@ -87,6 +92,8 @@ class ServicePortSpec(NamedTuple):
     """externalTrafficPolicy Cluster: external sources are masqueraded (Local keeps the source)."""
     affinity_timeout: int = 0
     """ClientIP session affinity timeout in seconds; 0: no affinity."""
+    family: str = "ip"
+    """``ip`` (IPv4 addresses, table ``ip kubelite``) or ``ip6`` (IPv6, table ``ip6 kubelite``)."""
 
 
 class Compiled(NamedTuple):
@@ -104,7 +111,7 @@ class Compiled(NamedTuple):
 
 
 def _ep_name(ip: str, port: int) -> str:
-    return ip.replace(".", "-") + "-" + str(port)
+    return ip.replace(".", "-").replace(":", "-") + "-" + str(port)
 
 
 def _affinity_chain(spec: ServicePortSpec, endpoints: tuple[tuple[str, int], ...], masquerade: bool,
@@ -115,7 +122,7 @@ def _affinity_chain(spec: ServicePortSpec, endpoints: tuple[tuple[str, int], ...
     targets: list[str] = []
     for i, (ip, port) in enumerate(endpoints):
         name = _ep_name(ip, port)
-        rules.append(f"ip saddr @affs-{spec.id}-{spec.affinity_timeout}-{name} goto aep-{spec.id}-{name}")
+        rules.append(f"{spec.family} saddr @affs-{spec.id}-{spec.affinity_timeout}-{name} goto aep-{spec.id}-{name}")
         targets.append(f"{i} : goto aep-{spec.id}-{name}")
     rules.append(f"numgen {numgen} mod {len(endpoints)} vmap {{ {', '.join(targets)} }}")
     return tuple(rules)
@@ -125,6 +132,7 @@ def compile_service_py(spec: ServicePortSpec, numgen: str) -> Compiled:
     """The contributions of one service port (pure twin of ``_nft_compiler.compile_service``)."""
     proto = spec.protocol
     port = spec.port
+    fam = spec.family
     elements: list[tuple[str, str, str]] = []
     chains: list[tuple[str, tuple[str, ...]]] = []
     sets: list[tuple[str, str]] = []
@@ -194,14 +202,16 @@ def compile_service_py(spec: ServicePortSpec, numgen: str) -> Compiled:
         for ip, tport in used:
             name = _ep_name(ip, tport)
             set_name = f"affs-{spec.id}-{spec.affinity_timeout}-{name}"
-            sets.append((set_name, f"type ipv4_addr ; flags dynamic,timeout ; timeout {spec.affinity_timeout}s ;"))
+            sets.append((set_name, f"type {ADDRESS_TYPES[fam]} ; flags dynamic,timeout ; "
+                                   f"timeout {spec.affinity_timeout}s ;"))
+            target = f"[{ip}]:{tport}" if fam == "ip6" else f"{ip}:{tport}"
             chains.append((f"aep-{spec.id}-{name}", (
-                f"update @{set_name} {{ ip saddr }}",
-                f"meta l4proto {proto} dnat ip to {ip}:{tport}",
+                f"update @{set_name} {{ {fam} saddr }}",
+                f"meta l4proto {proto} dnat {fam} to {target}",
             )))
     else:
-        dnat = f"dnat ip to ip daddr . {proto} dport . {lookup} "
-        np_dnat = f"dnat ip to {proto} dport . {lookup} "
+        dnat = f"dnat {fam} to {fam} daddr . {proto} dport . {lookup} "
+        np_dnat = f"dnat {fam} to {proto} dport . {lookup} "
         if n_int and spec.cluster_ips:
             chains.append((f"lb-{proto}-{n_int}", (f"{dnat}{n_int} map @{endpoints_map}",)))
         if n_ext and spec.external_ips:
@@ -257,21 +267,22 @@ def compile_service(spec: ServicePortSpec, *, lb: str = "round-robin", validate:
     return compile_service_py(spec, numgen)
 
 
-def render_elements(name: str, items: list[tuple[str, str]]) -> str:
-    table = f"{FAMILY} {TABLE}"
+def render_elements(name: str, items: list[tuple[str, str]], *, family: str = FAMILY) -> str:
+    table = f"{family} {TABLE}"
     if _kernel is not None:
         text: str = _kernel.render_elements(table, name, items)
         return text
     return render_elements_py(table, name, items)
 
 
-def _check_ipv4(value: str, *, what: str, spec_id: str) -> None:
+def _check_address(value: str, *, family: str, what: str, spec_id: str) -> None:
     try:
-        # strict dotted quad (no leading zeros, nothing after it), in C: validation must not cost more
-        # than compiling at 50,000 endpoints
-        socket.inet_pton(socket.AF_INET, value)
+        # strict (a dotted quad without leading zeros; IPv6 without a zone), in C: validation must not
+        # cost more than compiling at 50,000 endpoints
+        socket.inet_pton(socket.AF_INET6 if family == "ip6" else socket.AF_INET, value)
     except (OSError, TypeError):
-        raise ValueError(f"service {spec_id}: {what} {value!r} is not an IPv4 address") from None
+        version = "IPv6" if family == "ip6" else "IPv4"
+        raise ValueError(f"service {spec_id}: {what} {value!r} is not an {version} address") from None
 
 
 def _check_port(value: int, *, what: str, spec_id: str, allow_zero: bool = False) -> None:
@@ -283,14 +294,16 @@ def check_spec(spec: ServicePortSpec) -> None:
     """Reject a spec whose text would be invalid nft syntax (or would inject commands)."""
     if not spec.id or not all(c.isalnum() or c == "-" for c in spec.id):
         raise ValueError(f"service id {spec.id!r} must be non-empty letters, digits and '-'")
+    if spec.family not in FAMILIES:
+        raise ValueError(f'service {spec.id}: family "{spec.family}" is not one of {", ".join(FAMILIES)}')
     if spec.protocol not in PROTOCOLS:
         raise ValueError(f'service {spec.id}: protocol "{spec.protocol}" is not one of {", ".join(PROTOCOLS)}')
     _check_port(spec.port, what="port", spec_id=spec.id)
     _check_port(spec.node_port, what="nodePort", spec_id=spec.id, allow_zero=True)
     for ip in (*spec.cluster_ips, *spec.external_ips):
-        _check_ipv4(ip, what="service IP", spec_id=spec.id)
+        _check_address(ip, family=spec.family, what="service IP", spec_id=spec.id)
     for ip, port in (*spec.internal_endpoints, *spec.external_endpoints):
-        _check_ipv4(ip, what="endpoint IP", spec_id=spec.id)
+        _check_address(ip, family=spec.family, what="endpoint IP", spec_id=spec.id)
         _check_port(port, what="endpoint port", spec_id=spec.id)
     for verdict in (spec.internal_empty, spec.external_empty):
         if verdict not in EMPTY_VERDICTS:
@@ -304,14 +317,18 @@ def check_spec(spec: ServicePortSpec) -> None:
 
 @dataclass(frozen=True)
 class TableConfig:
-    """Node-wide settings that shape the skeleton (changing one needs a full sync)."""
+    """Node-wide settings of one family's table that shape its skeleton (changing one needs a full sync)."""
 
     lb: str = "round-robin"
     cluster_cidr: str = ""
-    """Pod CIDR; ClusterIP traffic from other sources is masqueraded."""
+    """Pod CIDR of this family; ClusterIP traffic from other sources is masqueraded."""
     service_cidr: str = ""
+    """Service CIDR of this family."""
     nodeport_addresses: tuple[str, ...] = ()
-    """CIDRs whose local addresses accept NodePorts; empty: every local address except loopback."""
+    """CIDRs (of this family) whose local addresses accept NodePorts; empty: every local address except
+    loopback."""
+    family: str = FAMILY
+    """``ip`` or ``ip6``: the table ``<family> kubelite`` this configuration programs."""
 
 
 BASE_CHAINS = {
@@ -323,34 +340,70 @@ BASE_CHAINS = {
     "filter-output": "type filter hook output priority -110 ;",
 }
 HELPER_CHAINS = ("services", "service-endpoints-check", "mark-masq", "reject-chain")
-MAP_TYPES = {
-    SERVICE_IPS: "type ipv4_addr . inet_proto . inet_service : verdict ;",
-    NODEPORTS: "type inet_proto . inet_service : verdict ;",
-    NO_ENDPOINT_SERVICES: "type ipv4_addr . inet_proto . inet_service : verdict ;",
-    NO_ENDPOINT_NODEPORTS: "type inet_proto . inet_service : verdict ;",
-    **{ENDPOINTS[p]: f"typeof ip daddr . {p} dport . numgen inc mod 2 : ip daddr . {p} dport ;" for p in PROTOCOLS},
-    **{NODEPORT_ENDPOINTS[p]: f"typeof {p} dport . numgen inc mod 2 : ip daddr . {p} dport ;" for p in PROTOCOLS},
-}
-SET_TYPES = {HAIRPIN: "type ipv4_addr . ipv4_addr ;"}
+
+
+def family_configs(config: TableConfig) -> dict[str, TableConfig]:
+    """One configuration per table from ``config``, whose CIDRs may list both families (``a,b`` as the
+    dual-stack ``--cluster-cidr``/``--service-cidr`` flags do): each table keeps the CIDRs of its family.
+    As upstream's NodePortAddresses, a family without a ``nodeport_addresses`` CIDR of its own serves
+    NodePorts on all its local addresses."""
+
+    def of(family: str, cidrs: Iterable[str]) -> list[str]:
+        return [c for c in cidrs if c and (":" in c) == (family == "ip6")]
+
+    out: dict[str, TableConfig] = {}
+    for family in FAMILIES:
+        cluster = of(family, config.cluster_cidr.split(","))
+        service = of(family, config.service_cidr.split(","))
+        out[family] = TableConfig(
+            lb=config.lb, family=family, cluster_cidr=cluster[0] if cluster else "",
+            service_cidr=service[0] if service else "", nodeport_addresses=tuple(of(family, config.nodeport_addresses)))
+    return out
+
+
+def map_types(family: str) -> dict[str, str]:
+    """The named maps of one family's table and their declarations."""
+    addr = ADDRESS_TYPES[family]
+    return {
+        SERVICE_IPS: f"type {addr} . inet_proto . inet_service : verdict ;",
+        NODEPORTS: "type inet_proto . inet_service : verdict ;",
+        NO_ENDPOINT_SERVICES: f"type {addr} . inet_proto . inet_service : verdict ;",
+        NO_ENDPOINT_NODEPORTS: "type inet_proto . inet_service : verdict ;",
+        **{ENDPOINTS[p]: f"typeof {family} daddr . {p} dport . numgen inc mod 2 : {family} daddr . {p} dport ;"
+           for p in PROTOCOLS},
+        **{NODEPORT_ENDPOINTS[p]: f"typeof {p} dport . numgen inc mod 2 : {family} daddr . {p} dport ;"
+           for p in PROTOCOLS},
+    }
+
+
+def set_types(family: str) -> dict[str, str]:
+    addr = ADDRESS_TYPES[family]
+    return {HAIRPIN: f"type {addr} . {addr} ;"}
+
+
+MAP_TYPES = map_types(FAMILY)
+SET_TYPES = set_types(FAMILY)
 NODEPORT_ADDRESSES = "nodeport-addresses"
+LOOPBACK = {"ip": "127.0.0.0/8", "ip6": "::1"}
 
 
 def skeleton_rules(config: TableConfig) -> dict[str, tuple[str, ...]]:
     """The fixed rules of the base and helper chains."""
+    fam = config.family
     if config.nodeport_addresses:
-        local = f"ip daddr @{NODEPORT_ADDRESSES} fib daddr type local"
+        local = f"{fam} daddr @{NODEPORT_ADDRESSES} fib daddr type local"
     else:
-        local = "fib daddr type local ip daddr != 127.0.0.0/8"
+        local = f"fib daddr type local {fam} daddr != {LOOPBACK[fam]}"
     services: list[str] = []
     if config.cluster_cidr and config.service_cidr:
-        services.append(f"ip daddr {config.service_cidr} ip saddr != {config.cluster_cidr} jump mark-masq")
-    services += [f"ip daddr . meta l4proto . th dport vmap @{SERVICE_IPS}",
+        services.append(f"{fam} daddr {config.service_cidr} {fam} saddr != {config.cluster_cidr} jump mark-masq")
+    services += [f"{fam} daddr . meta l4proto . th dport vmap @{SERVICE_IPS}",
                  f"{local} meta l4proto . th dport vmap @{NODEPORTS}"]
     return {
         "nat-prerouting": ("jump services",),
         "nat-output": ("jump services",),
         "nat-postrouting": (
-            f"ct status dnat ip saddr . ip daddr @{HAIRPIN} masquerade",
+            f"ct status dnat {fam} saddr . {fam} daddr @{HAIRPIN} masquerade",
             f"meta mark & {MASQ_BIT:#x} != {MASQ_BIT:#x} return",
             f"meta mark set meta mark ^ {MASQ_BIT:#x}",
             "masquerade fully-random",
@@ -360,12 +413,13 @@ def skeleton_rules(config: TableConfig) -> dict[str, tuple[str, ...]]:
         "filter-output": ("ct state new jump service-endpoints-check",),
         "services": tuple(services),
         "service-endpoints-check": (
-            f"ip daddr . meta l4proto . th dport vmap @{NO_ENDPOINT_SERVICES}",
+            f"{fam} daddr . meta l4proto . th dport vmap @{NO_ENDPOINT_SERVICES}",
             f"{local} meta l4proto . th dport vmap @{NO_ENDPOINT_NODEPORTS}",
         ),
         "mark-masq": (f"meta mark set meta mark | {MASQ_BIT:#x}",),
         # a TCP reset refuses the connection as an ICMP port-unreachable would, and is not subject to
-        # ICMP rate limits or to hosts that do not emit ICMP errors for forwarded packets
+        # ICMP rate limits or to hosts that do not emit ICMP errors for forwarded packets; other protocols
+        # get port-unreachable (ICMP in the ip table, ICMPv6 in the ip6 table: nft picks by family)
         "reject-chain": ("meta l4proto tcp reject with tcp reset", "reject"),
     }
 
@@ -381,7 +435,11 @@ class RuleSet:
     def __init__(self, config: TableConfig) -> None:
         if config.lb not in LB_MODES:
             raise ValueError(f'unknown load-balancing mode "{config.lb}": want one of {", ".join(LB_MODES)}')
+        if config.family not in FAMILIES:
+            raise ValueError(f'unknown table family "{config.family}": want one of {", ".join(FAMILIES)}')
         self.config = config
+        self.family = config.family
+        self.table = f"{config.family} {TABLE}"
         self._services: dict[str, Compiled] = {}
         self._owner: dict[tuple[str, str], tuple[str, str]] = {}
         """(map, key) -> (owner id, value) for owned elements."""
@@ -520,7 +578,7 @@ class RuleSet:
 
     def full_text(self, *, recreate: bool) -> str:
         """The whole ruleset. ``recreate``: delete the table first (start-up: clears anything stale)."""
-        t = f"{FAMILY} {TABLE}"
+        t = self.table
         out: list[str] = [f"add table {t}\n"]
         if recreate:
             out.append(f"delete table {t}\nadd table {t}\n")
@@ -528,12 +586,12 @@ class RuleSet:
             out.append(f"add chain {t} {chain} {{ {hook} }}\n")
         for chain in HELPER_CHAINS:
             out.append(f"add chain {t} {chain}\n")
-        for name, decl in MAP_TYPES.items():
+        for name, decl in map_types(self.family).items():
             out.append(f"add map {t} {name} {{ {decl} }}\n")
-        for name, decl in SET_TYPES.items():
+        for name, decl in set_types(self.family).items():
             out.append(f"add set {t} {name} {{ {decl} }}\n")
         if self.config.nodeport_addresses:
-            out.append(f"add set {t} {NODEPORT_ADDRESSES} {{ type ipv4_addr ; flags interval ; }}\n")
+            out.append(f"add set {t} {NODEPORT_ADDRESSES} {{ type {ADDRESS_TYPES[self.family]} ; flags interval ; }}\n")
             out.append(f"flush set {t} {NODEPORT_ADDRESSES}\n")
             out.append(f"add element {t} {NODEPORT_ADDRESSES} {{ {', '.join(self.config.nodeport_addresses)} }}\n")
         for name in (*MAPS, *SETS):
@@ -557,14 +615,14 @@ class RuleSet:
         for name, key in self._shared:
             grouped.setdefault(name, []).append((key, ""))
         for name, items in grouped.items():
-            out.append(render_elements(name, items))
+            out.append(render_elements(name, items, family=self.family))
         self._pending = (dict(self._chains), dict(self._sets))
         return "".join(out)
 
     def _drop_stale(self, out: list[str], *, chains: Iterable[str], sets: dict[str, str]) -> None:
         # "add" first so that the delete cannot fail on an object someone else already removed;
         # chains are flushed before any is deleted, since one may jump to another
-        t = f"{FAMILY} {TABLE}"
+        t = self.table
         chains = sorted(chains)
         for chain in chains:
             out.append(f"add chain {t} {chain}\nflush chain {t} {chain}\n")
@@ -575,7 +633,7 @@ class RuleSet:
 
     def delta_text(self) -> str:
         """Only what changed since the last commit; "" when nothing did."""
-        t = f"{FAMILY} {TABLE}"
+        t = self.table
         out: list[str] = []
         for name in sorted(set(self._sets) - set(self._applied_sets)):
             out.append(f"add set {t} {name} {{ {self._sets[name]} }}\n")
@@ -594,7 +652,7 @@ class RuleSet:
         for (name, key), value in self._add.items():
             adds.setdefault(name, []).append((key, value))
         for name, items in adds.items():
-            out.append(render_elements(name, items))
+            out.append(render_elements(name, items, family=self.family))
         gone_chains = [c for c in self._dirty_chains if c not in self._chains and c in self._applied_chains]
         gone_sets = {n: d for n, d in self._applied_sets.items() if n not in self._sets}
         if gone_chains or gone_sets:

@@ -33,6 +33,10 @@ RULES = Gauge(
     "kubeproxy_sync_proxy_rules_nftables_objects", "Objects in the proxy's nftables table after the last sync",
     ["kind"], registry=REGISTRY)
 MODE = Gauge("kubelite_proxy_mode", "1 for the mode the service proxy runs in", ["mode"], registry=REGISTRY)
+UNSUPPORTED_PORTS = Gauge(
+    "kubelite_proxy_unsupported_service_ports",
+    "Service ports the proxy cannot forward in its mode (userspace mode: SCTP), after the last sync",
+    ["protocol"], registry=REGISTRY)
 
 
 def metrics_text() -> bytes:

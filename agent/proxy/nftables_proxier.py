@@ -11,9 +11,12 @@ Design (kube-proxy ``pkg/proxy/nftables``, with the ruleset shape of ``kubelite.
   chains and maps but keep the session-affinity sets (their timeouts are client state);
 * libnftables runs in one dedicated thread (the event loop never blocks on the kernel); given a
   network namespace, that thread enters it, so one agent process can program a node namespace;
-* after a successful sync, UDP flows to removed endpoints are deleted from conntrack.
+* after a successful sync, UDP flows to removed endpoints are deleted from conntrack;
+* dual stack: one :class:`RuleSet` per family, ``ip kubelite`` (IPv4) and ``ip6 kubelite`` (IPv6), both
+  written in the same transaction (as kube-proxy runs one proxier per family). The IPv6 table is probed
+  before the first sync; a kernel without IPv6 nftables NAT gets a warning and IPv4 only.
 
-Only the table ``ip kubelite`` is ever written.
+Only the tables ``ip kubelite`` and ``ip6 kubelite`` are ever written.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from kubelite.native.nft_compiler import (
     ServicePortSpec,
     TableConfig,
     compile_service,
+    family_configs,
 )
 from kubelite.native.nftables import Nftables, NftablesError
 
@@ -98,13 +102,20 @@ def nftables_usable(*, netns: str | None = None) -> str:
     return ""
 
 
+IPV6_PROBE = (f"add table ip6 {TABLE}\n"
+              f"add chain ip6 {TABLE} nat-prerouting {{ type nat hook prerouting priority dstnat ; }}\n")
+
+
 class NftablesProxier:
-    """Programs ``ip kubelite`` from a :class:`ServiceState`; ``sync(full)`` is the SyncRunner's callback."""
+    """Programs ``ip kubelite`` and ``ip6 kubelite`` from a :class:`ServiceState`; ``sync(full)`` is the
+    SyncRunner's callback. ``config``'s CIDRs may be dual-stack lists (see ``family_configs``)."""
 
     def __init__(self, *, state: ServiceState, config: TableConfig, netns: str | None = None) -> None:
         self.state = state
         self.config = config
-        self.rules = RuleSet(config)
+        self.rulesets = {family: RuleSet(cfg) for family, cfg in family_configs(config).items()}
+        self.rules = self.rulesets["ip"]
+        """The IPv4 rule set (``rulesets`` holds both)."""
         self.nft = NftablesThread(netns=netns)
         self._specs: dict[str, list[ServicePortSpec]] = {}
         """service key -> ports as last compiled."""
@@ -117,13 +128,17 @@ class NftablesProxier:
         start = time.perf_counter()
         # only changed services are recompiled, also in a full sync: the rule set already holds every
         # other service's contributions, and a full sync only has to write all of them again
+        if self._first and "ip6" in self.rulesets:
+            await self._probe_ipv6()
         changed = self.state.take_changes()
         if full:
-            self.rules.begin_full()
+            for rules in self.rulesets.values():
+                rules.begin_full()
         previous = {key: self._specs.get(key, []) for key in changed}
         for key in changed:
             self._update_service(key)
-        text = self.rules.full_text(recreate=self._first) if full else self.rules.delta_text()
+        text = "".join(rules.full_text(recreate=self._first) if full else rules.delta_text()
+                       for rules in self.rulesets.values())
         self._udp_backlog.extend(
             (old, new) for old, new in ((old, self._specs.get(key, [])) for key, old in previous.items())
             if any(spec.protocol == "udp" for spec in (*old, *new)))
@@ -131,10 +146,12 @@ class NftablesProxier:
             if text:
                 await self.nft.run(text)
         except BaseException:
-            self.rules.abort()
+            for rules in self.rulesets.values():
+                rules.abort()
             metrics.SYNC_FAILURES.inc()
             raise
-        self.rules.commit()
+        for rules in self.rulesets.values():
+            rules.commit()
         self._first = False
         self.last_text = text
         if self._udp_backlog:
@@ -145,24 +162,44 @@ class NftablesProxier:
         metrics.SYNC_DURATION.observe(elapsed)
         (metrics.FULL_SYNC_DURATION if full else metrics.PARTIAL_SYNC_DURATION).observe(elapsed)
         metrics.LAST_SYNC.set_to_current_time()
-        for kind, count in self.rules.counts().items():
+        for kind, count in self.counts().items():
             metrics.RULES.labels(kind=kind).set(count)
         log.debug("proxy %s sync of %d services in %.3fs", "full" if full else "partial", len(changed), elapsed)
 
+    async def _probe_ipv6(self) -> None:
+        try:
+            await self.nft.run(IPV6_PROBE)
+        except NftablesError as exc:
+            log.warning("IPv6 Services are not proxied: this kernel refuses an ip6 nat table (%s)", exc)
+            del self.rulesets["ip6"]
+
+    def counts(self) -> dict[str, int]:
+        """Objects in both tables: rules, elements, chains, sets."""
+        total: dict[str, int] = {}
+        for rules in self.rulesets.values():
+            for kind, count in rules.counts().items():
+                total[kind] = total.get(kind, 0) + count
+        return total
+
     def _update_service(self, key: str) -> None:
-        old = {spec.id for spec in self._specs.get(key, [])}
+        old = {spec.id: spec.family for spec in self._specs.get(key, [])}
         specs: list[ServicePortSpec] = []
         for spec in self.state.specs(key):
+            rules = self.rulesets.get(spec.family)
+            if rules is None:
+                continue  # IPv6 without an ip6 table
             try:
                 # specs from service_port are valid by construction (addresses parsed, ports range-checked)
                 compiled = compile_service(spec, lb=self.config.lb, validate=False)
             except ValueError as exc:
                 log.error("service %s port %d/%s is not proxied: %s", key, spec.port, spec.protocol, exc)
                 continue
-            self.rules.set_service(spec.id, compiled)
+            rules.set_service(spec.id, compiled)
             specs.append(spec)
-        for gone in old - {spec.id for spec in specs}:
-            self.rules.remove_service(gone)
+        kept = {spec.id for spec in specs}
+        for gone, family in old.items():
+            if gone not in kept:
+                self.rulesets[family].remove_service(gone)
         if specs:
             self._specs[key] = specs
         else:
@@ -185,7 +222,8 @@ def clear_udp_flows(changes: list[tuple[list[ServicePortSpec], list[ServicePortS
                 for vip in (*old.cluster_ips, *old.external_ips):
                     conntrack.delete_endpoint_flows(protocol="udp", service_ip=vip, endpoint_ip=ip)
                 if old.node_port:
-                    conntrack.delete_endpoint_flows(protocol="udp", node_port=old.node_port, endpoint_ip=ip)
+                    conntrack.delete_endpoint_flows(protocol="udp", node_port=old.node_port, endpoint_ip=ip,
+                                                    family=old.family)
         old_ids = {s.id: s for s in old_specs}
         for new in new_by_id.values():
             before = old_ids.get(new.id)
@@ -194,4 +232,4 @@ def clear_udp_flows(changes: list[tuple[list[ServicePortSpec], list[ServicePortS
                 for vip in (*new.cluster_ips, *new.external_ips):
                     conntrack.delete_service_flows(protocol="udp", service_ip=vip)
                 if new.node_port:
-                    conntrack.delete_service_flows(protocol="udp", node_port=new.node_port)
+                    conntrack.delete_service_flows(protocol="udp", node_port=new.node_port, family=new.family)

@@ -18,9 +18,12 @@ Upstream semantics kept here:
   externalIPs, LoadBalancer ingress) use only this node's endpoints and keep the client's address;
   traffic with no usable endpoint is rejected when the Service has no endpoints anywhere, dropped
   when it has some elsewhere;
-* ``sessionAffinity: ClientIP`` with ``sessionAffinityConfig.clientIP.timeoutSeconds`` (10800 by default).
-
-Only IPv4 is programmed (the ``ip kubelite`` table); IPv6 cluster IPs and endpoints are ignored.
+* ``sessionAffinity: ClientIP`` with ``sessionAffinityConfig.clientIP.timeoutSeconds`` (10800 by default);
+* dual stack, as kube-proxy's one proxier per IP family: a Service is programmed in a family when it has
+  a ClusterIP of that family (``spec.clusterIPs``); that family's spec takes the externalIPs and
+  LoadBalancer ingress IPs of the family and the endpoints of EndpointSlices with that ``addressType``
+  (IPv4 -> table ``ip kubelite``, IPv6 -> ``ip6 kubelite``). Categorisation (ready, terminating, local)
+  is done per family, as each upstream proxier does it alone. IPv6 addresses are written canonically.
 """
 
 from __future__ import annotations
@@ -58,30 +61,52 @@ def service_port_id(namespace: str, name: str, port_name: str, protocol: str) ->
     return hashlib.sha256(f"{namespace}/{name}/{port_name}/{protocol}".encode()).hexdigest()[:12]
 
 
-def _ipv4(value: object) -> str | None:
-    """``value`` if it is a dotted-quad IPv4 address, else None (IPv6 and garbage alike)."""
+FAMILY_OF_ADDRESS_TYPE = {"IPv4": "ip", "IPv6": "ip6"}
+V6_SUFFIX = "-v6"
+"""Appended to the spec id of a port's IPv6 half, so both halves of a dual-stack port stay apart."""
+
+
+def _address(value: object) -> tuple[str, str] | None:
+    """(family, address) of an IPv4 or IPv6 address (IPv6 in canonical form), None for anything else."""
     if not isinstance(value, str):
         return None
     try:
         # inet_pton is strict (four decimal octets, no leading zeros) and ~20x faster than ipaddress,
         # which matters at 50,000 endpoints per full recompute
         socket.inet_pton(socket.AF_INET, value)
+        return "ip", value
+    except OSError:
+        pass
+    try:
+        packed = socket.inet_pton(socket.AF_INET6, value)
     except OSError:
         return None
-    return value
+    return "ip6", socket.inet_ntop(socket.AF_INET6, packed)
+
+
+def _by_family(values: Iterable[object]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {"ip": [], "ip6": []}
+    for value in values:
+        parsed = _address(value)
+        if parsed is not None and parsed[1] not in out[parsed[0]]:
+            out[parsed[0]].append(parsed[1])
+    return out
 
 
 ParsedSlice = dict[tuple[str, str], list[tuple[tuple[bytes, int], Endpoint]]]
-"""One EndpointSlice parsed: (port name, protocol) -> [((packed address, port), endpoint)]."""
+"""One EndpointSlice parsed: (port name, protocol) -> [((packed address, port), endpoint)]; the packed
+address is 4 bytes (IPv4 slice) or 16 (IPv6 slice)."""
 
 
 def parse_slice(es: Obj, *, node_name: str) -> ParsedSlice:
     """An EndpointSlice's endpoints per port, parsed once when the slice arrives (kube-proxy's
     EndpointSliceCache does the same), so that a sync only merges them."""
-    if es.get("addressType", "IPv4") != "IPv4":
-        return {}
+    address_type = es.get("addressType", "IPv4")
+    if address_type not in FAMILY_OF_ADDRESS_TYPE:
+        return {}  # FQDN slices are not proxied (as upstream)
     pton = socket.inet_pton
-    af = socket.AF_INET
+    v6 = address_type == "IPv6"
+    af = socket.AF_INET6 if v6 else socket.AF_INET
     base: list[tuple[bytes, str, bool, bool, bool, bool]] = []
     for ep in es.get("endpoints") or ():
         addresses = ep.get("addresses")
@@ -92,6 +117,8 @@ def parse_slice(es: Obj, *, node_name: str) -> ParsedSlice:
             packed = pton(af, ip)  # validates (strict dotted quad) and is the sort key
         except (OSError, TypeError):
             continue
+        if v6:
+            ip = socket.inet_ntop(af, packed)
         cond = ep.get("conditions") or {}
         ready = cond.get("ready")
         ready = ready if ready is True or ready is False else True
@@ -109,19 +136,23 @@ def parse_slice(es: Obj, *, node_name: str) -> ParsedSlice:
     return parsed
 
 
-def merge_endpoints(parsed: Iterable[ParsedSlice], *, port_name: str, protocol: str) -> list[Endpoint]:
-    """The endpoints of one Service port across its slices, deduplicated, in address order."""
+def merge_endpoints(parsed: Iterable[ParsedSlice], *, port_name: str, protocol: str,
+                    family: str = "ip") -> list[Endpoint]:
+    """The endpoints of one Service port and IP family across its slices, deduplicated, in address order."""
+    size = 16 if family == "ip6" else 4
     seen: dict[tuple[bytes, int], Endpoint] = {}
     for slice_ports in parsed:
         for key, endpoint in slice_ports.get((port_name, protocol), ()):
-            seen.setdefault(key, endpoint)
+            if len(key[0]) == size:
+                seen.setdefault(key, endpoint)
     return [seen[k] for k in sorted(seen)]
 
 
-def slice_endpoints(slices: Iterable[Obj], *, port_name: str, protocol: str, node_name: str) -> list[Endpoint]:
+def slice_endpoints(slices: Iterable[Obj], *, port_name: str, protocol: str, node_name: str,
+                    family: str = "ip") -> list[Endpoint]:
     """``merge_endpoints`` straight from EndpointSlice objects."""
     return merge_endpoints((parse_slice(es, node_name=node_name) for es in slices), port_name=port_name,
-                           protocol=protocol)
+                           protocol=protocol, family=family)
 
 
 def categorize(endpoints: list[Endpoint], *, local_internal: bool,
@@ -150,18 +181,16 @@ def service_port_specs(service: Obj, slices: Iterable[Obj], *, node_name: str,
     cluster_ip = spec.get("clusterIP")
     if cluster_ip in (None, "", "None"):
         return []  # headless: DNS only
-    cluster_ips = tuple(dict.fromkeys(
-        ip for ip in (_ipv4(v) for v in (spec.get("clusterIPs") or [cluster_ip])) if ip))
-    external: list[str] = [ip for ip in (_ipv4(v) for v in spec.get("externalIPs") or []) if ip]
+    cluster_by_family = _by_family(spec.get("clusterIPs") or [cluster_ip])
+    external_values: list[object] = list(spec.get("externalIPs") or [])
     if svc_type == "LoadBalancer":
         for ingress in ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []:
-            ip = _ipv4(ingress.get("ip"))
-            if ip and ingress.get("ipMode") != "Proxy":
-                external.append(ip)
-    external_ips = tuple(dict.fromkeys(external))
+            if ingress.get("ipMode") != "Proxy":
+                external_values.append(ingress.get("ip"))
+    external_by_family = _by_family(external_values)
     local_internal = spec.get("internalTrafficPolicy") == "Local"
     local_external = spec.get("externalTrafficPolicy") == "Local" and (
-        bool(external_ips) or svc_type in ("NodePort", "LoadBalancer"))
+        bool(external_values) or svc_type in ("NodePort", "LoadBalancer"))
     affinity = 0
     if spec.get("sessionAffinity") == "ClientIP":
         timeout = ((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}).get("timeoutSeconds")
@@ -169,26 +198,32 @@ def service_port_specs(service: Obj, slices: Iterable[Obj], *, node_name: str,
     if parsed is None:
         parsed = [parse_slice(es, node_name=node_name) for es in slices]
     out: list[ServicePortSpec] = []
-    for port in spec.get("ports") or []:
-        protocol = port.get("protocol") or "TCP"
-        proto = PROXIED_PROTOCOLS.get(protocol)
-        number = port.get("port")
-        if proto is None or not isinstance(number, int) or not 1 <= number <= 65535:
-            continue
-        port_name = port.get("name") or ""
-        node_port = port.get("nodePort") if svc_type in ("NodePort", "LoadBalancer") else 0
-        if not isinstance(node_port, int) or not 0 <= node_port <= 65535:
-            node_port = 0
-        endpoints = merge_endpoints(parsed, port_name=port_name, protocol=protocol)
-        internal, ext, has_any = categorize(endpoints, local_internal=local_internal, local_external=local_external)
-        empty = "drop" if has_any else "reject"
-        internal_pairs = tuple([(e.ip, e.port) for e in internal])
-        # without a Local policy both lists are the same object: one tuple serves both
-        ext_pairs = internal_pairs if ext is internal else tuple([(e.ip, e.port) for e in ext])
-        out.append(ServicePortSpec(  # positional: this runs for every port of every service in a full sync
-            service_port_id(md.get("namespace") or "", md.get("name") or "", port_name, protocol), proto, number,
-            cluster_ips, external_ips, node_port, internal_pairs, ext_pairs, empty, empty, not local_external,
-            affinity))
+    for family in ("ip", "ip6"):
+        cluster_ips = tuple(cluster_by_family[family])
+        if not cluster_ips:
+            continue  # as kube-proxy's per-family proxier: no ClusterIP of this family, not served in it
+        external_ips = tuple(external_by_family[family])
+        for port in spec.get("ports") or []:
+            protocol = port.get("protocol") or "TCP"
+            proto = PROXIED_PROTOCOLS.get(protocol)
+            number = port.get("port")
+            if proto is None or not isinstance(number, int) or not 1 <= number <= 65535:
+                continue
+            port_name = port.get("name") or ""
+            node_port = port.get("nodePort") if svc_type in ("NodePort", "LoadBalancer") else 0
+            if not isinstance(node_port, int) or not 0 <= node_port <= 65535:
+                node_port = 0
+            endpoints = merge_endpoints(parsed, port_name=port_name, protocol=protocol, family=family)
+            internal, ext, has_any = categorize(endpoints, local_internal=local_internal,
+                                                local_external=local_external)
+            empty = "drop" if has_any else "reject"
+            internal_pairs = tuple([(e.ip, e.port) for e in internal])
+            # without a Local policy both lists are the same object: one tuple serves both
+            ext_pairs = internal_pairs if ext is internal else tuple([(e.ip, e.port) for e in ext])
+            sid = service_port_id(md.get("namespace") or "", md.get("name") or "", port_name, protocol)
+            out.append(ServicePortSpec(  # positional: this runs for every port of every service in a full sync
+                sid if family == "ip" else sid + V6_SUFFIX, proto, number, cluster_ips, external_ips, node_port,
+                internal_pairs, ext_pairs, empty, empty, not local_external, affinity, family))
     return out
 
 

@@ -10,7 +10,11 @@ ClientIP session affinity with the Service's timeout (each new connection refres
 external traffic policies through the endpoint lists of :class:`ServicePortSpec`. A port without
 usable endpoints has no listener, so clients are refused at once, as with nftables' reject.
 
-SCTP is not forwarded in this mode (logged). Syncs are driven by the same :class:`SyncRunner`.
+IPv6 Service addresses work the same way (made local as /128s; NodePorts listen on ``::`` with
+IPV6_V6ONLY, beside ``0.0.0.0``). SCTP cannot be forwarded in this mode (asyncio has no SCTP streams,
+and the kernels this was built on have no SCTP sockets): such ports are logged once per service and
+counted in ``kubelite_proxy_unsupported_service_ports{protocol="sctp"}``; the proxy keeps running.
+Syncs are driven by the same :class:`SyncRunner`.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import contextlib
 import ipaddress
 import logging
 import random
+import socket
 import time
 from dataclasses import dataclass, field
 
@@ -30,6 +35,7 @@ from kubelite.native.nft_compiler import ServicePortSpec
 log = logging.getLogger(__name__)
 
 DUMMY_INTERFACE = "kubelite-svc"
+IFA_F_NODAD = 0x02
 UDP_IDLE_TIMEOUT = 30.0
 CONNECT_TIMEOUT = 5.0
 BUFFER = 65536
@@ -150,7 +156,19 @@ class UDPListener(asyncio.DatagramProtocol):
 
     async def start(self, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(host, port), reuse_port=False)
+        if ":" in host:
+            # IPv6 only, as asyncio does for TCP listeners: "::" must not take the port from "0.0.0.0"
+            sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+            try:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.bind((host, port))
+            except OSError:
+                sock.close()
+                raise
+            transport, _ = await loop.create_datagram_endpoint(lambda: self, sock=sock)
+        else:
+            transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(host, port),
+                                                               reuse_port=False)
         self.transport = transport
         self._reaper = asyncio.create_task(self._reap())
 
@@ -241,12 +259,16 @@ class ServiceAddresses:
                 links = ipr.link_lookup(ifname=self.name)
             index = links[0]
             ipr.link("set", index=index, state="up")
-            current = {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=index, family=2)}
+            # IPv6 link-local addresses the kernel gives the interface are not ours to manage
+            current = {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=index)
+                       if not str(a.get_attr("IFA_ADDRESS")).startswith("fe80:")}
             for ip in sorted(addresses - current):
-                ipr.addr("add", index=index, address=ip, prefixlen=32)
+                # nodad: a Service address must be usable at once, not after IPv6 duplicate detection
+                extra = {"flags": IFA_F_NODAD} if ":" in ip else {}
+                ipr.addr("add", index=index, address=ip, prefixlen=128 if ":" in ip else 32, **extra)
             for ip in sorted(current - addresses):
                 with contextlib.suppress(Exception):
-                    ipr.addr("del", index=index, address=ip, prefixlen=32)
+                    ipr.addr("del", index=index, address=ip, prefixlen=128 if ":" in ip else 32)
         self._assigned = set(addresses)
 
     def remove(self) -> None:
@@ -269,12 +291,14 @@ class UserspaceProxier:
         self.addresses = ServiceAddresses(interface)
         self._specs: dict[str, list[ServicePortSpec]] = {}
         self._listeners: dict[ListenKey, Listener] = {}
+        self._warned_sctp: dict[str, list[int]] = {}
+        """service key -> its SCTP ports already warned about (a warning per change, not per sync)."""
 
     def _wanted(self) -> dict[ListenKey, tuple[list[Address], int]]:
         wanted: dict[ListenKey, tuple[list[Address], int]] = {}
         for specs in self._specs.values():
             for spec in specs:
-                if spec.protocol == "sctp":
+                if spec.protocol not in ("tcp", "udp"):
                     continue
                 internal = list(spec.internal_endpoints)
                 external = list(spec.external_endpoints)
@@ -285,22 +309,25 @@ class UserspaceProxier:
                     for vip in spec.external_ips:
                         wanted.setdefault((spec.protocol, vip, spec.port), (external, spec.affinity_timeout))
                     if spec.node_port:
-                        for host in self._nodeport_hosts():
+                        for host in self._nodeport_hosts(spec.family):
                             wanted.setdefault((spec.protocol, host, spec.node_port),
                                               (external, spec.affinity_timeout))
         return wanted
 
-    def _nodeport_hosts(self) -> list[str]:
-        if not self.nodeport_addresses:
-            return ["0.0.0.0"]
+    def _nodeport_hosts(self, family: str) -> list[str]:
+        anywhere = "::" if family == "ip6" else "0.0.0.0"
+        version = 6 if family == "ip6" else 4
         hosts = []
         for cidr in self.nodeport_addresses:
             net = ipaddress.ip_network(cidr, strict=False)
-            if net.prefixlen == 32:
+            if net.version != version:
+                continue
+            if net.prefixlen == net.max_prefixlen:
                 hosts.append(str(net.network_address))
             else:
-                return ["0.0.0.0"]  # a range of addresses: listen on all and rely on routing
-        return hosts
+                return [anywhere]  # a range of addresses: listen on all and rely on routing
+        # as upstream: a family without a --nodeport-addresses CIDR of its own serves all its addresses
+        return hosts or [anywhere]
 
     async def sync(self, full: bool) -> None:
         start = time.perf_counter()
@@ -309,8 +336,14 @@ class UserspaceProxier:
             changed |= set(self.state.keys()) | set(self._specs)
         for service in changed:
             specs = self.state.specs(service)
-            if any(s.protocol == "sctp" for s in specs):
-                log.warning("service %s: SCTP ports are not forwarded in userspace mode", service)
+            sctp = sorted({s.port for s in specs if s.protocol == "sctp"})
+            if sctp and sctp != self._warned_sctp.get(service):
+                log.warning("service %s: SCTP port(s) %s cannot be forwarded in userspace mode (use nftables "
+                            "mode)", service, ", ".join(map(str, sctp)))
+            if sctp:
+                self._warned_sctp[service] = sctp
+            else:
+                self._warned_sctp.pop(service, None)
             if specs:
                 self._specs[service] = specs
             else:
@@ -342,6 +375,8 @@ class UserspaceProxier:
         metrics.SYNC_DURATION.observe(elapsed)
         metrics.LAST_SYNC.set_to_current_time()
         metrics.RULES.labels(kind="listeners").set(len(self._listeners))
+        metrics.UNSUPPORTED_PORTS.labels(protocol="sctp").set(
+            sum(1 for specs in self._specs.values() for spec in specs if spec.protocol == "sctp"))
         if failures:
             raise OSError("cannot listen on " + "; ".join(failures))
 

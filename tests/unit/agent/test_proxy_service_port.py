@@ -51,7 +51,7 @@ def test_cluster_ip_with_ready_endpoints_in_address_order_deduplicated() -> None
     assert s.protocol == "tcp" and s.port == 80 and s.node_port == 0 and s.affinity_timeout == 0
 
 
-def test_slices_of_other_ports_and_ipv6_are_ignored() -> None:
+def test_slices_of_other_ports_and_families_are_ignored() -> None:
     s = one(svc(), es(ep("10.42.0.5"), port_name="metrics"), es(ep("fd00::5"), name="v6", address_type="IPv6"))
     assert s.internal_endpoints == () and s.internal_empty == "reject"
 
@@ -127,3 +127,27 @@ def test_malformed_service_is_skipped_not_fatal() -> None:
     state.set_service({"metadata": {"name": "bad", "namespace": "default"}, "spec": {"clusterIP": "10.43.0.9",
                                                                                      "ports": "not-a-list"}})
     assert state.specs("default/bad") == []
+
+
+def test_dual_stack_service_gets_one_spec_per_family_from_slices_of_that_family() -> None:
+    service = svc(clusterIPs=["10.43.0.10", "fd00:43:0:0::10"], ipFamilies=["IPv4", "IPv6"],
+                  ipFamilyPolicy="RequireDualStack", type="NodePort", externalTrafficPolicy="Local",
+                  externalIPs=["192.0.2.1", "2001:db8::1"],
+                  ports=[{**PORTS[0], "nodePort": 30080}])
+    v4, v6 = service_port_specs(service, [
+        es(ep("10.42.0.5"), ep("10.42.0.6", node="n2")),
+        es(ep("fd00:42::0005", node="n2"), name="web-v6", address_type="IPv6")], node_name="n1")
+    assert (v4.family, v4.cluster_ips, v4.external_ips) == ("ip", ("10.43.0.10",), ("192.0.2.1",))
+    assert v4.internal_endpoints == (("10.42.0.5", 8080), ("10.42.0.6", 8080))
+    assert v4.external_endpoints == (("10.42.0.5", 8080),), "Local: this node's IPv4 endpoint"
+    assert (v6.family, v6.cluster_ips, v6.external_ips) == ("ip6", ("fd00:43::10",), ("2001:db8::1",)), "canonical"
+    assert v6.internal_endpoints == (("fd00:42::5", 8080),)
+    assert v6.external_endpoints == () and v6.external_empty == "drop", "categorised per family, as upstream"
+    assert v6.node_port == 30080 and v6.id == v4.id + "-v6"
+
+
+def test_single_stack_ipv6_service_and_fqdn_slices() -> None:
+    s = one(svc(clusterIP="fd00:43::10", clusterIPs=["fd00:43::10"], ipFamilies=["IPv6"]),
+            es(ep("10.42.0.5")), es(ep("fd00:42::5"), name="v6", address_type="IPv6"),
+            es(ep("web.example.com"), name="fqdn", address_type="FQDN"))
+    assert s.family == "ip6" and s.internal_endpoints == (("fd00:42::5", 8080),)

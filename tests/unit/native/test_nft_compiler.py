@@ -102,15 +102,23 @@ def test_unknown_lb_mode_is_refused() -> None:
 # ---- Cython kernel == pure twin -------------------------------------------------------------------------
 
 ips = st.tuples(*[st.integers(0, 255)] * 4).map(lambda t: ".".join(map(str, t)))
+ips6 = st.ip_addresses(v=6).map(str)
 ports = st.integers(1, 65535)
-endpoints = st.lists(st.tuples(ips, ports), max_size=6, unique=True).map(tuple)
-specs = st.builds(
-    ServicePortSpec, id=st.text("abcdef0123456789", min_size=4, max_size=12), protocol=st.sampled_from(c.PROTOCOLS),
-    port=ports, cluster_ips=st.lists(ips, max_size=2, unique=True).map(tuple),
-    external_ips=st.lists(ips, max_size=2, unique=True).map(tuple), node_port=st.integers(0, 65535),
-    internal_endpoints=endpoints, external_endpoints=endpoints, internal_empty=st.sampled_from(["reject", "drop"]),
-    external_empty=st.sampled_from(["reject", "drop"]), external_masquerade=st.booleans(),
-    affinity_timeout=st.sampled_from([0, 0, 10, 10800]))
+
+
+def family_specs(family: str) -> st.SearchStrategy[ServicePortSpec]:
+    addresses = ips6 if family == "ip6" else ips
+    endpoints = st.lists(st.tuples(addresses, ports), max_size=6, unique=True).map(tuple)
+    return st.builds(
+        ServicePortSpec, id=st.text("abcdef0123456789", min_size=4, max_size=12),
+        protocol=st.sampled_from(c.PROTOCOLS), port=ports, cluster_ips=st.lists(addresses, max_size=2, unique=True).map(
+            tuple), external_ips=st.lists(addresses, max_size=2, unique=True).map(tuple),
+        node_port=st.integers(0, 65535), internal_endpoints=endpoints, external_endpoints=endpoints,
+        internal_empty=st.sampled_from(["reject", "drop"]), external_empty=st.sampled_from(["reject", "drop"]),
+        external_masquerade=st.booleans(), affinity_timeout=st.sampled_from([0, 0, 10, 10800]), family=st.just(family))
+
+
+specs = st.one_of(family_specs("ip"), family_specs("ip6"))
 
 
 @settings(max_examples=300, deadline=None)
@@ -141,7 +149,7 @@ class FakeKernel:
             self._one(line)
 
     def _one(self, line: str) -> None:
-        m = re.fullmatch(r"(add|delete) element ip kubelite (\S+) \{ (.*) \}", line)
+        m = re.fullmatch(r"(add|delete) element ip6? kubelite (\S+) \{ (.*) \}", line)
         if m:
             target = self.sets[m.group(2)]
             for item in m.group(3).split(", "):
@@ -190,12 +198,21 @@ def full_state(rules: RuleSet) -> FakeKernel:
     return kernel
 
 
+def changes_of(family: str) -> st.SearchStrategy[tuple[str, list[tuple[str, ServicePortSpec | None]]]]:
+    change = st.tuples(st.sampled_from(["a1", "b2", "c3", "d4"]), st.one_of(st.none(), family_specs(family)))
+    return st.tuples(st.just(family), st.lists(change, min_size=1, max_size=12))
+
+
+CIDRS = {"ip": ("10.42.0.0/16", "10.43.0.0/16"), "ip6": ("fd00:42::/56", "fd00:43::/112")}
+
+
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["a1", "b2", "c3", "d4"]), st.one_of(st.none(), specs)), min_size=1,
-                max_size=12), st.booleans())
-def test_deltas_reach_the_state_of_a_full_sync(changes: list[tuple[str, ServicePortSpec | None]],
+@given(st.sampled_from(c.FAMILIES).flatmap(changes_of), st.booleans())
+def test_deltas_reach_the_state_of_a_full_sync(family_changes: tuple[str, list[tuple[str, ServicePortSpec | None]]],
                                               full_midway: bool) -> None:
-    rules = RuleSet(TableConfig(cluster_cidr="10.42.0.0/16", service_cidr="10.43.0.0/16"))
+    family, changes = family_changes
+    cluster, services = CIDRS[family]
+    rules = RuleSet(TableConfig(cluster_cidr=cluster, service_cidr=services, family=family))
     kernel = FakeKernel()
     kernel.apply(rules.full_text(recreate=True))
     rules.commit()
@@ -265,3 +282,57 @@ def test_failed_apply_leaves_a_full_sync_that_repairs() -> None:
     rules.commit()
     expected = full_state(rules)
     assert kernel.sets == expected.sets and kernel.chains == expected.chains
+
+
+# ---- IPv6: the ip6 table ----------------------------------------------------------------------------------
+
+
+def test_ipv6_service_compiles_for_the_ip6_table() -> None:
+    one = (("fd00:42::5", 8080),)
+    out = c.compile_service(spec(family="ip6", cluster_ips=("fd00:43::10",), node_port=30080,
+                                 internal_endpoints=one, external_endpoints=one))
+    assert set(out.elements) == {
+        ("service-ips", "fd00:43::10 . tcp . 80", "goto lb-tcp-1"),
+        ("endpoints-tcp", "fd00:43::10 . 80 . 0", "fd00:42::5 . 8080"),
+        ("nodeports", "tcp . 30080", "goto npx-tcp-1"),
+        ("nodeport-endpoints-tcp", "30080 . 0", "fd00:42::5 . 8080"),
+        ("hairpin", "fd00:42::5 . fd00:42::5", ""),
+    }
+    assert dict(out.chains)["lb-tcp-1"] == ("dnat ip6 to ip6 daddr . tcp dport . numgen inc mod 1 map @endpoints-tcp",)
+    sticky = c.compile_service(spec(family="ip6", cluster_ips=("fd00:43::10",), affinity_timeout=30,
+                                    internal_endpoints=one, external_endpoints=one))
+    chains = dict(sticky.chains)
+    assert chains["aep-svc1-fd00-42--5-8080"] == ("update @affs-svc1-30-fd00-42--5-8080 { ip6 saddr }",
+                                                  "meta l4proto tcp dnat ip6 to [fd00:42::5]:8080")
+    assert dict(sticky.sets)["affs-svc1-30-fd00-42--5-8080"].startswith("type ipv6_addr ;")
+
+
+@pytest.mark.parametrize("bad", [
+    pytest.param({"family": "ip6"}, id="ipv4-address-in-ip6-spec"),
+    pytest.param({"family": "ip6", "cluster_ips": ("fd00::1%eth0",)}, id="zone"),
+    pytest.param({"family": "inet"}, id="family"),
+    pytest.param({"cluster_ips": ("fd00::1",)}, id="ipv6-address-in-ip-spec"),
+])
+def test_addresses_must_match_the_family(bad: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match="service svc1"):
+        c.compile_service(spec(**bad))
+
+
+def test_ip6_table_skeleton() -> None:
+    text = RuleSet(TableConfig(family="ip6", cluster_cidr="fd00:42::/56", service_cidr="fd00:43::/112")).full_text(
+        recreate=True)
+    assert "add table ip6 kubelite\n" in text and " ip kubelite" not in text
+    assert "add map ip6 kubelite service-ips { type ipv6_addr . inet_proto . inet_service : verdict ; }" in text
+    assert "add rule ip6 kubelite services ip6 daddr fd00:43::/112 ip6 saddr != fd00:42::/56 jump mark-masq" in text
+    assert "fib daddr type local ip6 daddr != ::1 meta l4proto . th dport vmap @nodeports" in text
+    assert "ct status dnat ip6 saddr . ip6 daddr @hairpin masquerade" in text
+
+
+def test_family_configs_split_dual_stack_cidrs() -> None:
+    both = c.family_configs(TableConfig(lb="random", cluster_cidr="10.42.0.0/16,fd00:42::/56",
+                                        service_cidr="10.43.0.0/16,fd00:43::/112",
+                                        nodeport_addresses=("10.100.0.0/24",)))
+    assert both["ip"] == TableConfig(lb="random", cluster_cidr="10.42.0.0/16", service_cidr="10.43.0.0/16",
+                                     nodeport_addresses=("10.100.0.0/24",), family="ip")
+    assert both["ip6"] == TableConfig(lb="random", cluster_cidr="fd00:42::/56", service_cidr="fd00:43::/112",
+                                      family="ip6"), "no IPv6 --nodeport-addresses: every IPv6 address"
