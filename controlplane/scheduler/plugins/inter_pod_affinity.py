@@ -1,8 +1,13 @@
 """InterPodAffinity (upstream interpodaffinity): place pods near, or away from, pods with given labels.
 
-A term (``podAffinity``/``podAntiAffinity``) names pods by ``labelSelector`` in ``namespaces`` (the
-owner's namespace when empty; ``namespaceSelector: {}`` means every namespace) and a
-``topologyKey``: "near" means on a node with the same value of that label.
+A term (``podAffinity``/``podAntiAffinity``) names pods by ``labelSelector`` in ``namespaces`` plus
+the namespaces whose labels match ``namespaceSelector`` (``{}``: every namespace; neither given: the
+owner's namespace) and a ``topologyKey``: "near" means on a node with the same value of that label.
+``matchLabelKeys`` / ``mismatchLabelKeys`` add ``key in (owner's value)`` / ``key notin (owner's
+value)`` to the selector for each key the owner pod has (upstream's API server merges them at pod
+creation; doing it here too gives the same placement for pods stored without the merge). Namespace
+labels come from the Handle's Namespace lister; a selector is resolved to namespace names once per
+term, as upstream's mergeAffinityTermNamespacesIfNotEmpty.
 
 Filter (required terms), from counts made once in PreFilter over the cluster, as upstream:
 
@@ -20,15 +25,14 @@ existing pods' preferred terms matching the pod, and ``hardPodAffinityWeight`` (
 required affinity terms, summed per topology domain, then normalized to 0..100 between min and max.
 
 Only nodes holding pods with affinity terms are visited for the existing pods' side (the snapshot
-tracks them), so a cluster without pod affinity pays nothing for this plugin.
-``namespaceSelector`` other than ``{}`` and ``matchLabelKeys`` are not supported yet (such a term
-matches pods in its own namespaces only).
+tracks them), so a cluster without pod affinity pays nothing for this plugin. The PreFilter
+extension ``add_pod`` keeps the counts right when the framework adds a nominated pod to a node.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +42,7 @@ from kubelite.controlplane.scheduler.framework import (
     SNAPSHOT_KEY,
     Code,
     CycleState,
+    Handle,
     PreFilterResult,
     ProfileError,
     Status,
@@ -75,16 +80,41 @@ class Term:
         return bool(self.selector.matches(meta.get("labels") or {}))
 
 
-def _term(raw: JSON, owner: JSON, weight: int = 0) -> Term | None:
-    owner_ns = (owner.get("metadata") or {}).get("namespace", "")
+NamespaceLister = Callable[[str, str], Sequence[Mapping[str, Any]]]
+
+
+def _no_namespaces(resource: str, namespace: str) -> Sequence[Mapping[str, Any]]:
+    return []
+
+
+def _label_selector(raw: JSON, owner_labels: Mapping[str, str]) -> JSON | None:
+    """The term's labelSelector with matchLabelKeys (In) and mismatchLabelKeys (NotIn) merged in."""
+    selector = raw.get("labelSelector")
+    extra = [{"key": key, "operator": operator, "values": [owner_labels[key]]}
+             for field, operator in (("matchLabelKeys", "In"), ("mismatchLabelKeys", "NotIn"))
+             for key in raw.get(field) or () if key in owner_labels]
+    if not extra or selector is None:
+        # upstream merges the keys only into a term that has a labelSelector
+        return selector
+    return {**selector, "matchExpressions": [*(selector.get("matchExpressions") or ()), *extra]}
+
+
+def _term(raw: JSON, owner: JSON, weight: int = 0, list_objects: NamespaceLister = _no_namespaces) -> Term | None:
+    meta = owner.get("metadata") or {}
+    owner_ns = meta.get("namespace", "")
     namespaces: frozenset[str] | None = frozenset(raw.get("namespaces") or ())
     ns_selector = raw.get("namespaceSelector")
-    if ns_selector is not None and not ns_selector.get("matchLabels") and not ns_selector.get("matchExpressions"):
-        namespaces = None  # {} selects every namespace
-    elif not namespaces:
-        namespaces = frozenset({owner_ns})
     try:
-        selector = from_label_selector(raw.get("labelSelector"))
+        selector = from_label_selector(_label_selector(raw, meta.get("labels") or {}))
+        if ns_selector is not None and not ns_selector.get("matchLabels") and not ns_selector.get("matchExpressions"):
+            namespaces = None  # {} selects every namespace
+        elif ns_selector is not None:
+            wanted = from_label_selector(ns_selector)
+            chosen = {str((ns.get("metadata") or {}).get("name", "")) for ns in list_objects("namespaces", "")
+                      if wanted.matches((ns.get("metadata") or {}).get("labels") or {})}
+            namespaces = frozenset(namespaces | chosen) if namespaces is not None else None
+        elif not namespaces:
+            namespaces = frozenset({owner_ns})
     except LabelSelectorError:
         return None
     return Term(topology_key=str(raw.get("topologyKey") or ""), namespaces=namespaces, selector=selector,
@@ -95,15 +125,15 @@ def _affinity(pod: JSON) -> JSON:
     return (pod.get("spec") or {}).get("affinity") or {}
 
 
-def required_terms(pod: JSON, kind: str) -> list[Term]:
-    terms = [_term(raw, pod) for raw in (_affinity(pod).get(kind) or {}).get(REQUIRED) or ()]
+def required_terms(pod: JSON, kind: str, list_objects: NamespaceLister = _no_namespaces) -> list[Term]:
+    terms = [_term(raw, pod, 0, list_objects) for raw in (_affinity(pod).get(kind) or {}).get(REQUIRED) or ()]
     return [t for t in terms if t is not None]
 
 
-def preferred_terms(pod: JSON, kind: str) -> list[Term]:
+def preferred_terms(pod: JSON, kind: str, list_objects: NamespaceLister = _no_namespaces) -> list[Term]:
     out = []
     for weighted in (_affinity(pod).get(kind) or {}).get(PREFERRED) or ():
-        term = _term(weighted.get("podAffinityTerm") or {}, pod, int(weighted.get("weight") or 0))
+        term = _term(weighted.get("podAffinityTerm") or {}, pod, int(weighted.get("weight") or 0), list_objects)
         if term is not None:
             out.append(term)
     return out
@@ -125,8 +155,9 @@ class _PreFilterState:
 class InterPodAffinity:
     name = NAME
 
-    def __init__(self, *, hard_pod_affinity_weight: int) -> None:
+    def __init__(self, *, hard_pod_affinity_weight: int, handle: Handle | None = None) -> None:
         self._hard_weight = hard_pod_affinity_weight
+        self._list = (handle if handle is not None else Handle()).list_objects
 
     # ---- Filter -----------------------------------------------------------------------------------
 
@@ -135,8 +166,8 @@ class InterPodAffinity:
         if snapshot is not None and not snapshot.anti_affinity_slots and not _affinity(pod):
             return None, _SKIP  # the common case, decided without building anything
         infos: Sequence[NodeInfo] = snapshot.infos if snapshot is not None else []
-        affinity = required_terms(pod, "podAffinity")
-        anti = required_terms(pod, "podAntiAffinity")
+        affinity = required_terms(pod, "podAffinity", self._list)
+        anti = required_terms(pod, "podAntiAffinity", self._list)
         anti_slots = getattr(snapshot, "anti_affinity_slots", None)
         if not affinity and not anti and anti_slots is not None and not anti_slots:
             return None, Status.of(Code.SKIP)
@@ -144,7 +175,7 @@ class InterPodAffinity:
         watched = [infos[i] for i in sorted(anti_slots)] if anti_slots is not None else infos
         for info in watched:
             for other in info.pods_with_required_anti_affinity:
-                for term in required_terms(other, "podAntiAffinity"):
+                for term in required_terms(other, "podAntiAffinity", self._list):
                     value = info.labels.get(term.topology_key)
                     if value is not None and term.matches(pod):
                         existing[(term.topology_key, value)] += 1
@@ -166,6 +197,32 @@ class InterPodAffinity:
                             anti_counts[(term.topology_key, value)] += 1
         state.write(_PRE_FILTER_KEY, _PreFilterState(affinity, anti, affinity_counts, anti_counts, existing))
         return None, None
+
+    def add_pod(self, *, state: CycleState, pod_to_schedule: JSON, pod_to_add: JSON,
+                node_info: NodeInfo) -> Status | None:
+        """Upstream preFilterState.updateWithPod(+1), into a new state value (``state`` is a clone)."""
+        pre = state.read(_PRE_FILTER_KEY, _PreFilterState)
+        if pre is None:
+            return None
+        labels = node_info.labels
+        existing = Counter(pre.existing_anti_affinity_counts)
+        for term in required_terms(pod_to_add, "podAntiAffinity", self._list):
+            value = labels.get(term.topology_key)
+            if value is not None and term.matches(pod_to_schedule):
+                existing[(term.topology_key, value)] += 1
+        affinity = Counter(pre.affinity_counts)
+        if pre.affinity and all(term.matches(pod_to_add) for term in pre.affinity):
+            for term in pre.affinity:
+                value = labels.get(term.topology_key)
+                if value is not None:
+                    affinity[(term.topology_key, value)] += 1
+        anti = Counter(pre.anti_affinity_counts)
+        for term in pre.anti_affinity:
+            value = labels.get(term.topology_key)
+            if value is not None and term.matches(pod_to_add):
+                anti[(term.topology_key, value)] += 1
+        state.write(_PRE_FILTER_KEY, _PreFilterState(pre.affinity, pre.anti_affinity, affinity, anti, existing))
+        return None
 
     def filter(self, *, state: CycleState, pod: JSON, node_info: NodeInfo) -> Status | None:
         pre = state.read(_PRE_FILTER_KEY, _PreFilterState)
@@ -198,8 +255,8 @@ class InterPodAffinity:
         if snapshot is not None and not snapshot.affinity_slots and not _affinity(pod):
             return _SKIP
         infos: Sequence[NodeInfo] = snapshot.infos if snapshot is not None else list(nodes)
-        preferred = preferred_terms(pod, "podAffinity")
-        preferred_anti = preferred_terms(pod, "podAntiAffinity")
+        preferred = preferred_terms(pod, "podAffinity", self._list)
+        preferred_anti = preferred_terms(pod, "podAntiAffinity", self._list)
         affinity_slots = getattr(snapshot, "affinity_slots", None)
         if not preferred and not preferred_anti and affinity_slots is not None and not affinity_slots:
             return Status.of(Code.SKIP)
@@ -219,11 +276,11 @@ class InterPodAffinity:
         watched = [infos[i] for i in sorted(affinity_slots)] if affinity_slots is not None else infos
         for info in watched:
             for other in info.pods_with_affinity:
-                add(preferred_terms(other, "podAffinity"), pod, info, 1)
-                add(preferred_terms(other, "podAntiAffinity"), pod, info, -1)
+                add(preferred_terms(other, "podAffinity", self._list), pod, info, 1)
+                add(preferred_terms(other, "podAntiAffinity", self._list), pod, info, -1)
                 if self._hard_weight:
                     hard = [Term(t.topology_key, t.namespaces, t.selector, self._hard_weight)
-                            for t in required_terms(other, "podAffinity")]
+                            for t in required_terms(other, "podAffinity", self._list)]
                     add(hard, pod, info, 1)
         if not scores:
             return Status.of(Code.SKIP)
@@ -248,7 +305,7 @@ class InterPodAffinity:
         return None
 
 
-def new(args: Mapping[str, Any]) -> InterPodAffinity:
+def new(args: Mapping[str, Any], handle: Handle | None = None) -> InterPodAffinity:
     unknown = sorted(set(args) - {"hardPodAffinityWeight", "ignorePreferredTermsOfExistingPods"})
     if unknown:
         raise ProfileError(f"unknown field(s) {', '.join(unknown)}; allowed: hardPodAffinityWeight, "
@@ -256,4 +313,12 @@ def new(args: Mapping[str, Any]) -> InterPodAffinity:
     weight = args.get("hardPodAffinityWeight", 1)
     if not isinstance(weight, int) or isinstance(weight, bool) or not 0 <= weight <= 100:
         raise ProfileError(f"hardPodAffinityWeight: must be an integer in 0..100, got {weight!r}")
-    return InterPodAffinity(hard_pod_affinity_weight=weight)
+    return InterPodAffinity(hard_pod_affinity_weight=weight, handle=handle)
+
+
+def factory(handle: Handle) -> Any:
+    """The registry's factory: namespace labels come through ``handle``."""
+    def build(args: Mapping[str, Any]) -> InterPodAffinity:
+        return new(args, handle)
+
+    return build

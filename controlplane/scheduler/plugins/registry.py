@@ -36,7 +36,7 @@ def in_tree_registry(handle: Handle | None = None) -> dict[str, PluginFactory]:
         node_label.NAME: node_label.new,
         image_locality.NAME: image_locality.new,
         pod_topology_spread.NAME: pod_topology_spread.factory(handle),
-        inter_pod_affinity.NAME: inter_pod_affinity.new,
+        inter_pod_affinity.NAME: inter_pod_affinity.factory(handle),
         node_unschedulable.NAME: node_unschedulable.new,
         taint_toleration.NAME: taint_toleration.new,
         node_affinity.NAME: node_affinity.new,

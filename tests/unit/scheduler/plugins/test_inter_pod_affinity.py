@@ -8,7 +8,7 @@ from typing import Any
 from scheduler_builders import make_node, make_pod
 
 from kubelite.controlplane.scheduler import FitError, Framework, NodeInfo, ScheduleResult, default_profile
-from kubelite.controlplane.scheduler.framework import SNAPSHOT_KEY, Code, CycleState
+from kubelite.controlplane.scheduler.framework import SNAPSHOT_KEY, Code, CycleState, Handle
 from kubelite.controlplane.scheduler.plugins import in_tree_registry, inter_pod_affinity
 from kubelite.controlplane.scheduler.snapshot import Snapshot
 
@@ -115,3 +115,73 @@ def test_nothing_to_do_skips_the_plugin() -> None:
     assert status is not None and status.code is Code.SKIP
     skipped = plugin.pre_score(state=state, pod=make_pod().obj(), nodes=[])
     assert skipped is not None and skipped.code is Code.SKIP
+
+
+# ---- namespaceSelector, matchLabelKeys / mismatchLabelKeys, nominated pods ------------------------
+
+def in_namespace(pod: dict[str, Any], namespace: str) -> dict[str, Any]:
+    pod["metadata"]["namespace"] = namespace
+    return pod
+
+
+NAMESPACES = [{"metadata": {"name": "prod", "labels": {"env": "prod"}}},
+              {"metadata": {"name": "prod-2", "labels": {"env": "prod"}}},
+              {"metadata": {"name": "dev", "labels": {"env": "dev"}}}]
+
+
+def with_namespaces(pod: dict[str, Any], infos: list[NodeInfo]) -> Any:
+    handle = Handle(list_objects=lambda resource, namespace: NAMESPACES if resource == "namespaces" else [])
+    fw = Framework(profile=default_profile(), registry=in_tree_registry(handle), rng=random.Random(5))
+    return fw.schedule(pod=pod, nodes=infos)
+
+
+def test_namespace_selector_picks_the_namespaces_by_their_labels() -> None:
+    infos = [node("n1", "a", in_namespace(labelled("db", {"app": "db"}, "n1"), "prod-2")),
+             node("n2", "a", in_namespace(labelled("db", {"app": "db"}, "n2"), "dev")), node("n3", "a")]
+    near_prod = {**term({"app": "db"}), "namespaceSelector": {"matchLabels": {"env": "prod"}}}
+    pod = labelled("web", {"app": "web"}, podAffinity=required(near_prod))
+    assert with_namespaces(pod, infos).suggested_host == "n1"
+    away = labelled("web", {"app": "web"}, podAntiAffinity=required(near_prod))
+    assert with_namespaces(away, infos).feasible_nodes == 2  # n2's db is in dev, not selected
+    # listed namespaces and the selector add up
+    both = {**near_prod, "namespaces": ["dev"]}
+    assert with_namespaces(labelled("web", {"app": "web"}, podAntiAffinity=required(both)), infos) == \
+        ScheduleResult(suggested_host="n3", evaluated_nodes=3, feasible_nodes=1)
+
+
+def test_existing_pods_terms_with_a_namespace_selector_apply_to_the_incoming_pod() -> None:
+    guard = {**term({"app": "web"}), "namespaceSelector": {"matchLabels": {"env": "prod"}}}
+    infos = [node("n1", "a", in_namespace(labelled("guard", {"app": "guard"}, "n1",
+                                                   podAntiAffinity=required(guard)), "dev")), node("n2", "a")]
+    assert with_namespaces(in_namespace(labelled("web", {"app": "web"}), "prod"), infos).suggested_host == "n2"
+    assert with_namespaces(in_namespace(labelled("web", {"app": "web"}), "dev"), infos).feasible_nodes == 2
+
+
+def test_match_and_mismatch_label_keys_narrow_the_selector_by_the_pods_own_values() -> None:
+    infos = [node("n1", "a", labelled("v1", {"app": "web", "rev": "1"}, "n1")),
+             node("n2", "a", labelled("v2", {"app": "web", "rev": "2"}, "n2")), node("n3", "a")]
+    same_rev = {**term({"app": "web"}), "matchLabelKeys": ["rev"]}
+    pod = labelled("new", {"app": "web", "rev": "2"}, podAffinity=required(same_rev))
+    assert schedule(pod, infos).suggested_host == "n2"
+    other_rev = {**term({"app": "web"}), "mismatchLabelKeys": ["rev"]}
+    pod = labelled("new", {"app": "web", "rev": "2"}, podAntiAffinity=required(other_rev))
+    assert schedule(pod, infos).feasible_nodes == 2  # only n1 (rev 1) is avoided
+    # a key the pod does not carry adds nothing
+    pod = labelled("new", {"app": "web"}, podAntiAffinity=required({**term({"app": "web"}), "matchLabelKeys": ["rev"]}))
+    assert schedule(pod, infos).suggested_host == "n3"
+
+
+def test_add_pod_counts_a_nominated_pod() -> None:
+    plugin = inter_pod_affinity.new({})
+    infos = [node("n1", "a"), node("n2", "a")]
+    pod = labelled("db-1", {"app": "db"}, podAntiAffinity=required(term({"app": "db"})))
+    state = CycleState()
+    state.write(SNAPSHOT_KEY, Snapshot.from_infos(infos))
+    assert plugin.pre_filter(state=state, pod=pod)[1] is None
+    assert plugin.filter(state=state, pod=pod, node_info=infos[0]) is None
+    clone = state.clone()
+    trial = node("n1", "a", labelled("db-0", {"app": "db"}, "n1"))
+    assert plugin.add_pod(state=clone, pod_to_schedule=pod, pod_to_add=labelled("db-0", {"app": "db"}),
+                          node_info=trial) is None
+    assert plugin.filter(state=clone, pod=pod, node_info=trial).code is Code.UNSCHEDULABLE  # type: ignore[union-attr]
+    assert plugin.filter(state=state, pod=pod, node_info=infos[0]) is None  # the original is untouched
