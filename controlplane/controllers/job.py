@@ -21,9 +21,17 @@ The work queue holds Job keys; a pod change queues its controlling Job. ``reconc
 * status: ``active``, ``ready``, ``succeeded``, ``failed``, ``terminating``, ``startTime``,
   ``completionTime``, ``completedIndexes``, conditions. Pods are created in slow-start batches.
 
-Not done: pod-failure and success policies, ``backoffLimitPerIndex``, ``podReplacementPolicy`` and the
-``batch.kubernetes.io/job-tracking`` finalizers (counts come from the pods that still exist, so a
-finished pod deleted by hand stops being counted).
+**Tracking with finalizers** (upstream ``trackJobStatusAndRemoveFinalizers``): every pod is created with the
+``batch.kubernetes.io/job-tracking`` finalizer, so a finished pod cannot disappear before it is counted.
+``succeeded`` and ``failed`` are running totals; a finished pod (Succeeded; Failed; or deleted before it
+finished, which counts as a failure) is first recorded by UID in ``status.uncountedTerminatedPods`` (Indexed
+successes go straight into ``completedIndexes``), that status is written, then the pod's finalizer is removed,
+then the UIDs whose pods no longer hold the finalizer move into the totals. A crash between any two steps
+neither loses nor double-counts a pod; finalizer removals already sent are remembered until the cache shows
+them (upstream's finalizer expectations). A Job being deleted, and pods whose Job is gone (orphans), get
+their finalizers removed so that they can go.
+
+Not done: pod-failure and success policies, ``backoffLimitPerIndex``, ``podReplacementPolicy``.
 """
 
 from __future__ import annotations
@@ -67,6 +75,8 @@ INDEX_LABEL: Final = "batch.kubernetes.io/job-completion-index"
 INDEX_ENV: Final = "JOB_COMPLETION_INDEX"
 DEFAULT_BACKOFF_LIMIT: Final = 6
 MAX_BATCH: Final = 500
+TRACKING_FINALIZER: Final = "batch.kubernetes.io/job-tracking"
+ORPHAN_PREFIX: Final = "orphan-pod:"  # queue keys for pods whose Job is gone but whose finalizer is not
 
 
 def phase(pod: Obj) -> str:
@@ -80,6 +90,100 @@ def pod_index(pod: Obj) -> int | None:
         return int(value) if value is not None else None
     except ValueError:
         return None
+
+
+def has_tracking_finalizer(pod: Obj) -> bool:
+    return TRACKING_FINALIZER in ((pod.get("metadata") or {}).get("finalizers") or [])
+
+
+def is_pod_failed(pod: Obj, job: Obj) -> bool:
+    """Upstream ``isPodFailed``: Failed, or (unless only failed pods are replaced) deleted before it
+    finished, which counts orphaned pods that never reach the Failed phase."""
+    if phase(pod) == "Failed":
+        return True
+    spec = job.get("spec") or {}
+    if spec.get("podReplacementPolicy") == "Failed" or spec.get("podFailurePolicy") is not None:
+        return False
+    return bool(pod["metadata"].get("deletionTimestamp")) and phase(pod) != "Succeeded"
+
+
+def parse_indexes(text: Any) -> set[int]:
+    """The inverse of :func:`format_indexes` (``"0-2,4"`` -> {0, 1, 2, 4}); bad parts are skipped."""
+    indexes: set[int] = set()
+    for part in str(text or "").split(","):
+        first, _, last = part.strip().partition("-")
+        try:
+            low = int(first)
+            high = int(last) if last else low
+        except ValueError:
+            continue
+        indexes.update(range(low, high + 1))
+    return indexes
+
+
+def account_finished_pods(job: Obj, pods: list[Obj], status: Obj, *, finished: Obj | None,
+                          skip: set[str]) -> tuple[list[Obj], bool]:
+    """Record in ``status`` the finished pods that still hold the tracking finalizer; return the pods whose
+    finalizer may now go and whether ``status`` changed (upstream trackJobStatusAndRemoveFinalizers' loop).
+
+    ``skip`` holds UIDs whose finalizer removal is already under way (counted before)."""
+    spec = job.get("spec") or {}
+    indexed = spec.get("completionMode") == "Indexed"
+    completions = spec.get("completions")
+    uncounted = status.setdefault("uncountedTerminatedPods", {})
+    succeeded_uids = list(uncounted.get("succeeded") or [])
+    failed_uids = list(uncounted.get("failed") or [])
+    done = parse_indexes(status.get("completedIndexes"))
+    deleting = bool(job["metadata"].get("deletionTimestamp"))
+    release: list[Obj] = []
+    changed = False
+    for pod in pods:
+        uid = str(pod["metadata"].get("uid"))
+        if not has_tracking_finalizer(pod) or uid in skip:
+            continue
+        failed = is_pod_failed(pod, job)
+        if not (deleting or finished is not None or phase(pod) == "Succeeded" or failed):
+            continue  # still running: its finalizer stays until it finishes
+        release.append(pod)
+        index = pod_index(pod)
+        in_range = index is not None and completions is not None and index < int(completions)
+        if phase(pod) == "Succeeded" and uid not in failed_uids:
+            if indexed:
+                if index is not None and in_range and index not in done:
+                    done.add(index)
+                    changed = True
+            elif uid not in succeeded_uids:
+                succeeded_uids.append(uid)
+                changed = True
+        elif failed or (finished is not None and finished.get("type") == "Failed"):
+            # when the Job has failed, every pod that had not finished counts as failed
+            if uid not in failed_uids and (not indexed or in_range):
+                failed_uids.append(uid)
+                changed = True
+    uncounted["succeeded"], uncounted["failed"] = succeeded_uids, failed_uids
+    if indexed:
+        valid = {i for i in done if completions is None or i < int(completions)}
+        if valid:
+            status["completedIndexes"] = format_indexes(valid)
+        else:
+            status.pop("completedIndexes", None)
+        status["succeeded"] = len(valid)
+    return release, changed
+
+
+def move_uncounted(status: Obj, *, still_tracked: set[str]) -> None:
+    """Upstream ``cleanUncountedPodsWithoutFinalizers``: UIDs whose pods no longer hold the finalizer (or are
+    gone) join the totals."""
+    uncounted = status.setdefault("uncountedTerminatedPods", {})
+    for field in ("succeeded", "failed"):
+        uids = list(uncounted.get(field) or [])
+        kept = [uid for uid in uids if uid in still_tracked]
+        # (Indexed successes never pass through here: completedIndexes counts them)
+        status[field] = int(status.get(field) or 0) + len(uids) - len(kept)
+        uncounted[field] = kept
+    for field in ("succeeded", "failed"):
+        if not uncounted[field]:
+            del uncounted[field]
 
 
 def format_indexes(indexes: set[int]) -> str:
@@ -126,6 +230,8 @@ class JobController(Controller):
         self.pods = self.shared(factory, "", "v1", "pods", indexers={CONTROLLER_UID_INDEX: index_by_controller_uid})
         self.expectations = Expectations()
         self.tracker = WriteTracker()
+        # Job key -> UIDs of pods whose finalizer removal was sent but is not in the cache yet
+        self.removing: dict[str, set[str]] = {}
         self.jobs.add_handler(on_add=self.enqueue, on_update=lambda _o, n: self.enqueue(n), on_delete=self._deleted)
         self.pods.add_handler(on_add=self._pod_added, on_update=lambda _o, n: self._pod_changed(n),
                               on_delete=self._pod_deleted)
@@ -134,6 +240,21 @@ class JobController(Controller):
         key = f"{job['metadata']['namespace']}/{job['metadata']['name']}"
         self.expectations.forget(key)
         self.tracker.forget(key)
+        self.removing.pop(key, None)
+        for pod in self.pods.store.by_index(CONTROLLER_UID_INDEX, str(job["metadata"].get("uid"))):
+            self._queue_if_orphan(pod)
+
+    def _queue_if_orphan(self, pod: Obj) -> None:
+        if has_tracking_finalizer(pod) and self._orphaned(pod):
+            self.queue.add(ORPHAN_PREFIX + f"{pod['metadata']['namespace']}/{pod['metadata']['name']}")
+
+    def _orphaned(self, pod: Obj) -> bool:
+        """The pod's controlling Job is not in the cache (or it has none)."""
+        ref = controller_ref(pod)
+        if ref is None or ref.get("kind") != KIND:
+            return True
+        job = self.jobs.store.get(f"{pod['metadata']['namespace']}/{ref['name']}")
+        return job is None or job["metadata"].get("uid") != ref.get("uid")
 
     def _job_key(self, pod: Obj) -> str | None:
         ref = controller_ref(pod)
@@ -146,11 +267,13 @@ class JobController(Controller):
         if key:
             self.expectations.lower(key, adds=1)
             self.queue.add(key)
+        self._queue_if_orphan(pod)
 
     def _pod_changed(self, pod: Obj) -> None:
         key = self._job_key(pod)
         if key:
             self.queue.add(key)
+        self._queue_if_orphan(pod)
 
     def _pod_deleted(self, pod: Obj) -> None:
         key = self._job_key(pod)
@@ -159,6 +282,9 @@ class JobController(Controller):
             self.queue.add(key)
 
     async def reconcile(self, key: str) -> float | None:
+        if key.startswith(ORPHAN_PREFIX):
+            await self._release_orphan(key.removeprefix(ORPHAN_PREFIX))
+            return None
         wait = self.tracker.wait_for(key, self.jobs.store)
         if wait is not None:
             return wait
@@ -172,9 +298,8 @@ class JobController(Controller):
                       if not p["metadata"].get("deletionTimestamp") or controller_ref(p)]
         pods = await claim(owner=job, owner_api_version=API_VERSION, owner_kind=KIND, candidates=candidates,
                            resource=self.pods_api, selector=selector_of(job))
+        skip = self._removals_in_flight(key, pods)
         active = [p for p in pods if is_active(p)]
-        succeeded = [p for p in pods if phase(p) == "Succeeded"]
-        failed = [p for p in pods if phase(p) == "Failed"]
         terminating = [p for p in pods
                        if p["metadata"].get("deletionTimestamp") and phase(p) not in ("Succeeded", "Failed")]
         status: Obj = copy.deepcopy(job.get("status") or {})
@@ -184,12 +309,15 @@ class JobController(Controller):
         now = time.time()
         requeue: float | None = None
 
+        if job["metadata"].get("deletionTimestamp"):
+            # a Job being deleted (foreground): count what finished and let every pod go
+            await self._track(key, job, pods, status, finished=finished_condition(job), skip=skip)
+            return None
         if finished_condition(job) is not None:
             # a finished Job only lets its leftover pods go and keeps its counts current
             await self._delete_pods(key, job, active)
-            self._count(status, active=[], succeeded=succeeded, failed=failed, terminating=terminating,
-                        indexed=indexed, completions=completions)
-            await self._write_status(key, job, status)
+            self._count(status, active=[], terminating=terminating)
+            await self._track(key, job, pods, status, finished=finished_condition(job), skip=skip)
             return None
 
         suspended = bool(spec.get("suspend"))
@@ -210,20 +338,27 @@ class JobController(Controller):
                 self.recorder.event(job, event_type="Normal", reason="Resumed", message="Job resumed")
             status.setdefault("startTime", now_rfc3339())
 
-        failures = len(failed) + sum(restart_count(p) for p in pods
-                                     if (p.get("spec") or {}).get("restartPolicy") == "OnFailure")
+        # the totals so far: counted, uncounted, and the pods finishing now (upstream's succeeded/failed)
+        preview = copy.deepcopy(status)
+        account_finished_pods(job, pods, preview, finished=None, skip=skip)
+        unc = preview.get("uncountedTerminatedPods") or {}
+        succeeded_total = (int(preview.get("succeeded") or 0) if indexed
+                           else int(preview.get("succeeded") or 0) + len(unc.get("succeeded") or []))
+        failed_total = int(preview.get("failed") or 0) + len(unc.get("failed") or [])
+        done_indexes = parse_indexes(preview.get("completedIndexes")) if indexed else set()
+
+        failures = failed_total + sum(restart_count(p) for p in active
+                                      if (p.get("spec") or {}).get("restartPolicy") == "OnFailure")
         backoff_limit = int(spec.get("backoffLimit", DEFAULT_BACKOFF_LIMIT)
                             if spec.get("backoffLimit") is not None else DEFAULT_BACKOFF_LIMIT)
         deadline = spec.get("activeDeadlineSeconds")
         started = parse_time(status.get("startTime"))
-        done_indexes = {i for p in succeeded if (i := pod_index(p)) is not None and
-                        (completions is None or i < int(completions))}
         finish: Obj | None = None
         if not suspended and failures > backoff_limit:
             finish = new_condition("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")
         elif not suspended and deadline is not None and started is not None and now - started >= int(deadline):
             finish = new_condition("Failed", "DeadlineExceeded", "Job was active longer than specified deadline")
-        elif self._complete(indexed=indexed, completions=completions, succeeded=succeeded, active=active,
+        elif self._complete(indexed=indexed, completions=completions, succeeded=succeeded_total, active=active,
                             done_indexes=done_indexes):
             finish = new_condition("Complete", "CompletionsReached", "Reached expected number of succeeded pods")
         if finish is not None:
@@ -239,42 +374,93 @@ class JobController(Controller):
                 self.recorder.event(job, event_type="Warning", reason=finish["reason"], message=finish["message"])
             active = []
         elif not suspended and self.expectations.satisfied(key):
-            await self._manage(key, job, active=active, succeeded=succeeded, parallelism=parallelism,
+            await self._manage(key, job, active=active, succeeded=succeeded_total, parallelism=parallelism,
                                completions=completions, indexed=indexed, done_indexes=done_indexes)
             if deadline is not None and started is not None:
                 requeue = max(started + int(deadline) - now, 0.1)
-        self._count(status, active=active, succeeded=succeeded, failed=failed, terminating=terminating,
-                    indexed=indexed, completions=completions)
-        await self._write_status(key, job, status)
+        self._count(status, active=active, terminating=terminating)
+        await self._track(key, job, pods, status, finished=finish, skip=skip)
         return requeue
 
+    def _removals_in_flight(self, key: str, pods: list[Obj]) -> set[str]:
+        """UIDs whose finalizer removal was sent and is not yet reflected in the cache."""
+        pending = self.removing.get(key)
+        if not pending:
+            return set()
+        still = {str(p["metadata"].get("uid")) for p in pods if has_tracking_finalizer(p)}
+        pending &= still
+        if not pending:
+            self.removing.pop(key, None)
+        return set(pending)
+
+    async def _track(self, key: str, job: Obj, pods: list[Obj], status: Obj, *, finished: Obj | None,
+                     skip: set[str]) -> None:
+        """Write the counts with finalizers (upstream flushUncountedAndRemoveFinalizers): record newly finished
+        pods as uncounted, remove their finalizers, then move the released UIDs into the totals."""
+        release, changed = account_finished_pods(job, pods, status, finished=finished, skip=skip)
+        if changed:
+            job = await self._write_status(key, job, status)
+        released = await self._remove_finalizers(key, release)
+        still_tracked = {str(p["metadata"].get("uid")) for p in pods if has_tracking_finalizer(p)} - released
+        move_uncounted(status, still_tracked=still_tracked)
+        status.setdefault("uncountedTerminatedPods", {})
+        await self._write_status(key, job, status)
+
+    async def _remove_finalizers(self, key: str, pods: list[Obj]) -> set[str]:
+        """Remove the tracking finalizer from ``pods``; the UIDs it is gone from (or whose pod is gone)."""
+        released: set[str] = set()
+        failures: list[BaseException] = []
+
+        async def remove(pod: Obj) -> None:
+            md = pod["metadata"]
+            uid = str(md.get("uid"))
+            patch = {"metadata": {"$deleteFromPrimitiveList/finalizers": [TRACKING_FINALIZER], "uid": uid}}
+            try:
+                await self.pods_api.patch(md["name"], patch, namespace=md["namespace"], patch_type="strategic")
+            except APIStatusError as exc:
+                if not (is_not_found(exc) or exc.code == 409):
+                    failures.append(exc)
+                    return
+                if exc.code == 409:
+                    return  # another pod by that name now: ours is gone
+            released.add(uid)
+            self.removing.setdefault(key, set()).add(uid)
+
+        await asyncio.gather(*(remove(p) for p in pods))
+        if failures:
+            raise failures[0]
+        return released
+
+    async def _release_orphan(self, pod_key: str) -> None:
+        pod = self.pods.store.get(pod_key)
+        if pod is None or not has_tracking_finalizer(pod) or not self._orphaned(pod):
+            return
+        md = pod["metadata"]
+        log.info("job: removing the tracking finalizer of orphaned pod %s", pod_key)
+        patch = {"metadata": {"$deleteFromPrimitiveList/finalizers": [TRACKING_FINALIZER], "uid": md.get("uid")}}
+        try:
+            await self.pods_api.patch(md["name"], patch, namespace=md["namespace"], patch_type="strategic")
+        except APIStatusError as exc:
+            if not (is_not_found(exc) or exc.code == 409):
+                raise
+
     @staticmethod
-    def _complete(*, indexed: bool, completions: Any, succeeded: list[Obj], active: list[Obj],
+    def _complete(*, indexed: bool, completions: Any, succeeded: int, active: list[Obj],
                   done_indexes: set[int]) -> bool:
         if completions is None:
-            return bool(succeeded) and not active
+            return succeeded > 0 and not active
         if indexed:
             return len(done_indexes) >= int(completions)
-        return len(succeeded) >= int(completions)
+        return succeeded >= int(completions)
 
     @staticmethod
-    def _count(status: Obj, *, active: list[Obj], succeeded: list[Obj], failed: list[Obj],
-               terminating: list[Obj], indexed: bool, completions: Any) -> None:
+    def _count(status: Obj, *, active: list[Obj], terminating: list[Obj]) -> None:
+        """The pod counts derived from the pods that exist (the totals are kept by ``_track``)."""
         status["active"] = len(active)
         status["ready"] = sum(1 for p in active if is_ready(p))
-        status["succeeded"] = len(succeeded)
-        status["failed"] = len(failed)
         status["terminating"] = len(terminating)
-        status.setdefault("uncountedTerminatedPods", {})
-        if indexed:
-            indexes = {i for p in succeeded if (i := pod_index(p)) is not None and
-                       (completions is None or i < int(completions))}
-            if indexes:
-                status["completedIndexes"] = format_indexes(indexes)
-            else:
-                status.pop("completedIndexes", None)
 
-    async def _manage(self, key: str, job: Obj, *, active: list[Obj], succeeded: list[Obj], parallelism: int,
+    async def _manage(self, key: str, job: Obj, *, active: list[Obj], succeeded: int, parallelism: int,
                       completions: Any, indexed: bool, done_indexes: set[int]) -> None:
         if indexed:
             total = int(completions or 0)
@@ -298,7 +484,7 @@ class JobController(Controller):
         if completions is None:
             wanted = 0 if succeeded else parallelism
         else:
-            wanted = max(min(parallelism, int(completions) - len(succeeded)), 0)
+            wanted = max(min(parallelism, int(completions) - succeeded), 0)
         if len(active) > wanted:
             victims = sorted(active, key=lambda p: (phase(p) == "Running", is_ready(p),
                                                     p["metadata"].get("creationTimestamp") or ""))
@@ -316,8 +502,10 @@ class JobController(Controller):
                                     api_version=API_VERSION, kind=KIND,
                                     generate_name=f"{job['metadata']['name']}-" + (f"{index}-" if index is not None
                                                                                    else ""))
+            md = pod["metadata"]
+            md["finalizers"] = [*(f for f in md.get("finalizers") or [] if f != TRACKING_FINALIZER),
+                                TRACKING_FINALIZER]
             if index is not None:
-                md = pod["metadata"]
                 md.setdefault("annotations", {})[INDEX_ANNOTATION] = str(index)
                 md.setdefault("labels", {})[INDEX_LABEL] = str(index)
                 spec = pod["spec"]
@@ -358,13 +546,15 @@ class JobController(Controller):
 
         await asyncio.gather(*(delete(p) for p in pods))
 
-    async def _write_status(self, key: str, job: Obj, status: Obj) -> None:
+    async def _write_status(self, key: str, job: Obj, status: Obj) -> Obj:
+        """Write ``status`` (unless unchanged); the Job as written, for a second write in the same sync."""
         if status == (job.get("status") or {}):
-            return
+            return job
         try:
-            written = await self.jobs_api.update_status({**job, "status": status})
+            written: Obj = await self.jobs_api.update_status({**job, "status": status})
         except APIStatusError as exc:
             if is_not_found(exc):
-                return
+                return job
             raise
         self.tracker.wrote(key, written)
+        return {**job, "metadata": written["metadata"], "status": copy.deepcopy(written.get("status") or {})}

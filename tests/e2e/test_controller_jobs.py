@@ -76,6 +76,42 @@ def test_backoff_limit_fails_the_job(server: Server, nodes: FakeNodes, namespace
     assert status["failed"] == 2
 
 
+TRACKING = "batch.kubernetes.io/job-tracking"
+
+
+def test_counts_survive_pod_deletion_through_tracking_finalizers(server: Server, nodes: FakeNodes,
+                                                                namespace: str) -> None:
+    ns = ["-n", namespace]
+    server.kubectl("apply", "-f", "-", input=job("tracked", namespace, command=["sh", "-c", "sleep 2"],
+                                                   completions=2, parallelism=1))
+    first = wait_for(lambda: [p for p in get_json(server, "pods", "-l", "job-name=tracked", *ns)["items"]
+                              if p["status"].get("phase") == "Running"], what="a running pod")[0]
+    assert TRACKING in first["metadata"]["finalizers"]
+    # a running pod deleted by hand counts as a failure (its finalizer holds it until counted) and is replaced
+    server.kubectl("delete", "pod", first["metadata"]["name"], "--wait=false", *ns)
+    server.kubectl("wait", "--for=condition=complete", "job/tracked", "--timeout=60s", *ns, timeout=90)
+    status = get_json(server, "job", "tracked", *ns)["status"]
+    assert (status["succeeded"], status["failed"]) == (2, 1), status
+    assert not status.get("uncountedTerminatedPods"), status
+    wait_for(lambda: not exists(server, "pod", first["metadata"]["name"], *ns), what="the deleted pod gone")
+    pods = get_json(server, "pods", "-l", "job-name=tracked", *ns)["items"]
+    assert len(pods) == 2 and not any(TRACKING in (p["metadata"].get("finalizers") or []) for p in pods)
+    # the finished pods go; the Job's counts stay
+    server.kubectl("delete", "pods", "-l", "job-name=tracked", *ns)
+    for _ in range(10):
+        status = get_json(server, "job", "tracked", *ns)["status"]
+        assert (status["succeeded"], status["failed"]) == (2, 1), status
+    assert "2/2" in server.kubectl("get", "job", "tracked", *ns).stdout
+
+    # a pod whose Job is gone (deleted with --cascade=orphan) loses the finalizer, so it can go later
+    server.kubectl("apply", "-f", "-", input=job("left", namespace, command=["sleep", "30"]))
+    pod = wait_for(lambda: get_json(server, "pods", "-l", "job-name=left", *ns)["items"], what="the pod")[0]
+    assert TRACKING in pod["metadata"]["finalizers"]
+    server.kubectl("delete", "job", "left", "--cascade=orphan", *ns)
+    wait_for(lambda: TRACKING not in (get_json(server, "pod", pod["metadata"]["name"], *ns)["metadata"]
+                                      .get("finalizers") or []), what="the orphaned pod's finalizer removed")
+
+
 def test_ttl_after_finished_and_suspend(server: Server, nodes: FakeNodes, namespace: str) -> None:
     ns = ["-n", namespace]
     server.kubectl("apply", "-f", "-", input=job("quick", namespace, command=["true"], ttlSecondsAfterFinished=1))
