@@ -29,8 +29,8 @@ async def main() -> None:
     proxier: NftablesProxier | UserspaceProxier
     if mode == "nftables":
         proxier = NftablesProxier(state=state, config=TableConfig(
-            lb=lb, cluster_cidr=settings.get("cluster_cidr", "10.42.0.0/16"),
-            service_cidr=settings.get("service_cidr", "10.43.0.0/16")))
+            lb=lb, cluster_cidr=settings.get("cluster_cidr", "10.42.0.0/16,fd00:42::/64"),
+            service_cidr=settings.get("service_cidr", "10.43.0.0/16,fd00:43::/112")))
     else:
         proxier = UserspaceProxier(state=state, lb=lb)
     loop = asyncio.get_running_loop()

@@ -3,8 +3,10 @@
 Topology (every namespace, interface and process made here is removed by ``Topology.close``)::
 
     client netns  10.100.0.2 --veth-- 10.100.0.1  node netns  (proxy rules / userspace proxy)
-                                                  br 10.42.0.1/24
-                                   backend netns's 10.42.0.11, .12, .13 (TCP and UDP name servers)
+                  fd00:100::2             fd00:100::1
+                                                  br 10.42.0.1/24, fd00:42::1/64
+                                   backend netns's 10.42.0.11, .12, .13 and fd00:42::11, ::12, ::13
+                                   (TCP and UDP name servers on both families)
 
 Backends answer every TCP connection and every UDP datagram with ``<name> <peer address>`` so a test
 sees which endpoint it reached and whether its source was masqueraded. The proxy runs in the node
@@ -34,24 +36,34 @@ NODE_IP = "10.100.0.1"
 CLIENT_IP = "10.100.0.2"
 BRIDGE_IP = "10.42.0.1"
 BACKEND_IPS = ("10.42.0.11", "10.42.0.12", "10.42.0.13")
+NODE_IP6 = "fd00:100::1"
+CLIENT_IP6 = "fd00:100::2"
+BRIDGE_IP6 = "fd00:42::1"
+BACKEND_IP6S = ("fd00:42::11", "fd00:42::12", "fd00:42::13")
 TCP_PORT = 8080
 UDP_PORT = 9053
 
 BACKEND_SERVER = textwrap.dedent("""
     import socket, sys, threading
     name = sys.argv[1]
+    def dual(kind):  # one socket for both families; IPv4 peers show as ::ffff:a.b.c.d
+        srv = socket.socket(socket.AF_INET6, kind); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        return srv
+    def peer_ip(peer):
+        return peer[0].removeprefix("::ffff:")
     def tcp():
-        srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        srv.bind(("0.0.0.0", int(sys.argv[2]))); srv.listen(64)
+        srv = dual(socket.SOCK_STREAM)
+        srv.bind(("::", int(sys.argv[2]))); srv.listen(64)
         while True:
             conn, peer = srv.accept()
             with conn:
-                conn.sendall(f"{name} {peer[0]}".encode())
+                conn.sendall(f"{name} {peer_ip(peer)}".encode())
     def udp():
-        srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); srv.bind(("0.0.0.0", int(sys.argv[3])))
+        srv = dual(socket.SOCK_DGRAM); srv.bind(("::", int(sys.argv[3])))
         while True:
             data, peer = srv.recvfrom(2048)
-            srv.sendto(f"{name} {peer[0]}".encode(), peer)
+            srv.sendto(f"{name} {peer_ip(peer)}".encode(), peer)
     threading.Thread(target=udp, daemon=True).start()
     print("ready", flush=True)
     tcp()
@@ -83,19 +95,26 @@ class Topology:
         sh("ip", "link", "add", "klpxc0", "netns", self.client, "type", "veth", "peer", "name", "klpxn0",
            "netns", self.node)
         nsx(self.node, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        nsx(self.node, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
         nsx(self.node, "ip", "link", "set", "lo", "up")
         nsx(self.node, "ip", "addr", "add", f"{NODE_IP}/24", "dev", "klpxn0")
+        # nodad: IPv6 addresses usable at once (no duplicate address detection wait)
+        nsx(self.node, "ip", "addr", "add", f"{NODE_IP6}/64", "dev", "klpxn0", "nodad")
         nsx(self.node, "ip", "link", "set", "klpxn0", "up")
         nsx(self.node, "ip", "link", "add", "br0", "type", "bridge")
         nsx(self.node, "ip", "addr", "add", f"{BRIDGE_IP}/24", "dev", "br0")
+        nsx(self.node, "ip", "addr", "add", f"{BRIDGE_IP6}/64", "dev", "br0", "nodad")
         nsx(self.node, "ip", "link", "set", "br0", "up")
         nsx(self.client, "ip", "link", "set", "lo", "up")
         nsx(self.client, "ip", "addr", "add", f"{CLIENT_IP}/24", "dev", "klpxc0")
+        nsx(self.client, "ip", "addr", "add", f"{CLIENT_IP6}/64", "dev", "klpxc0", "nodad")
         nsx(self.client, "ip", "link", "set", "klpxc0", "up")
         nsx(self.client, "ip", "route", "add", "default", "via", NODE_IP)
+        nsx(self.client, "ip", "-6", "route", "add", "default", "via", NODE_IP6)
         # a real node has a default route: without one, service IPs are unroutable before the proxy's filter
         nsx(self.node, "ip", "route", "add", "default", "via", CLIENT_IP)
-        for i, (ns, ip) in enumerate(zip(self.backends, BACKEND_IPS, strict=True)):
+        nsx(self.node, "ip", "-6", "route", "add", "default", "via", CLIENT_IP6)
+        for i, (ns, ip, ip6) in enumerate(zip(self.backends, BACKEND_IPS, BACKEND_IP6S, strict=True)):
             sh("ip", "link", "add", "eth0", "netns", ns, "type", "veth", "peer", "name", f"klpxb{i}", "netns",
                self.node)
             nsx(self.node, "ip", "link", "set", f"klpxb{i}", "master", "br0", "up")
@@ -104,8 +123,10 @@ class Topology:
             nsx(self.node, "ip", "link", "set", f"klpxb{i}", "type", "bridge_slave", "hairpin", "on")
             nsx(ns, "ip", "link", "set", "lo", "up")
             nsx(ns, "ip", "addr", "add", f"{ip}/24", "dev", "eth0")
+            nsx(ns, "ip", "addr", "add", f"{ip6}/64", "dev", "eth0", "nodad")
             nsx(ns, "ip", "link", "set", "eth0", "up")
             nsx(ns, "ip", "route", "add", "default", "via", BRIDGE_IP)
+            nsx(ns, "ip", "-6", "route", "add", "default", "via", BRIDGE_IP6)
             proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", BACKEND_SERVER, self.names[i],
                                      str(TCP_PORT), str(UDP_PORT)], stdout=subprocess.PIPE, text=True)
             self._procs.append(proc)
@@ -182,11 +203,26 @@ def tcp_request(ip: str, port: int, timeout: float = 3.0) -> str:
 
 
 def udp_request(ip: str, port: int, timeout: float = 3.0) -> str:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    with socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(timeout)
         sock.sendto(b"hi", (ip, port))
         data, _ = sock.recvfrom(2048)
     return data.decode()
+
+
+def udp_error(ip: str, port: int, timeout: float = 5.0) -> tuple[str, float]:
+    """How a UDP request fails (exception class name: an ICMP unreachable is ConnectionRefusedError on a
+    connected socket) and how long it took."""
+    start = time.monotonic()
+    with socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect((ip, port))
+        try:
+            sock.send(b"hi")
+            sock.recv(2048)
+            return "answered", time.monotonic() - start
+        except OSError as exc:
+            return type(exc).__name__, time.monotonic() - start
 
 
 def connect_error(ip: str, port: int, timeout: float = 5.0) -> tuple[str, float]:
@@ -211,8 +247,9 @@ def service(name: str, cluster_ip: str, *, ports: list[dict[str, Any]], type_: s
 
 
 def endpoint_slice(service_name: str, ips: list[str], *, ports: list[dict[str, Any]],
-                   node_name: str = "node-a", ready: bool = True, suffix: str = "abc") -> dict[str, Any]:
-    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+                   node_name: str = "node-a", ready: bool = True, suffix: str = "abc",
+                   address_type: str = "IPv4") -> dict[str, Any]:
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": address_type,
             "metadata": {"name": f"{service_name}-{suffix}", "namespace": "default",
                          "labels": {"kubernetes.io/service-name": service_name}},
             "endpoints": [{"addresses": [ip], "conditions": {"ready": ready}, "nodeName": node_name} for ip in ips],

@@ -15,10 +15,13 @@ from typing import Any
 
 import pytest
 from proxy_netns import (
+    BACKEND_IP6S,
     BACKEND_IPS,
     BRIDGE_IP,
+    BRIDGE_IP6,
     CLIENT_IP,
     NODE_IP,
+    NODE_IP6,
     TCP_PORT,
     UDP_PORT,
     Topology,
@@ -27,6 +30,7 @@ from proxy_netns import (
     service,
     tcp_request,
     topology,
+    udp_error,
     udp_request,
 )
 
@@ -251,5 +255,81 @@ def test_hairpin_a_backend_reaches_itself_through_its_service(node: tuple[Topolo
         assert name == topo.names[0]
         if mode == "nftables":
             assert source == BRIDGE_IP, "hairpin traffic is masqueraded, or the reply would never come back"
+    finally:
+        apply(topo, svc, es, delete=True)
+
+
+# ---- IPv6 (the ip6 kubelite table; in userspace mode, IPv6 listeners) ---------------------------------------
+
+
+def dual_stack(name: str, v4: str, v6: str, *, ports: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
+    return service(name, v4, ports=ports, clusterIPs=[v4, v6], ipFamilies=["IPv4", "IPv6"],
+                   ipFamilyPolicy="RequireDualStack", **spec)
+
+
+def test_ipv6_cluster_ip_tcp_and_udp_round_robin(node: tuple[Topology, str]) -> None:
+    topo, _ = node
+    svc = dual_stack("dual", "10.43.0.20", "fd00:43::20", ports=TCP + UDP)
+    v4 = endpoint_slice("dual", list(BACKEND_IPS), ports=TCP_EP + UDP_EP)
+    v6 = endpoint_slice("dual", list(BACKEND_IP6S), ports=TCP_EP + UDP_EP, suffix="v6", address_type="IPv6")
+    apply(topo, svc, v4, v6)
+    try:
+        got = names(topo.in_client(lambda: [tcp_request("fd00:43::20", 80) for _ in range(6)]))
+        assert Counter(got) == Counter({name: 2 for name in topo.names}), got
+        assert got[:3] == got[3:], f"round robin repeats the same order: {got}"
+        got = names(topo.in_client(lambda: [udp_request("fd00:43::20", 53) for _ in range(6)]))
+        assert Counter(got) == Counter({name: 2 for name in topo.names}), got
+        # the IPv4 half of the same Service works beside it
+        got = names(topo.in_client(lambda: [tcp_request("10.43.0.20", 80) for _ in range(3)]))
+        assert sorted(got) == sorted(topo.names)
+    finally:
+        apply(topo, svc, v4, v6, delete=True)
+
+
+def test_ipv6_node_port_works_from_outside(node: tuple[Topology, str]) -> None:
+    topo, mode = node
+    svc = dual_stack("np6", "10.43.0.21", "fd00:43::21", type_="NodePort",
+                     ports=[{"name": "http", "port": 80, "protocol": "TCP", "targetPort": TCP_PORT, "nodePort": 30090}])
+    v6 = endpoint_slice("np6", list(BACKEND_IP6S), ports=TCP_EP, suffix="v6", address_type="IPv6")
+    apply(topo, svc, v6)
+    try:
+        got = topo.in_client(lambda: [tcp_request(NODE_IP6, 30090) for _ in range(3)])
+        assert sorted(names(got)) == sorted(topo.names)
+        if mode == "nftables":
+            assert {r.split()[1] for r in got} == {BRIDGE_IP6}, "externalTrafficPolicy Cluster masquerades"
+        # no IPv4 endpoints: the IPv4 NodePort refuses (each family on its own, as upstream)
+        error, took = topo.in_client(lambda: connect_error(NODE_IP, 30090))
+        assert error == "ConnectionRefusedError" and took < 1.0, error
+    finally:
+        apply(topo, svc, v6, delete=True)
+
+
+def test_ipv6_service_without_endpoints_rejects_fast(node: tuple[Topology, str]) -> None:
+    topo, _ = node
+    svc = service("empty6", "fd00:43::22", ports=TCP + UDP, ipFamilies=["IPv6"])
+    apply(topo, svc)
+    try:
+        error, took = topo.in_client(lambda: connect_error("fd00:43::22", 80))
+        assert error == "ConnectionRefusedError" and took < 1.0, (error, took)
+        error, took = topo.in_client(lambda: udp_error("fd00:43::22", 53))
+        assert error == "ConnectionRefusedError" and took < 1.0, f"ICMPv6 port unreachable: {error} {took:.2f}s"
+    finally:
+        apply(topo, svc, delete=True)
+
+
+def test_ipv6_hairpin_and_endpoint_removal(node: tuple[Topology, str]) -> None:
+    topo, mode = node
+    svc = service("hairpin6", "fd00:43::23", ports=TCP, ipFamilies=["IPv6"])
+    es = endpoint_slice("hairpin6", list(BACKEND_IP6S[:2]), ports=TCP_EP, address_type="IPv6")
+    apply(topo, svc, es)
+    try:
+        replies = topo.in_netns(topo.backends[0], lambda: [tcp_request("fd00:43::23", 80) for _ in range(2)])
+        assert sorted(r.split()[0] for r in replies) == sorted(topo.names[:2])
+        if mode == "nftables":
+            mine = [r for r in replies if r.split()[0] == topo.names[0]]
+            assert mine[0].split()[1] == BRIDGE_IP6, "hairpin traffic is masqueraded"
+        apply(topo, endpoint_slice("hairpin6", [BACKEND_IP6S[2]], ports=TCP_EP, address_type="IPv6"))
+        got = names(topo.in_client(lambda: [tcp_request("fd00:43::23", 80) for _ in range(3)]))
+        assert got == [topo.names[2]] * 3
     finally:
         apply(topo, svc, es, delete=True)
