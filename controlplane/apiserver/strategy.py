@@ -248,6 +248,10 @@ class PodStrategy(Strategy):
     def initial_status(self, obj: Obj) -> Obj | None:
         return {"phase": "Pending", "qosClass": qos_class(obj)}
 
+    def prepare_for_create(self, obj: Obj) -> None:
+        super().prepare_for_create(obj)
+        merge_affinity_label_keys(obj)
+
     def prepare_for_update(self, new: Obj, old: Obj) -> Obj:
         """Keep the priority admission set on create when an update leaves it out (upstream's Priority
         admission does this on update); validation refuses any other change to it."""
@@ -343,6 +347,34 @@ class PodStrategy(Strategy):
 
 
 DEFAULT_TOLERATION_SECONDS = 300  # upstream's --default-{not-ready,unreachable}-toleration-seconds
+
+
+def merge_affinity_label_keys(pod: Obj) -> None:
+    """Upstream mutatePodAffinity (MatchLabelKeysInPodAffinity, on by default): for every pod (anti-)affinity
+    term with a labelSelector, ``matchLabelKeys`` become ``key In (pod's value)`` and ``mismatchLabelKeys``
+    ``key NotIn (pod's value)`` requirements, for the keys the pod's labels have; once, at creation."""
+    spec = pod.get("spec")
+    labels = (pod.get("metadata") or {}).get("labels")
+    affinity = spec.get("affinity") if isinstance(spec, dict) else None
+    if not isinstance(affinity, dict) or not isinstance(labels, dict):
+        return
+    for kind in ("podAffinity", "podAntiAffinity"):
+        rules = affinity.get(kind)
+        if not isinstance(rules, dict):
+            continue
+        terms = list(rules.get("requiredDuringSchedulingIgnoredDuringExecution") or [])
+        terms += [w.get("podAffinityTerm") for w in rules.get("preferredDuringSchedulingIgnoredDuringExecution") or []
+                  if isinstance(w, dict)]
+        for term in terms:
+            if not isinstance(term, dict) or not isinstance(term.get("labelSelector"), dict):
+                continue
+            for field, operator in (("matchLabelKeys", "In"), ("mismatchLabelKeys", "NotIn")):
+                keys = term.get(field)
+                for key in keys if isinstance(keys, list) else ():
+                    if isinstance(key, str) and key in labels:
+                        expressions = term["labelSelector"].setdefault("matchExpressions", [])
+                        if isinstance(expressions, list):
+                            expressions.append({"key": key, "operator": operator, "values": [labels[key]]})
 
 
 def add_default_toleration_seconds(spec: Obj) -> None:

@@ -3,9 +3,8 @@
 A term (``podAffinity``/``podAntiAffinity``) names pods by ``labelSelector`` in ``namespaces`` plus
 the namespaces whose labels match ``namespaceSelector`` (``{}``: every namespace; neither given: the
 owner's namespace) and a ``topologyKey``: "near" means on a node with the same value of that label.
-``matchLabelKeys`` / ``mismatchLabelKeys`` add ``key in (owner's value)`` / ``key notin (owner's
-value)`` to the selector for each key the owner pod has (upstream's API server merges them at pod
-creation; doing it here too gives the same placement for pods stored without the merge). Namespace
+``matchLabelKeys`` / ``mismatchLabelKeys`` need nothing here: the API server merges them into the
+labelSelector when the pod is created (``PodStrategy.prepare_for_create``), as upstream. Namespace
 labels come from the Handle's Namespace lister; a selector is resolved to namespace names once per
 term, as upstream's mergeAffinityTermNamespacesIfNotEmpty.
 
@@ -87,25 +86,13 @@ def _no_namespaces(resource: str, namespace: str) -> Sequence[Mapping[str, Any]]
     return []
 
 
-def _label_selector(raw: JSON, owner_labels: Mapping[str, str]) -> JSON | None:
-    """The term's labelSelector with matchLabelKeys (In) and mismatchLabelKeys (NotIn) merged in."""
-    selector = raw.get("labelSelector")
-    extra = [{"key": key, "operator": operator, "values": [owner_labels[key]]}
-             for field, operator in (("matchLabelKeys", "In"), ("mismatchLabelKeys", "NotIn"))
-             for key in raw.get(field) or () if key in owner_labels]
-    if not extra or selector is None:
-        # upstream merges the keys only into a term that has a labelSelector
-        return selector
-    return {**selector, "matchExpressions": [*(selector.get("matchExpressions") or ()), *extra]}
-
-
 def _term(raw: JSON, owner: JSON, weight: int = 0, list_objects: NamespaceLister = _no_namespaces) -> Term | None:
     meta = owner.get("metadata") or {}
     owner_ns = meta.get("namespace", "")
     namespaces: frozenset[str] | None = frozenset(raw.get("namespaces") or ())
     ns_selector = raw.get("namespaceSelector")
     try:
-        selector = from_label_selector(_label_selector(raw, meta.get("labels") or {}))
+        selector = from_label_selector(raw.get("labelSelector"))
         if ns_selector is not None and not ns_selector.get("matchLabels") and not ns_selector.get("matchExpressions"):
             namespaces = None  # {} selects every namespace
         elif ns_selector is not None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from scheduler_builders import make_node, make_pod
 
+from kubelite.controlplane.apiserver.strategy import merge_affinity_label_keys
 from kubelite.controlplane.scheduler import FitError, Framework, NodeInfo, ScheduleResult, default_profile
 from kubelite.controlplane.scheduler.framework import SNAPSHOT_KEY, Code, CycleState, Handle
 from kubelite.controlplane.scheduler.plugins import in_tree_registry, inter_pod_affinity
@@ -158,16 +159,24 @@ def test_existing_pods_terms_with_a_namespace_selector_apply_to_the_incoming_pod
 
 
 def test_match_and_mismatch_label_keys_narrow_the_selector_by_the_pods_own_values() -> None:
+    """The API server merges the keys at creation (as upstream); the scheduler then sees plain selectors."""
+    def created(pod: dict[str, Any]) -> dict[str, Any]:
+        merge_affinity_label_keys(pod)
+        return pod
+
     infos = [node("n1", "a", labelled("v1", {"app": "web", "rev": "1"}, "n1")),
              node("n2", "a", labelled("v2", {"app": "web", "rev": "2"}, "n2")), node("n3", "a")]
     same_rev = {**term({"app": "web"}), "matchLabelKeys": ["rev"]}
-    pod = labelled("new", {"app": "web", "rev": "2"}, podAffinity=required(same_rev))
+    pod = created(labelled("new", {"app": "web", "rev": "2"}, podAffinity=required(same_rev)))
+    assert pod["spec"]["affinity"]["podAffinity"][inter_pod_affinity.REQUIRED][0]["labelSelector"] == {
+        "matchLabels": {"app": "web"}, "matchExpressions": [{"key": "rev", "operator": "In", "values": ["2"]}]}
     assert schedule(pod, infos).suggested_host == "n2"
     other_rev = {**term({"app": "web"}), "mismatchLabelKeys": ["rev"]}
-    pod = labelled("new", {"app": "web", "rev": "2"}, podAntiAffinity=required(other_rev))
+    pod = created(labelled("new", {"app": "web", "rev": "2"}, podAntiAffinity=required(other_rev)))
     assert schedule(pod, infos).feasible_nodes == 2  # only n1 (rev 1) is avoided
     # a key the pod does not carry adds nothing
-    pod = labelled("new", {"app": "web"}, podAntiAffinity=required({**term({"app": "web"}), "matchLabelKeys": ["rev"]}))
+    pod = created(labelled("new", {"app": "web"},
+                           podAntiAffinity=required({**term({"app": "web"}), "matchLabelKeys": ["rev"]})))
     assert schedule(pod, infos).suggested_host == "n3"
 
 
