@@ -22,8 +22,9 @@ PostFilter, as upstream's Evaluator.Preempt:
 
 When no node can be freed the status says why, in upstream's words ("preemption: 0/3 nodes are
 available: 1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling.").
-Nominated pods are not yet taken into account when scheduling other pods (upstream's
-RunFilterPluginsWithNominatedPods).
+The what-if checks go through ``Framework.run_filter``, which accounts for the pods already
+nominated to the node (upstream SelectVictimsOnNode uses RunFilterPluginsWithNominatedPods), and the
+nominated pod's room is then held against other pods of lower or equal priority until it is bound.
 """
 
 from __future__ import annotations
