@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from e2e_harness import Server, temporary_server
 
-from kubelite.client.bootstrap import BootstrapError, bootstrap_node_credentials
+from kubelite.client import ClientConfig, load_kubeconfig
+from kubelite.client.bootstrap import CLIENT_CA_NAME, BootstrapError, bootstrap_node_credentials, ensure_client_ca
 
 JOIN_SECRET = "e2e-join-secret"
 
@@ -195,3 +196,19 @@ def test_kubelite_agent_joins_with_a_token(srv: Server, tmp_path: Path) -> None:
             agent.wait()
     who = json.loads(kubectl_as(kubeconfigs[0], "auth", "whoami", "-o", "json").stdout)
     assert who["status"]["userInfo"]["username"] == "system:node:agent-join"
+
+
+def test_kubeconfig_agent_gets_the_client_ca_only_over_a_verified_connection(srv: Server, tmp_path: Path) -> None:
+    """``kubelite agent --kubeconfig`` (no join): the kubelet's client CA comes from the server the kubeconfig
+    trusts; a kubeconfig that skips verification, or a server with another CA, yields none."""
+    config = load_kubeconfig(srv.kubeconfig)
+    path = asyncio.run(ensure_client_ca(config=config, path=tmp_path / "agent" / CLIENT_CA_NAME))
+    assert path.read_bytes() == (srv.data_dir / "server" / "tls" / "client-ca.crt").read_bytes()
+    insecure = ClientConfig(server=config.server, insecure_skip_tls_verify=True)
+    with pytest.raises(BootstrapError, match="skips TLS verification"):
+        asyncio.run(ensure_client_ca(config=insecure, path=tmp_path / "insecure" / CLIENT_CA_NAME))
+    stranger_ca = (srv.data_dir / "server" / "tls" / "client-ca.crt").read_bytes()  # not the serving CA
+    wrong = ClientConfig(server=config.server, ca_data=stranger_ca)
+    with pytest.raises(BootstrapError, match="cannot fetch the client CA"):
+        asyncio.run(ensure_client_ca(config=wrong, path=tmp_path / "wrong" / CLIENT_CA_NAME))
+    assert not (tmp_path / "wrong").exists() and not (tmp_path / "insecure").exists()

@@ -7,16 +7,18 @@ import base64
 import datetime
 import json
 import os
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import jwt
 import pytest
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from e2e_harness import Server, temporary_server
 
@@ -207,3 +209,52 @@ def test_expired_client_certificate_is_refused(srv: Server, tmp_path: Path) -> N
     code, body = curl(srv, "/api/v1/secrets", "--cert", str(cert), "--key", str(key))
     assert code in (0, 401) and "Traceback" not in body
     assert curl(srv, "/healthz")[0] == 200
+
+
+def _resigned(token: str, key_pem: bytes | None, **claims: object) -> str:
+    """``token`` with ``claims`` changed, signed with ``key_pem`` (None: a fresh key the server never saw)."""
+    header = jwt.get_unverified_header(token)
+    payload = {**jwt.decode(token, options={"verify_signature": False}), **claims}
+    if key_pem is None:
+        key: object = (rsa.generate_private_key(public_exponent=65537, key_size=2048) if header["alg"] == "RS256"
+                       else ec.generate_private_key(ec.SECP256R1()))
+    else:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    return jwt.encode(payload, key, algorithm=header["alg"], headers={"kid": header.get("kid")})  # type: ignore[arg-type]
+
+
+def test_service_account_token_expiry_and_signatures(srv: Server) -> None:
+    """A token the server's own key signed stops working at its expiry; one signed by another key, or
+    changed after signing, never works: each a clean 401."""
+    srv.kubectl("create", "serviceaccount", "expiring")
+    srv.kubectl("create", "clusterrolebinding", "expiring-view", "--clusterrole=view",
+                "--serviceaccount=default:expiring")
+    token = srv.kubectl("create", "token", "expiring", "--duration=10m").stdout.strip()
+    eventually(lambda: as_token(srv, token, "get", "pods").returncode == 0)
+    service_key = (srv.data_dir / "server" / "tls" / "service.key").read_bytes()
+    now = int(time.time())
+    # the control: the same claims re-signed with the server's key work, so only the change below matters
+    assert as_token(srv, _resigned(token, service_key), "get", "pods").returncode == 0
+    expired = _resigned(token, service_key, exp=now - 5, iat=now - 700, nbf=now - 700)
+    foreign = _resigned(token, None)
+    head, body, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    claims["sub"] = "system:serviceaccount:kube-system:default"
+    tampered = ".".join((head, base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("="), signature))
+    for bad in (expired, foreign, tampered):
+        code, text = curl(srv, "/api/v1/pods", "-H", f"Authorization: Bearer {bad}")
+        assert code == 401 and json.loads(text)["reason"] == "Unauthorized" and "Traceback" not in text
+        assert "Unauthorized" in as_token(srv, bad, "get", "pods").stderr
+
+
+def test_garbage_on_the_tls_port_is_refused_cleanly(srv: Server) -> None:
+    for garbage in (os.urandom(512), b"GET /api/v1/pods HTTP/1.1\r\nHost: x\r\n\r\n", b"\x16\x03\x01\x00\x05hello"):
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as conn:
+            conn.sendall(garbage)
+            try:
+                answer = conn.recv(4096)
+            except (ConnectionResetError, TimeoutError):
+                answer = b""
+        assert b"Traceback" not in answer and b"api/v1" not in answer
+    assert curl(srv, "/healthz")[0] == 200
+    assert "Traceback" not in srv.log.read_text()
