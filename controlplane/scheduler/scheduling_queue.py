@@ -215,13 +215,16 @@ class SchedulingQueue:
         if info.key not in self._entries:
             self._push_backoff(info)
 
-    def move_all_to_active_or_backoff(self, event: str, *, interested: Callable[[frozenset[str]], bool] | None = None
-                                      ) -> int:
+    def move_all_to_active_or_backoff(self, event: str, *, interested: Callable[[frozenset[str]], bool] | None = None,
+                                      exclude: str | None = None) -> int:
         """A cluster event: move the unschedulable pods it may help; returns how many moved.
         ``interested(plugins)`` says whether the event matters to a pod rejected by ``plugins``;
-        a pod rejected by no named plugin is always moved."""
+        a pod rejected by no named plugin is always moved. ``exclude``: the key of a pod the event is
+        about, which it cannot help (an assumed pod forgotten after its binding cycle failed)."""
         moved = 0
-        for entry in list(self._parked.values()):
+        for key, entry in list(self._parked.items()):
+            if key == exclude:
+                continue
             plugins = entry.info.unschedulable_plugins
             if interested is None or not plugins or interested(plugins):
                 self._move(entry)

@@ -4,8 +4,14 @@ Design
 ------
 ``EventRecorder.event(obj, event_type=..., reason=..., message=...)`` never blocks and never raises:
 it builds the Event and puts it on a bounded queue (1000, dropping when full, as the broadcaster's
-``DropIfChannelFull``); one writer task sends them. Failures are logged, never raised into the
+``DropIfChannelFull``); a writer task sends them. Failures are logged, never raised into the
 caller: a controller must not fail because the server refused an Event.
+
+A busy component (the scheduler records one ``Scheduled`` event per pod, hundreds a second) asks for
+``writers=N``: N writer tasks, each with its own queue, and the events of one object always go to the
+same writer (by the object's UID or key). Writes about different objects then overlap on the
+connection pool, as upstream's broadcaster writes each event in its own goroutine, while those about
+one object stay in order, so the correlator's count and patch of an existing Event stay right.
 
 The Event, as client-go's ``makeEvent`` builds it: ``involvedObject`` is the object reference (kind,
 apiVersion, namespace, name, uid, resourceVersion), the name is ``<object name>.<unix nanos in
@@ -34,7 +40,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
 import random
 import time
@@ -232,7 +237,8 @@ class EventCorrelator:
         return combined, agg_key
 
     def _observe(self, event: Obj, key: str) -> tuple[Obj, Obj | None]:
-        event = copy.deepcopy(event)
+        # only top-level fields and metadata change below: copying those two levels leaves the caller's event alone
+        event = {**event, "metadata": dict(event.get("metadata") or {})}
         last = self._observed.get(key)
         patch: Obj | None = None
         if last is not None and last.count > 0:
@@ -266,21 +272,25 @@ class EventCorrelator:
 
 
 class EventRecorder:
-    """Writes Events for one component (and host) through one background task."""
+    """Writes Events for one component (and host) through ``writers`` background tasks (default one)."""
 
     def __init__(self, client: APIClient, *, component: str, host: str = "",
                  correlator: EventCorrelator | None = None, queue_length: int = QUEUE_LENGTH,
-                 max_tries: int = MAX_TRIES_PER_EVENT, retry_sleep: float = RETRY_SLEEP_SECONDS) -> None:
+                 max_tries: int = MAX_TRIES_PER_EVENT, retry_sleep: float = RETRY_SLEEP_SECONDS,
+                 writers: int = 1) -> None:
         if not component:
             raise ValueError("component must name who reports the events, e.g. 'kubelite-scheduler'")
+        if writers < 1:
+            raise ValueError(f"writers must be at least 1, got {writers}")
         self.component = component
         self.host = host
         self.max_tries = max_tries
         self.retry_sleep = retry_sleep
         self.correlator = correlator or EventCorrelator()
         self._events = client.resource("", "v1", "events")
-        self._queue: asyncio.Queue[Obj] = asyncio.Queue(maxsize=queue_length)
-        self._writer: asyncio.Task[None] | None = None
+        # one queue per writer; each bounded by queue_length
+        self._queues: list[asyncio.Queue[Obj]] = [asyncio.Queue(maxsize=queue_length) for _ in range(writers)]
+        self._writers: list[asyncio.Task[None] | None] = [None] * writers
         self._closed = False
 
     # -- recording (synchronous, never raises) --
@@ -311,12 +321,14 @@ class EventRecorder:
             return
         event = self.make_event(ref, event_type=event_type, reason=reason, message=message,
                                 annotations=annotations)
-        self._ensure_writer()
+        shard = hash(ref.get("uid") or (ref.get("namespace"), ref["name"])) % len(self._queues)
+        self._ensure_writer(shard)
+        queue = self._queues[shard]
         try:
-            self._queue.put_nowait(event)
+            queue.put_nowait(event)
         except asyncio.QueueFull:
             log.warning("event recorder %s: %d events pending; dropping %s %s about %s/%s", self.component,
-                        self._queue.qsize(), event_type, reason, ref.get("namespace", ""), ref["name"])
+                        queue.qsize(), event_type, reason, ref.get("namespace", ""), ref["name"])
 
     def make_event(self, ref: Obj, *, event_type: str, reason: str, message: str,
                    annotations: dict[str, str] | None = None, now_ns: int | None = None) -> Obj:
@@ -337,34 +349,41 @@ class EventRecorder:
     # -- lifecycle --
 
     def start(self) -> None:
-        """Start the writer task (done automatically by the first event inside a running loop)."""
-        self._ensure_writer()
+        """Start the writer tasks (done automatically by the first event inside a running loop)."""
+        for shard in range(len(self._queues)):
+            self._ensure_writer(shard)
 
-    def _ensure_writer(self) -> None:
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.get_running_loop().create_task(self._run(), name=f"events-{self.component}")
+    def _ensure_writer(self, shard: int) -> None:
+        writer = self._writers[shard]
+        if writer is None or writer.done():
+            self._writers[shard] = asyncio.get_running_loop().create_task(
+                self._run(self._queues[shard]), name=f"events-{self.component}-{shard}")
 
     async def flush(self) -> None:
         """Wait until every event recorded so far has been written (or given up on)."""
-        await self._queue.join()
+        for queue in self._queues:
+            await queue.join()
 
     async def close(self, *, timeout: float = 5.0) -> None:
-        """Stop accepting events, give pending ones ``timeout`` seconds, then stop the writer."""
+        """Stop accepting events, give pending ones ``timeout`` seconds, then stop the writers."""
         self._closed = True
-        if self._writer is None:
+        running = [writer for writer in self._writers if writer is not None]
+        if not running:
             return
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._queue.join(), timeout)
-        self._writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._writer
-        self._writer = None
+            await asyncio.wait_for(self.flush(), timeout)
+        for writer in running:
+            writer.cancel()
+        for writer in running:
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        self._writers = [None] * len(self._queues)
 
     # -- writing --
 
-    async def _run(self) -> None:
+    async def _run(self, queue: asyncio.Queue[Obj]) -> None:
         while True:
-            event = await self._queue.get()
+            event = await queue.get()
             try:
                 await self._record_to_sink(event)
             except asyncio.CancelledError:
@@ -372,7 +391,7 @@ class EventRecorder:
             except Exception:
                 log.exception("event recorder %s: writing an event failed", self.component)
             finally:
-                self._queue.task_done()
+                queue.task_done()
 
     async def _record_to_sink(self, event: Obj) -> None:
         result = self.correlator.correlate(event)
@@ -405,8 +424,8 @@ class EventRecorder:
                         raise
                     written = None  # deleted meanwhile (TTL): create it again
             if written is None:
-                body = copy.deepcopy(event)
-                body["metadata"].pop("resourceVersion", None)
+                # only metadata changes, so a shallow copy is enough (the event stays as the correlator knows it)
+                body = {**event, "metadata": {k: v for k, v in md.items() if k != "resourceVersion"}}
                 written = await self._events.create(body, namespace=namespace)
         except APIStatusError as exc:
             causes = {c.get("type") or c.get("reason") for c in exc.details.get("causes") or []}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -164,3 +165,50 @@ def test_record_never_raises(caplog: pytest.LogCaptureFixture) -> None:
 def test_recorder_needs_a_component() -> None:
     with pytest.raises(ValueError, match="component"):
         EventRecorder(APIClient(ClientConfig(server="http://127.0.0.1:9")), component="")
+
+
+class SlowSink:
+    """Stands in for the events resource: every write takes a little while; counts overlap."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, Any]] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    async def _write(self, verb: str, name: str, body: Any) -> Obj:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        await asyncio.sleep(0.01)
+        self.in_flight -= 1
+        self.calls.append((verb, name, body))
+        return body if verb == "create" else {**body, "metadata": {"name": name}}
+
+    async def create(self, body: Obj, *, namespace: str) -> Obj:
+        written = await self._write("create", body["metadata"]["name"], body)
+        return {**written, "metadata": {**written["metadata"], "resourceVersion": "1"}}
+
+    async def patch(self, name: str, body: Obj, *, namespace: str, patch_type: str) -> Obj:
+        return await self._write("patch", name, body)
+
+
+async def test_several_writers_overlap_objects_and_keep_each_objects_events_in_order() -> None:
+    rec = recorder(writers=4)
+    sink = SlowSink()
+    rec._events = sink  # type: ignore[assignment]
+    pods = [{**POD, "metadata": {**POD["metadata"], "name": f"web-{i}", "uid": f"u-{i}"}} for i in range(8)]
+    for pod in pods:
+        rec.event(pod, event_type="Normal", reason="Scheduled", message="assigned")
+    for pod in pods:  # the same again: each becomes a count patch of the Event its first one created
+        rec.event(pod, event_type="Normal", reason="Scheduled", message="assigned")
+    await rec.close(timeout=10)
+    assert sink.most_in_flight > 1, "events about different objects are written concurrently"
+    for pod in pods:
+        name = pod["metadata"]["name"]
+        mine = [(verb, body) for verb, event_name, body in sink.calls if event_name.startswith(f"{name}.")]
+        assert [verb for verb, _ in mine] == ["create", "patch"], f"{name}: created first, then counted"
+        assert mine[1][1]["count"] == 2
+
+
+def test_recorder_needs_at_least_one_writer() -> None:
+    with pytest.raises(ValueError, match="writers must be at least 1"):
+        recorder(writers=0)
