@@ -7,7 +7,8 @@ The registry calls ``Admission.admit_create(...)`` after defaulting and validati
 old object beside the new one: each plugin looks at ``request.operation`` and ``request.subresource`` and
 acts where upstream's plugin does (PodSecurity on a pod's significant changes and ephemeral containers,
 NodeRestriction on a node's labels and taints, ResourceQuota and LimitRanger on claims and Services whose
-usage changes). The request's user is not threaded through the registry's signature but read from
+usage changes). Deletes go through ``Admission.admit_delete`` to the plugins that act on them only
+(NamespaceLifecycle's immortal namespaces, NodeRestriction's own-node check). The request's user is not threaded through the registry's signature but read from
 the ``current_user`` context variable, which the HTTP edge sets for the task serving the request
 (each aiohttp request runs in its own task, so it cannot leak into another request).
 
@@ -44,6 +45,7 @@ audit_annotations: Final[contextvars.ContextVar[dict[str, str] | None]] = contex
 
 CREATE: Final = "CREATE"
 UPDATE: Final = "UPDATE"
+DELETE: Final = "DELETE"
 
 
 class AdmissionDenied(Exception):
@@ -95,8 +97,11 @@ class Admission:
     def __init__(self, *, plugins: list[Plugin], list_objects: Callable[[str, str], list[Obj]],
                  get_object: Callable[[str], Awaitable[Obj | None]],
                  read_fresh: Callable[[str], Awaitable[Obj | None]] | None = None,
-                 write_quota_used: QuotaWriter | None = None) -> None:
+                 write_quota_used: QuotaWriter | None = None, delete_plugins: list[Plugin] | None = None) -> None:
         self.plugins = plugins
+        # the few plugins that act on deletes (upstream's NamespaceLifecycle, NodeRestriction); the others
+        # never see one, so none of them has to tell a delete's bare name from an object
+        self.delete_plugins = delete_plugins or []
         self.list_objects = list_objects
         self.get_object = get_object
         self.read_fresh = read_fresh
@@ -119,6 +124,17 @@ class Admission:
                                    subresource=subresource, read_fresh=self.read_fresh,
                                    write_quota_used=self.write_quota_used)
         return await self._run(request)
+
+    async def admit_delete(self, *, group: str, resource: str, kind: str, namespace: str | None, name: str,
+                           dry_run: bool) -> None:
+        """Run every plugin on a delete of ``name`` (``request.obj`` holds only its name); raises
+        ``AdmissionDenied``."""
+        if not self.delete_plugins:
+            return
+        request = AdmissionRequest(group, resource, kind, namespace or "", {"metadata": {"name": name}},
+                                   current_user.get(), dry_run, self.list_objects, self.get_object, operation=DELETE)
+        for plugin in self.delete_plugins:
+            await plugin(request)
 
     async def _run(self, request: AdmissionRequest) -> list[str]:
         try:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from kubelite.controlplane.admission.chain import CREATE, AdmissionDenied, AdmissionRequest
+from kubelite.controlplane.admission.chain import CREATE, DELETE, AdmissionDenied, AdmissionRequest
 from kubelite.controlplane.auth.node_authorizer import node_name, pod_references
 
 Obj = dict[str, Any]
@@ -65,6 +65,8 @@ def _admit_node(request: AdmissionRequest, node: str) -> None:
     name = request.name if request.operation == CREATE else str(request.obj["metadata"].get("name", ""))
     if name != node:
         raise AdmissionDenied(f'node "{node}" is not allowed to modify node "{name}"')
+    if request.operation == DELETE:
+        return
     if request.operation == CREATE:
         forbidden = forbidden_labels(set(_labels(request.obj)))
         if forbidden:
@@ -80,6 +82,8 @@ def _admit_node(request: AdmissionRequest, node: str) -> None:
 
 def _admit_pod(request: AdmissionRequest, node: str) -> None:
     pod = request.obj
+    if request.operation == DELETE:
+        return  # which pods a node may delete (those bound to it) is the Node authorizer's answer
     if request.operation != CREATE:
         if request.subresource == "status":
             old_node = ((request.old_obj or {}).get("spec") or {}).get("nodeName")

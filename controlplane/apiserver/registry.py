@@ -458,6 +458,12 @@ class Registry:
         strategy = self.strategies.for_resource(info)
         key = info.storage_key(namespace, name)
         dry_run = options.get("dryRun") == ["All"]
+        if self.admission is not None:
+            try:
+                await self.admission.admit_delete(group=info.group, resource=info.plural, kind=info.kind,
+                                                  namespace=namespace, name=name, dry_run=dry_run)
+            except AdmissionDenied as exc:
+                raise errors.forbidden(info.group_resource, name, exc.message)
         for _ in range(UPDATE_RETRIES):
             kv = await self.store.get(key)
             if kv is None:

@@ -28,6 +28,7 @@ from typing import Any
 
 from kubelite.controlplane.admission import (
     limitranger,
+    namespace_lifecycle,
     node_restriction,
     pod_security,
     priority,
@@ -87,7 +88,8 @@ class ClusterSecurity:
                      pod_security.PodSecurity(load_admission_configuration(admission_config).pod_security).admit,
                      priority.admit, resourcequota.admit],
             list_objects=lambda prefix, key_prefix: cache.snapshot(prefix, key_prefix)[0],
-            get_object=self.get_object, read_fresh=self.read_fresh, write_quota_used=self.write_quota_used)
+            get_object=self.get_object, read_fresh=self.read_fresh, write_quota_used=self.write_quota_used,
+            delete_plugins=[namespace_lifecycle.admit, node_restriction.admit])
         self._tasks: list[asyncio.Task[None]] = []
         self.aggregating = True
 

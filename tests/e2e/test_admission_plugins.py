@@ -202,3 +202,10 @@ def test_pod_security_on_updates_and_namespace_labels(srv: Server) -> None:
     assert versioned.returncode == 0, versioned.stderr
     refused = srv.kubectl("apply", "-n", "psa-versioned", "-f", "-", input=pod("loose"), check=False)
     assert 'violates PodSecurity "restricted:v1.22"' in refused.stderr
+
+
+def test_immortal_namespaces_may_not_be_deleted(srv: Server) -> None:
+    for name in ("default", "kube-system", "kube-public"):
+        refused = srv.kubectl("delete", "namespace", name, check=False)
+        assert f'namespaces "{name}" is forbidden: this namespace may not be deleted' in refused.stderr
+    assert "deletionTimestamp" not in srv.kubectl("get", "namespace", "kube-public", "-o", "json").stdout

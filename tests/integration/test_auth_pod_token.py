@@ -1,6 +1,8 @@
 """A ServiceAccount token from inside a pod: the ServiceAccount admission adds the kube-api-access
 volume, the kubelet fills it through TokenRequest (bound to the pod), the token authenticates as the
-pod's account, and stops working once the account is deleted.
+pod's account, and stops working once the account is deleted. On the way: the embedded agent talks to
+the API only as ``system:node:<name>`` (every one of its requests in the audit log), and its kubelet API
+refuses a caller without a client certificate.
 
 A real `kubelite server` with its embedded agent on real containerd (hostNetwork pod, no pod network or
 service proxy), started and cleaned up as tests/integration/test_kubelet_embedded_agent.py does.
@@ -61,12 +63,14 @@ def test_service_account_token_from_a_pod() -> None:
     kubeconfig = base / "kubeconfig.yaml"
     agent_log = data_dir / "agent" / "agent.log"
     port = free_port()
+    kubelet_port = free_port()
+    audit = base / "audit.log"
     with (base / "server.log").open("ab") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "kubelite", "server", "--data-dir", str(data_dir), "--bind-address", "127.0.0.1",
              "--secure-port", str(port), "--write-kubeconfig", str(kubeconfig), "--node-name", node,
-             "--node-ip", "127.0.0.1", "--kubelet-port", str(free_port()), "--flannel-backend", "none",
-             "--disable-kube-proxy"], stdout=out, stderr=subprocess.STDOUT)
+             "--node-ip", "127.0.0.1", "--kubelet-port", str(kubelet_port), "--flannel-backend", "none",
+             "--disable-kube-proxy", "--audit-log-path", str(audit)], stdout=out, stderr=subprocess.STDOUT)
     pod_uid = ""
     try:
         wait("the embedded agent's node", lambda: kubeconfig.exists() and
@@ -112,6 +116,16 @@ def test_service_account_token_from_a_pod() -> None:
         assert "forbidden" in as_pod("get", "secrets").stderr
         assert kubectl(kubeconfig, "delete", "serviceaccount", "reader").returncode == 0
         wait("the token to be refused", lambda: "Unauthorized" in as_pod("get", "pods").stderr, agent_log, 15)
+
+        # the embedded agent is a node, never the admin: each of its requests authenticated as system:node:<name>
+        agent_users = {e["user"]["username"] for e in map(json.loads, audit.read_text().splitlines())
+                       if e.get("userAgent", "").startswith("kubelite-agent/")}
+        assert agent_users == {f"system:node:{node}"}, agent_users
+        # and its kubelet API wants a client certificate from the cluster's client CA
+        anonymous = subprocess.run(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}",
+                                    f"https://127.0.0.1:{kubelet_port}/pods"], capture_output=True, text=True,
+                                   timeout=30, check=False)
+        assert anonymous.stdout in ("401", "000"), anonymous.stdout
     finally:
         server.terminate()
         try:

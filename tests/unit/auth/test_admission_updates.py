@@ -12,7 +12,14 @@ from typing import Any
 
 import pytest
 
-from kubelite.controlplane.admission import chain, limitranger, node_restriction, pod_security, resourcequota
+from kubelite.controlplane.admission import (
+    chain,
+    limitranger,
+    namespace_lifecycle,
+    node_restriction,
+    pod_security,
+    resourcequota,
+)
 from kubelite.controlplane.admission.chain import UPDATE, Admission, AdmissionDenied, AdmissionRequest
 from kubelite.controlplane.admission.config import AdmissionConfigError, load_admission_configuration
 from kubelite.controlplane.auth.authentication import UserInfo
@@ -297,3 +304,29 @@ def test_admission_configuration_from_a_path(tmp_path: Path) -> None:
     assert str(config.defaults["enforce"]) == "restricted:v1.30"
     assert str(config.defaults["warn"]) == "baseline:latest"
     assert config.namespaces == frozenset({"kube-system"})
+
+
+async def test_deletes_reach_only_the_delete_plugins() -> None:
+    seen: list[str] = []
+
+    async def spy(req: AdmissionRequest) -> None:
+        seen.append(req.operation)
+
+    admission = Admission(plugins=[spy], list_objects=lambda p, k: [], get_object=request(make_pod()).get_object,
+                          delete_plugins=[namespace_lifecycle.admit, node_restriction.admit])
+    with pytest.raises(AdmissionDenied, match="this namespace may not be deleted"):
+        await admission.admit_delete(group="", resource="namespaces", kind="Namespace", namespace=None,
+                                     name="kube-system", dry_run=False)
+    await admission.admit_delete(group="", resource="namespaces", kind="Namespace", namespace=None, name="team",
+                                 dry_run=False)
+    token = chain.current_user.set(NODE)
+    try:
+        with pytest.raises(AdmissionDenied, match='node "n1" is not allowed to modify node "n2"'):
+            await admission.admit_delete(group="", resource="nodes", kind="Node", namespace=None, name="n2",
+                                         dry_run=False)
+        await admission.admit_delete(group="", resource="nodes", kind="Node", namespace=None, name="n1",
+                                     dry_run=False)
+        await admission.admit_delete(group="", resource="pods", kind="Pod", namespace="ns", name="p", dry_run=False)
+    finally:
+        chain.current_user.reset(token)
+    assert seen == []
