@@ -133,17 +133,21 @@ class ClusterSecurity:
     async def start(self, *, controllers: bool = True) -> None:
         """Reconcile the default policy and start the RBAC index; with ``controllers`` also what upstream's
         kube-controller-manager runs here (clusterrole aggregation, CSR approving and signing, the root CA
-        publisher, the token cleaner), which ``kubelite server --disable-controllers`` turns off."""
+        publisher, the token cleaner), which ``kubelite server --disable-controllers`` turns off. The
+        ResourceQuota status resync always runs (see below)."""
         await self.ensure_policy()
         self.registry.admission = self.admission
         self.aggregating = controllers
-        self._tasks = [asyncio.create_task(self._watch_rbac(), name="rbac-index")]
+        # the quota resync runs with every API server, controllers or not: admission charges status.used, and
+        # only this loop gives back what deleted objects (or writes that failed after admission) held, and
+        # `kubelite controller-manager` does not run it
+        self._tasks = [asyncio.create_task(self._watch_rbac(), name="rbac-index"),
+                       asyncio.create_task(self._quota_status(), name="resourcequota-status")]
         if controllers:
             self._tasks += [
                 asyncio.create_task(self.signer.run(lambda: self._objects(CSR_PREFIX)), name="csr-signer"),
                 asyncio.create_task(self._publish_root_ca(), name="root-ca-publisher"),
-                asyncio.create_task(self._clean_tokens(), name="token-cleaner"),
-                asyncio.create_task(self._quota_status(), name="resourcequota-status")]
+                asyncio.create_task(self._clean_tokens(), name="token-cleaner")]
 
     async def stop(self) -> None:
         for task in self._tasks:

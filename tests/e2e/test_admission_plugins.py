@@ -109,6 +109,12 @@ def test_resource_quota_counts(srv: Server) -> None:
         assert time.monotonic() < deadline, f"quota status not updated: {status}"
         time.sleep(0.2)
     assert status["hard"] == {"pods": "1", "configmaps": "3"}
+    # deleting the pod gives its slot back (the resync lowers status.used once the pod is gone for good)
+    srv.kubectl("delete", "pod", "first", "-n", "quota", "--grace-period=0", "--force")
+    deadline = time.monotonic() + 15
+    while srv.kubectl("apply", "-n", "quota", "-f", "-", input=pod("third"), check=False).returncode != 0:
+        assert time.monotonic() < deadline, "the deleted pod's quota slot was never released"
+        time.sleep(0.3)
 
 
 def test_node_restriction_on_creates(srv: Server) -> None:
