@@ -41,6 +41,17 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--token-file", help="file holding --token")
 
 
+def _service_cidr(value: str) -> str:
+    """--service-cidr as upstream's --service-cluster-ip-range: one CIDR or an IPv4,IPv6 pair."""
+    from kubelite.controlplane.apiserver.allocators import parse_service_cidrs
+
+    try:
+        parse_service_cidrs(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
 def _add_server_flags(p: argparse.ArgumentParser) -> None:
     _add_common(p)
     p.add_argument("--write-kubeconfig", default=DEFAULT_KUBECONFIG, help="admin kubeconfig (mode 0600)")
@@ -49,7 +60,8 @@ def _add_server_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bind-address", default="0.0.0.0")
     p.add_argument("--secure-port", type=int, default=6443)
     p.add_argument("--cluster-cidr", default="10.42.0.0/16")
-    p.add_argument("--service-cidr", default="10.43.0.0/16")
+    p.add_argument("--service-cidr", default="10.43.0.0/16", type=_service_cidr,
+                   help="Service ClusterIP range; dual stack: an IPv4 and an IPv6 CIDR, comma-separated")
     p.add_argument("--tls-san", action="append", default=[])
     p.add_argument("--token-auth-file", help="static bearer tokens: CSV lines token,user,uid[,\"group1,group2\"]")
     p.add_argument("--encryption-provider-config",

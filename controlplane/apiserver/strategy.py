@@ -9,6 +9,7 @@ selector may use, how it is deleted (grace period, finalizers) and whether it ex
 from __future__ import annotations
 
 import copy
+import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -346,6 +347,17 @@ class PodStrategy(Strategy):
         return int(spec.get("terminationGracePeriodSeconds", 30))
 
 
+IP_FAMILY_POLICIES = ("SingleStack", "PreferDualStack", "RequireDualStack")
+
+
+def ip_family(ip: str) -> str:
+    """"IPv4" or "IPv6" for an address, "" for anything else."""
+    try:
+        return "IPv6" if ipaddress.ip_address(ip).version == 6 else "IPv4"
+    except ValueError:
+        return ""
+
+
 DEFAULT_TOLERATION_SECONDS = 300  # upstream's --default-{not-ready,unreachable}-toleration-seconds
 
 
@@ -463,8 +475,70 @@ class ServiceStrategy(Strategy):
         if spec.get("clusterIP") and not spec.get("clusterIPs"):
             spec["clusterIPs"] = [spec["clusterIP"]]
         if spec.get("clusterIP") != "None" or spec.get("selector"):
-            spec.setdefault("ipFamilies", ["IPv4"])
-            spec.setdefault("ipFamilyPolicy", "SingleStack")
+            self._default_ip_families(spec)
+
+    def _default_ip_families(self, spec: Obj) -> None:
+        """Upstream's initIPFamilyFields: ipFamilies from the given clusterIPs, else the cluster's primary
+        family; a dual-stack policy on a dual-stack cluster adds the other family."""
+        spec.setdefault("ipFamilyPolicy", "SingleStack")
+        configured = self.context.service_ips.families if self.context.service_ips is not None else ["IPv4"]
+        if not spec.get("ipFamilies"):
+            given = [ip_family(ip) for ip in spec.get("clusterIPs") or [] if ip_family(ip)]
+            spec["ipFamilies"] = given or [configured[0]]
+        families = spec["ipFamilies"]
+        if spec["ipFamilyPolicy"] in ("PreferDualStack", "RequireDualStack") and isinstance(families, list) and \
+                len(families) == 1 and len(configured) == 2:
+            families.append(next(f for f in configured if f != families[0]))
+
+    def _validate_ip_families(self, spec: Obj, problems: list[validation.FieldError]) -> None:
+        path = validation.Path("spec")
+        policy = spec.get("ipFamilyPolicy")
+        if policy is None:
+            return
+        if policy not in IP_FAMILY_POLICIES:
+            problems.append(validation.FieldError.not_supported(path.child("ipFamilyPolicy"), policy,
+                                                                list(IP_FAMILY_POLICIES)))
+            return
+        families = spec.get("ipFamilies")
+        if not isinstance(families, list) or not all(isinstance(f, str) for f in families):
+            problems.append(validation.FieldError.invalid(path.child("ipFamilies"), families,
+                                                          "must be a list of IP families"))
+            return
+        configured = self.context.service_ips.families if self.context.service_ips is not None else ["IPv4"]
+        for i, family in enumerate(families):
+            if family not in ("IPv4", "IPv6"):
+                problems.append(validation.FieldError.not_supported(path.child("ipFamilies").index(i), family,
+                                                                    ["IPv4", "IPv6"]))
+            elif family in families[:i]:
+                problems.append(validation.FieldError.duplicate(path.child("ipFamilies").index(i), family))
+            elif family not in configured:
+                problems.append(validation.FieldError.invalid(path.child("ipFamilies").index(i), family,
+                                                              "not configured on this cluster"))
+        if len(families) > 2:
+            problems.append(validation.FieldError.invalid(path.child("ipFamilies"), families,
+                                                          "may specify no more than one IP for each IP family"))
+        if policy == "SingleStack" and len(families) > 1:
+            problems.append(validation.FieldError.invalid(path.child("ipFamilies"), families,
+                                                          "must contain exactly one entry when ipFamilyPolicy is "
+                                                          "SingleStack"))
+        if policy == "RequireDualStack" and len(configured) < 2:
+            problems.append(validation.FieldError.invalid(path.child("ipFamilyPolicy"), policy,
+                                                          "this cluster is not configured for dual-stack services"))
+        cluster_ips = spec.get("clusterIPs") or []
+        if spec.get("clusterIP") == "None":
+            return
+        if len(cluster_ips) > len(families):
+            problems.append(validation.FieldError.invalid(path.child("clusterIPs"), cluster_ips,
+                                                          "may not have more IPs than ipFamilies"))
+        for i, ip in enumerate(cluster_ips):
+            family = ip_family(ip) if isinstance(ip, str) else ""
+            if not family:
+                problems.append(validation.FieldError.invalid(path.child("clusterIPs").index(i), ip,
+                                                              "must be a valid IP address"))
+            elif i < len(families) and family != families[i]:
+                problems.append(validation.FieldError.invalid(path.child("clusterIPs").index(i), ip,
+                                                              f"expected an {families[i]} value as indicated by "
+                                                              "`ipFamilies`"))
 
     def validate(self, obj: Obj) -> list[validation.FieldError]:
         problems = super().validate(obj)
@@ -509,6 +583,8 @@ class ServiceStrategy(Strategy):
         if policy not in ("None", "ClientIP"):
             problems.append(validation.FieldError.not_supported(path.child("sessionAffinity"), policy,
                                                                 ["ClientIP", "None"]))
+        if kind != "ExternalName":
+            self._validate_ip_families(spec, problems)
         return problems
 
     def prepare_for_update(self, new: Obj, old: Obj) -> Obj:
@@ -550,16 +626,21 @@ class ServiceStrategy(Strategy):
         claimed_ports: list[int] = []
         try:
             if kind != "ExternalName" and spec.get("clusterIP") != "None" and ips is not None:
-                wanted = spec.get("clusterIP") or ""
-                if not wanted:
-                    wanted = await ips.allocate(self._owner(obj), dry_run=dry_run)
-                    if not dry_run:
+                # one address per ipFamilies entry (dual stack: two), in that order; given ones are claimed
+                given = list(spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else []))
+                allocated: list[str] = []
+                for i, family in enumerate(spec.get("ipFamilies") or [ips.families[0]]):
+                    wanted = given[i] if i < len(given) else ""
+                    if not wanted:
+                        wanted = await ips.allocate(self._owner(obj), dry_run=dry_run, family=family)
+                        if not dry_run:
+                            claimed_ips.append(wanted)
+                    elif wanted not in held_ips and not dry_run:
+                        await ips.claim(wanted, self._owner(obj))
                         claimed_ips.append(wanted)
-                elif wanted not in held_ips and not dry_run:
-                    await ips.claim(wanted, self._owner(obj))
-                    claimed_ips.append(wanted)
-                spec["clusterIP"] = wanted
-                spec["clusterIPs"] = [wanted]
+                    allocated.append(wanted)
+                spec["clusterIP"] = allocated[0]
+                spec["clusterIPs"] = allocated
             elif kind == "ExternalName":
                 spec.pop("clusterIP", None)
                 spec.pop("clusterIPs", None)
