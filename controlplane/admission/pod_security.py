@@ -16,6 +16,8 @@ missing one from the configured defaults (``PodSecurityConfiguration``, privileg
 Pods are evaluated on create, and on updates only when the update can change what is checked
 (upstream's ``isSignificantPodUpdate``: containers or ephemeral containers added, an image changed), and
 on the ``ephemeralcontainers`` subresource; status, binding and the other subresources are ignored.
+Workloads (Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs, ReplicationControllers,
+PodTemplates) have their pod template checked against the audit and warn levels only.
 Exemptions (usernames, runtime class names, namespaces) skip evaluation and are audited as
 ``pod-security.kubernetes.io/exempt``. A version selects the checks in force then (runAsUser=0 from v1.23,
 restricted capabilities from v1.22, seccomp from v1.19, allowPrivilegeEscalation from v1.8, the sysctls
@@ -325,6 +327,23 @@ def policy_to_evaluate(labels: dict[str, str], defaults: dict[str, LevelVersion]
     return policy, errors
 
 
+# workloads whose pod template is checked (upstream's DefaultPodSpecExtractor)
+POD_CONTROLLERS: Final = frozenset({("", "podtemplates"), ("", "replicationcontrollers"), ("apps", "replicasets"),
+                                    ("apps", "deployments"), ("apps", "statefulsets"), ("apps", "daemonsets"),
+                                    ("batch", "jobs"), ("batch", "cronjobs")})
+
+
+def pod_template(resource: str, obj: Obj) -> Obj | None:
+    """The pod template of a workload object (None: it has none)."""
+    if resource == "podtemplates":
+        template = obj.get("template")
+    elif resource == "cronjobs":
+        template = ((((obj.get("spec") or {}).get("jobTemplate") or {}).get("spec")) or {}).get("template")
+    else:
+        template = (obj.get("spec") or {}).get("template")
+    return template if isinstance(template, dict) else None
+
+
 def _images(containers: list[Obj]) -> list[tuple[Any, Any]]:
     return [(c.get("name"), c.get("image")) for c in containers]
 
@@ -350,12 +369,40 @@ class PodSecurity:
         self.config = config or PodSecurityConfiguration()
 
     async def admit(self, request: AdmissionRequest) -> None:
-        if request.group != "":
+        if (request.group, request.resource) in POD_CONTROLLERS:
+            await self._admit_pod_controller(request)
+        elif request.group != "":
             return
-        if request.resource == "namespaces":
+        elif request.resource == "namespaces":
             await self._admit_namespace(request)
         elif request.resource == "pods" and request.namespace:
             await self._admit_pod(request)
+
+    async def _admit_pod_controller(self, request: AdmissionRequest) -> None:
+        """Upstream's ``ValidatePodController``: a workload's pod template is checked against the audit and
+        warn levels (never enforced: the pods it creates are), so ``kubectl create deployment`` warns."""
+        if request.subresource or not request.namespace or request.namespace in self.config.namespaces:
+            return
+        if request.user is not None and request.user.name in self.config.usernames:
+            return
+        template = pod_template(request.resource, request.obj)
+        if template is None:
+            return
+        namespace = await request.get_object(f"/core/namespaces/{request.namespace}")
+        labels = ((namespace or {}).get("metadata") or {}).get("labels") or {}
+        policy, label_errors = policy_to_evaluate(labels, self.config.defaults)
+        if not label_errors and policy["audit"].level == policy["warn"].level == "privileged":
+            return
+        if (template.get("spec") or {}).get("runtimeClassName") in self.config.runtime_classes:
+            return
+        audit = evaluate(template, policy["audit"].level, policy["audit"].minor)
+        if audit:
+            request.audit_annotations[LABEL + "audit-violations"] = \
+                f'would violate PodSecurity "{policy["audit"]}": ' + ", ".join(audit)
+        warn = audit if policy["warn"] == policy["audit"] else evaluate(template, policy["warn"].level,
+                                                                         policy["warn"].minor)
+        if warn:
+            request.warnings.append(f'would violate PodSecurity "{policy["warn"]}": ' + ", ".join(warn))
 
     async def _admit_pod(self, request: AdmissionRequest) -> None:
         if request.subresource in IGNORED_SUBRESOURCES:

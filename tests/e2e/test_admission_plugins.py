@@ -67,6 +67,10 @@ def test_pod_security_enforce_and_warn(srv: Server) -> None:
         "containers": [{"name": "app", "image": "busybox", "securityContext": {
             "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}]}}
     srv.kubectl("apply", "-n", "psa-restricted", "-f", "-", input=json.dumps(tight))
+    # a workload is admitted with a warning: its pods are what enforce refuses
+    deployment = srv.kubectl("create", "deployment", "web", "--image=busybox", "-n", "psa-restricted")
+    assert 'Warning: would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false' \
+        in deployment.stderr
     namespace(srv, "psa-warn", **{"pod-security.kubernetes.io/enforce": "baseline",
                                   "pod-security.kubernetes.io/warn": "restricted"})
     warned = srv.kubectl("apply", "-n", "psa-warn", "-f", "-", input=pod("w"))

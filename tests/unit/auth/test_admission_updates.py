@@ -330,3 +330,18 @@ async def test_deletes_reach_only_the_delete_plugins() -> None:
     finally:
         chain.current_user.reset(token)
     assert seen == []
+
+
+async def test_workload_templates_warn_and_audit_but_are_not_enforced() -> None:
+    ns = namespace(enforce="restricted", audit="baseline")
+    deployment = {"metadata": {"name": "web", "namespace": "ns"},
+                  "spec": {"template": {"metadata": {}, "spec": {"hostNetwork": True,
+                                                                  "containers": [{"name": "c", "image": "i"}]}}}}
+    req = request(deployment, ns, resource="deployments")
+    req.group = "apps"
+    await pod_security.admit(req)  # admitted: the pods it makes are what enforce refuses
+    assert req.warnings[0].startswith('would violate PodSecurity "restricted:latest": host namespaces')
+    assert req.audit_annotations["pod-security.kubernetes.io/audit-violations"].startswith(
+        'would violate PodSecurity "baseline:latest": host namespaces')
+    cron = {"metadata": {"name": "c"}, "spec": {"jobTemplate": {"spec": {"template": deployment["spec"]["template"]}}}}
+    assert pod_security.pod_template("cronjobs", cron) is deployment["spec"]["template"]
