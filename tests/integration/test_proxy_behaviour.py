@@ -333,3 +333,112 @@ def test_ipv6_hairpin_and_endpoint_removal(node: tuple[Topology, str]) -> None:
         assert got == [topo.names[2]] * 3
     finally:
         apply(topo, svc, es, delete=True)
+
+
+# ---- the remaining Service features, as traffic --------------------------------------------------------------
+
+
+def test_external_ips_and_load_balancer_ingress_reach_backends(node: tuple[Topology, str]) -> None:
+    topo, mode = node
+    svc = service("lb", "10.43.0.24", type_="LoadBalancer", externalIPs=["192.0.2.50"],
+                  ports=[{"name": "http", "port": 80, "protocol": "TCP", "targetPort": TCP_PORT, "nodePort": 30082}])
+    svc["status"] = {"loadBalancer": {"ingress": [{"ip": "198.51.100.7"}]}}
+    es = endpoint_slice("lb", list(BACKEND_IPS), ports=TCP_EP)
+    apply(topo, svc, es)
+    try:
+        for address in ("192.0.2.50", "198.51.100.7"):
+            got = topo.in_client(lambda a=address: [tcp_request(a, 80) for _ in range(3)])  # type: ignore[misc]
+            assert sorted(names(got)) == sorted(topo.names), (address, got)
+            if mode == "nftables":
+                assert {r.split()[1] for r in got} == {BRIDGE_IP}, "external traffic (policy Cluster) is masqueraded"
+    finally:
+        apply(topo, svc, es, delete=True)
+
+
+def test_internal_traffic_policy_local_uses_only_this_nodes_endpoints(node: tuple[Topology, str]) -> None:
+    topo, _ = node
+    svc = service("itp", "10.43.0.25", ports=TCP, internalTrafficPolicy="Local")
+    es = endpoint_slice("itp", list(BACKEND_IPS), ports=TCP_EP)
+    for endpoint in es["endpoints"][1:]:
+        endpoint["nodeName"] = "another-node"
+    apply(topo, svc, es)
+    try:
+        got = names(topo.in_client(lambda: [tcp_request("10.43.0.25", 80) for _ in range(3)]))
+        assert got == [topo.names[0]] * 3, got
+    finally:
+        apply(topo, svc, es, delete=True)
+
+
+def test_terminating_endpoints_serve_only_when_none_is_ready(node: tuple[Topology, str]) -> None:
+    topo, _ = node
+    svc = service("term", "10.43.0.26", ports=TCP)
+    es = endpoint_slice("term", list(BACKEND_IPS[:2]), ports=TCP_EP)
+    es["endpoints"][1]["conditions"] = {"ready": False, "serving": True, "terminating": True}
+    apply(topo, svc, es)
+    try:
+        got = names(topo.in_client(lambda: [tcp_request("10.43.0.26", 80) for _ in range(3)]))
+        assert got == [topo.names[0]] * 3, "a ready endpoint exists: terminating ones get no new connections"
+        es["endpoints"][0]["conditions"] = {"ready": False, "serving": False, "terminating": True}
+        apply(topo, es)
+        got = names(topo.in_client(lambda: [tcp_request("10.43.0.26", 80) for _ in range(3)]))
+        assert got == [topo.names[1]] * 3, "none ready: the serving terminating endpoint takes traffic"
+    finally:
+        apply(topo, svc, es, delete=True)
+
+
+def test_sctp_ports_are_programmed_or_reported_unsupported(node: tuple[Topology, str]) -> None:
+    """SCTP traffic cannot be sent here (no SCTP sockets in this kernel): the rules are checked instead, and
+    userspace mode must say it cannot forward SCTP while the Service's other ports keep working."""
+    topo, mode = node
+    svc = service("sctp", "10.43.0.27", ports=[{"name": "s", "port": 9, "protocol": "SCTP", "targetPort": 9},
+                                               *TCP])
+    es = endpoint_slice("sctp", list(BACKEND_IPS), ports=[{"name": "s", "port": 9, "protocol": "SCTP"}, *TCP_EP])
+    apply(topo, svc, es)
+    try:
+        if mode == "nftables":
+            listed = topo.nft_node("list", "table", "ip", "kubelite")
+            assert "10.43.0.27 . sctp . 9 : goto lb-sctp-3" in listed
+            assert "10.43.0.27 . 9 . 2 : 10.42.0.13 . 9" in listed
+        else:
+            text = topo.driver_call("metrics")["text"]
+            assert 'kubelite_proxy_unsupported_service_ports{protocol="sctp"} 1.0' in text
+        got = names(topo.in_client(lambda: [tcp_request("10.43.0.27", 80) for _ in range(3)]))
+        assert sorted(got) == sorted(topo.names)
+    finally:
+        apply(topo, svc, es, delete=True)
+
+
+async def test_sctp_rules_of_both_families_load_with_the_nft_binary(netns: str) -> None:
+    """The text the proxier writes for SCTP Services (ClusterIP, NodePort, affinity, IPv4 and IPv6) is
+    accepted by ``nft -f`` and listed back."""
+    state = ServiceState(node_name="node-a")
+    proxier = NftablesProxier(state=state, netns=netns, config=TableConfig(
+        cluster_cidr="10.42.0.0/16,fd00:42::/64", service_cidr="10.43.0.0/16,fd00:43::/112"))
+    ports = [{"name": "s", "port": 9, "protocol": "SCTP", "targetPort": 9, "nodePort": 30909}]
+    slice_ports = [{"name": "s", "port": 9, "protocol": "SCTP"}]
+    plain = service("plain", "10.43.2.1", type_="NodePort", ports=ports, clusterIPs=["10.43.2.1", "fd00:43::2:1"])
+    sticky = service("sticky", "fd00:43::2:2", ports=[{**ports[0], "nodePort": None}], sessionAffinity="ClientIP")
+    try:
+        for obj in (plain, sticky):
+            state.set_service(obj)
+        for name, ips, family in (("plain", BACKEND_IPS, "IPv4"), ("plain", BACKEND_IP6S, "IPv6"),
+                                  ("sticky", BACKEND_IP6S, "IPv6")):
+            state.set_slice(endpoint_slice(name, list(ips), ports=slice_ports, suffix=family.lower(),
+                                           address_type=family))
+        await proxier.sync(True)
+        text = proxier.last_text
+        for family in ("ip", "ip6"):
+            subprocess.run(["ip", "netns", "exec", netns, "nft", "delete", "table", family, "kubelite"], check=True)
+        subprocess.run(["ip", "netns", "exec", netns, "nft", "-f", "-"], input=text, text=True, check=True,
+                       capture_output=True)
+        v4 = subprocess.run(["ip", "netns", "exec", netns, "nft", "list", "table", "ip", "kubelite"],
+                            capture_output=True, text=True, check=True).stdout
+        v6 = subprocess.run(["ip", "netns", "exec", netns, "nft", "list", "table", "ip6", "kubelite"],
+                            capture_output=True, text=True, check=True).stdout
+        assert "10.43.2.1 . sctp . 9 : goto lb-sctp-3" in v4 and "sctp . 30909 : goto npx-sctp-3" in v4
+        assert "dnat ip to sctp dport . numgen inc mod 3 map @nodeport-endpoints-sctp" in v4
+        assert "fd00:43::2:1 . sctp . 9 : goto lb-sctp-3" in v6
+        assert "fd00:43::2:2 . sctp . 9 : goto aff-" in v6
+        assert "meta l4proto sctp dnat to [fd00:42::11]:9" in v6, "nft lists an ip6 dnat without the family"
+    finally:
+        proxier.close()
