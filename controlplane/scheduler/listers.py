@@ -6,6 +6,10 @@ ReplicaSet/StatefulSet/ReplicationController that select a pod (upstream helper.
 InterPodAffinity's ``namespaceSelector`` needs Namespace labels. ``ClusterListers`` starts one informer
 per resource on the scheduler's factory and answers from their stores; the Handle carries its two
 methods, so plugins never see the client.
+
+ReplicationControllers are not listed: kubelite's API server does not serve them (an informer on a
+resource the server lacks would never sync and would hold the scheduler at start), so the lookup of a
+pod's controlling ReplicationController finds nothing, as for an RC that does not exist.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from kubelite.client import NAMESPACE_INDEX, Informer, SharedInformerFactory
 # plural -> (group, version, namespaced)
 LISTED: Final[Mapping[str, tuple[str, str, bool]]] = {
     "services": ("", "v1", True),
-    "replicationcontrollers": ("", "v1", True),
     "replicasets": ("apps", "v1", True),
     "statefulsets": ("apps", "v1", True),
     "namespaces": ("", "v1", False),

@@ -271,6 +271,60 @@ def test_priority_admission_resolves_classes_and_refuses_bad_pods(server: Server
         server.kubectl("delete", "priorityclass", default, other, check=False)
 
 
+def test_replicaset_pods_spread_by_the_default_constraints(server: Server, namespace: str) -> None:
+    # resource scoring alone would stack every pod on the big node; the system default constraint
+    # (hostname, maxSkew 3, ScheduleAnyway, weight 2) spreads the ReplicaSet's pods instead
+    create(server, node("big", cpu="64", memory="256Gi"))
+    for name in ("small-1", "small-2"):
+        create(server, node(name))
+    labels = {"app": f"spread-{namespace}"}
+    create(server, {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web", "namespace": namespace},
+                    "spec": {"replicas": 0, "selector": {"matchLabels": labels},
+                             "template": {"metadata": {"labels": labels},
+                                          "spec": {"containers": [{"name": "main", "image": "busybox"}]}}}})
+    server.kubectl("scale", "replicaset", "web", "-n", namespace, "--replicas=3")
+
+    def placed() -> list[str] | None:
+        pods = json.loads(server.kubectl("get", "pods", "-n", namespace, "-o", "json").stdout)["items"]
+        nodes = [p["spec"].get("nodeName") for p in pods]
+        return nodes if len(nodes) == 3 and all(nodes) else None  # type: ignore[return-value]
+
+    nodes = wait_for(placed, what="three ReplicaSet pods bound")
+    assert sorted(nodes) == ["big", "small-1", "small-2"], nodes
+
+
+def test_pod_affinity_namespace_selector_and_match_label_keys(server: Server, namespace: str) -> None:
+    other = f"{namespace}-team"
+    server.kubectl("create", "namespace", other)
+    try:
+        server.kubectl("label", "namespace", other, f"team={namespace}")
+        create(server, node("n1"))
+        create(server, node("n2"))
+        db = pod("db", other, nodeSelector={"kubernetes.io/hostname": "n1"})
+        db["metadata"]["labels"] = {"app": "db"}
+        create(server, db)
+        assert node_of(server, other, "db") == "n1"
+        term = {"labelSelector": {"matchLabels": {"app": "db"}}, "topologyKey": "kubernetes.io/hostname",
+                "namespaceSelector": {"matchLabels": {"team": namespace}}}
+        required = {"requiredDuringSchedulingIgnoredDuringExecution": [term]}
+        create(server, pod("away", namespace, affinity={"podAntiAffinity": required}))
+        create(server, pod("near", namespace, affinity={"podAffinity": required}))
+        assert node_of(server, namespace, "away") == "n2"
+        assert node_of(server, namespace, "near") == "n1"
+        # matchLabelKeys is merged into the selector by the API server when the pod is created
+        keyed_term = {"labelSelector": {"matchLabels": {"app": "web"}}, "topologyKey": "kubernetes.io/hostname",
+                      "matchLabelKeys": ["rev"]}
+        keyed = pod("keyed", namespace,
+                    affinity={"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [keyed_term]}})
+        keyed["metadata"]["labels"] = {"app": "web", "rev": "7"}
+        create(server, keyed)
+        stored = get_pod(server, namespace, "keyed")["spec"]["affinity"]["podAntiAffinity"]
+        assert stored["requiredDuringSchedulingIgnoredDuringExecution"][0]["labelSelector"] == {
+            "matchLabels": {"app": "web"}, "matchExpressions": [{"key": "rev", "operator": "In", "values": ["7"]}]}
+    finally:
+        server.kubectl("delete", "namespace", other, "--wait=false", check=False)
+
+
 SCHEDULER_CONFIG = """\
 apiVersion: kubescheduler.config.k8s.io/v1
 kind: KubeSchedulerConfiguration
