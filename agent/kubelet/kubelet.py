@@ -16,7 +16,9 @@ Design (upstream pkg/kubelet/kubelet.go syncPod / syncTerminatingPod, level-trig
 * Termination: a pod with ``deletionTimestamp`` gets its containers stopped (StopContainer with the
   grace period: SIGTERM, then SIGKILL), its sandbox stopped, a final status, and then the kubelet
   deletes it with ``gracePeriodSeconds=0`` (uid precondition), as upstream. A pod removed from the
-  API is stopped and its sandboxes, containers and volumes removed.
+  API is stopped and its sandboxes, containers and volumes removed, and then its pod cgroup
+  (pod_container_manager.py: the runtime leaves the pod level behind); a housekeeping sweep on the
+  relist removes the pod cgroups of pods the kubelet does not know, as upstream's HandlePodCleanups.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from kubelite.agent.kubelet.eviction import EvictionManager
 from kubelite.agent.kubelet.kuberuntime import ImagePuller, ImagePullError, PodActions, compute_pod_actions, go_duration
 from kubelite.agent.kubelet.node_status import MachineInfo
 from kubelite.agent.kubelet.pleg import CONTAINER_DIED, CONTAINER_STARTED, PLEG, PodLifecycleEvent
+from kubelite.agent.kubelet.pod_container_manager import PodContainerManager
 from kubelite.agent.kubelet.pod_status import generate_pod_status, now_rfc3339
 from kubelite.agent.kubelet.pod_workers import PodWorkers, SyncResult
 from kubelite.agent.kubelet.probes import ProbeManager, run_probe
@@ -59,6 +62,7 @@ Obj = dict[str, Any]
 
 MINIMUM_GRACE_PERIOD: Final = 2  # upstream minimumGracePeriodInSeconds
 VOLUME_RETRY: Final = 2.0
+HOUSEKEEPING_PERIOD: Final = 2.0  # upstream housekeepingPeriod: orphaned pod cgroups are swept this often
 SERVICES_SYNC_TIMEOUT: Final = 30.0
 _PLEG_STATES: Final = {CONTAINER_STARTED: RUNNING, CONTAINER_DIED: EXITED}
 CONTAINER_ID_PREFIX: Final = "containerd://"
@@ -196,6 +200,10 @@ class Kubelet:
         self.services = Informer(client.resource("", "v1", "services"))
         self.pleg = PLEG(runtime=runtime, period=config.pleg_relist_period, on_event=self._on_pleg,
                          on_relist=self._on_relist)
+        # the systemd driver's pod slices are systemd's to remove; with cgroupfs they are ours
+        self.pod_cgroups: PodContainerManager | None = (
+            None if node.systemd_cgroup else PodContainerManager(cgroup_root=config.cgroup_root))
+        self._housekept = 0.0
 
     # ---- event sources ------------------------------------------------------------------------------
 
@@ -258,6 +266,12 @@ class Kubelet:
             if uid and uid not in known and uid not in self.workers:
                 log.info("cleaning up orphaned sandboxes/containers of pod %s (not in the API)", uid)
                 self.workers.update(uid, None, removed=True)
+        if self.pod_cgroups is not None and time.monotonic() - self._housekept >= HOUSEKEEPING_PERIOD:
+            self._housekept = time.monotonic()
+            # a pod the API, a worker or the runtime still has keeps its cgroup; remove_pod takes it later
+            active = known | set(snapshot) | set(self.workers.uids())
+            for uid in await asyncio.to_thread(self.pod_cgroups.cleanup_orphans, active):
+                log.info("removed the cgroup of pod %s (no longer on this node)", uid)
 
     def _on_add(self, pod: Obj) -> None:
         self.workers.update(pod["metadata"]["uid"], pod)
@@ -591,6 +605,8 @@ class Kubelet:
         self.reader.forget([c.id for c in state.containers])
         self.probes.stop_pod(uid)
         await asyncio.to_thread(self.volumes.teardown, uid)
+        if self.pod_cgroups is not None:
+            await asyncio.to_thread(self.pod_cgroups.destroy, uid)
         self.backoff.forget_prefix(f"{uid}/")
         self.pull_backoff.forget_prefix(f"{uid}/")
         for key in [k for k in self._pull_failed_at if k.startswith(f"{uid}/")]:
