@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "cri"))
 from cri_harness import _release_host_state
 from e2e_harness import Server, free_port, start_server, stop_server
 
+from kubelite.agent.kubelet.pod_container_manager import PodContainerManager
 from kubelite.cri import ContainerdPaths, RuntimeClient, api_pb2
 from kubelite.cri.images import busybox_rootfs, pack_rootfs
 
@@ -403,6 +404,9 @@ def test_deletion_stops_containers_and_removes_the_pod(node: Node) -> None:
     assert time.monotonic() - started < 30
     assert node.get("pod", "doomed") is None
     node.wait_for("the containers to be removed", lambda: not node.runtime_containers(uid), timeout=30)
+    # the runtime removes the sandbox's and containers' cgroups; the pod level is the kubelet's to remove
+    pod_cgroups = PodContainerManager(cgroup_root=node.cgroup_root)
+    node.wait_for("the pod cgroup to be removed", lambda: not pod_cgroups.pod_cgroups(uid), timeout=10)
 
 
 def test_agent_restart_adopts_running_pods(node: Node) -> None:
@@ -548,6 +552,27 @@ def test_a_command_that_does_not_exist_fails_clearly_and_backs_off(node: Node) -
     assert last["exitCode"] == 128 and last["reason"] == "StartError", last
     assert "/does/not/exist" in last.get("message", ""), last
     node.kubectl("delete", "pod", "nocmd", "--wait=false")
+
+
+def test_an_unmountable_volume_shows_failed_mount_and_the_pod_starts_once_it_can_mount(node: Node) -> None:
+    missing = node.base / "not-yet"
+    node.pod("nomount", [{"name": "c", "command": ["sleep", "3600"],
+                          "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+             volumes=[{"name": "data", "hostPath": {"path": str(missing), "type": "Directory"}}])
+
+    def failed_mounts() -> list[str] | None:
+        events = node.kubectl("get", "events", "--field-selector", "involvedObject.name=nomount", "-o", "json")
+        found = [e["message"] for e in json.loads(events.stdout)["items"] if e["reason"] == "FailedMount"]
+        return found or None
+
+    messages = node.wait_for("a FailedMount Event", failed_mounts)
+    assert any(f"{missing} is not a Directory" in m and 'volume "data"' in m for m in messages), messages
+    pod = node.get("pod", "nomount")
+    assert pod is not None and _phase(pod) == "Pending"
+    assert _status(pod, "c").get("state", {}).get("waiting", {}).get("reason") == "ContainerCreating", pod["status"]
+    missing.mkdir()  # the kubelet retries the mount and the pod starts, as upstream's volume manager
+    node.wait_pod("nomount", lambda p: _phase(p) == "Running", "Running once the directory exists")
+    node.kubectl("delete", "pod", "nomount", "--wait=false")
 
 
 def test_run_as_non_root_refuses_a_root_image_and_runs_as_the_given_user(node: Node) -> None:
