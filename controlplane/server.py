@@ -84,6 +84,10 @@ class ServerConfig:
     disable_agent: bool = True
     disable_scheduler: bool = False
     scheduler_config: SchedulerConfig | None = None
+    # upstream kube-controller-manager --node-monitor-grace-period, kube-apiserver --default-*-toleration-seconds
+    node_monitor_grace_period: float = 40.0
+    default_not_ready_toleration_seconds: int = 300
+    default_unreachable_toleration_seconds: int = 300
 
 
 
@@ -141,7 +145,9 @@ class ControlPlane:
         table = ResourceTable()
         openapi = OpenAPIService(table)
         service_ips = ServiceIPAllocator(self.store, config.service_cidr)
-        context = StrategyContext(service_ips=service_ips, node_ports=NodePortAllocator(self.store))
+        context = StrategyContext(service_ips=service_ips, node_ports=NodePortAllocator(self.store),
+                                  not_ready_toleration_seconds=config.default_not_ready_toleration_seconds,
+                                  unreachable_toleration_seconds=config.default_unreachable_toleration_seconds)
         registry = Registry(store=self.store, cache=self.cache,
                             strategies=StrategySet(unknown_fields=openapi.unknown_fields, context=context))
         services = table.get("", "v1", "services")
@@ -188,7 +194,9 @@ class ControlPlane:
             self.controller_client = APIClient(load_kubeconfig(self.admin_kubeconfig))
             manager = ControllerManager(
                 self.controller_client, leader_elect=config.leader_elect,
-                factory=lambda client: default_controllers(client, cluster_cidr=config.cluster_cidr))
+                factory=lambda client: default_controllers(
+                    client, cluster_cidr=config.cluster_cidr,
+                    node_monitor_grace_period=config.node_monitor_grace_period))
             self.controllers = asyncio.create_task(manager.run(), name="controller-manager")
         if not config.disable_scheduler:
             # the scheduler is a client over loopback too, under its own Lease kube-system/kube-scheduler

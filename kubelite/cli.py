@@ -78,6 +78,39 @@ def _add_server_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scheduler-config", help="KubeSchedulerConfiguration file for the embedded scheduler")
     p.add_argument("--leader-elect", action="store_true",
                    help="run controllers and the scheduler only while holding their kube-system Leases")
+    p.add_argument("--node-monitor-grace-period", type=_duration, default=40.0,
+                   help="how long a node may miss heartbeats before it is marked Unknown (default 40s)")
+    p.add_argument("--default-not-ready-toleration-seconds", type=_toleration_seconds, default=300,
+                   help="tolerationSeconds added to pods for the not-ready NoExecute taint (default 300)")
+    p.add_argument("--default-unreachable-toleration-seconds", type=_toleration_seconds, default=300,
+                   help="tolerationSeconds added to pods for the unreachable NoExecute taint (default 300)")
+
+
+def _duration(value: str) -> float:
+    """Seconds from a number or a Go duration as upstream flags take it ("40s", "1m30s", "500ms")."""
+    import re
+
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a duration such as 40s, 1m30s or 500ms") from None
+        seconds = sum(float(n) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[u] for n, u in parts)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: must be a positive duration")
+    return seconds
+
+
+def _toleration_seconds(value: str) -> int:
+    try:
+        seconds = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of seconds") from None
+    if seconds < 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: must not be negative")
+    return seconds
 
 
 def _add_agent_flags(p: argparse.ArgumentParser) -> None:
@@ -332,7 +365,10 @@ def cmd_server(args: argparse.Namespace) -> int:
         node_name=args.node_name or "", node_ip=args.node_ip or "", tls_san=list(args.tls_san),
         leader_elect=args.leader_elect, disable_controllers=args.disable_controllers,
         disable_scheduler=args.disable_scheduler,
-        scheduler_config=_scheduler_config(args.scheduler_config))
+        scheduler_config=_scheduler_config(args.scheduler_config),
+        node_monitor_grace_period=args.node_monitor_grace_period,
+        default_not_ready_toleration_seconds=args.default_not_ready_toleration_seconds,
+        default_unreachable_toleration_seconds=args.default_unreachable_toleration_seconds)
     config.token = read_token(args)
     if config.token:
         from kubelite.controlplane.auth.bootstrap_token import TokenFormatError, parse_join_token
@@ -503,8 +539,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--leader-elect", action="store_true",
                    help="run controllers only while holding the kube-system/kube-controller-manager Lease")
     p.add_argument("--cluster-cidr", default="10.42.0.0/16", help="pod CIDRs for nodes are cut from it (/24 each)")
-    p.add_argument("--node-monitor-grace-period", type=float, default=40.0,
-                   help="seconds without a node heartbeat before it is marked Unknown (default 40)")
+    p.add_argument("--node-monitor-grace-period", type=_duration, default=40.0,
+                   help="how long a node may miss heartbeats before it is marked Unknown (default 40s)")
     p.add_argument("--terminated-pod-gc-threshold", type=int, default=12500,
                    help="finished pods kept before the oldest are deleted (0: never)")
     p.set_defaults(func=cmd_controller_manager)

@@ -36,6 +36,9 @@ class StrategyContext:
 
     service_ips: ServiceIPAllocator | None = None
     node_ports: NodePortAllocator | None = None
+    # upstream kube-apiserver --default-not-ready-toleration-seconds / --default-unreachable-toleration-seconds
+    not_ready_toleration_seconds: int = 300
+    unreachable_toleration_seconds: int = 300
 
 
 class Strategy:
@@ -275,7 +278,8 @@ class PodStrategy(Strategy):
         # priority and preemptionPolicy come from the Priority admission plugin (controlplane/admission/priority)
         spec.setdefault("serviceAccountName", spec.get("serviceAccount", "default"))
         spec.setdefault("serviceAccount", spec["serviceAccountName"])
-        add_default_toleration_seconds(spec)
+        add_default_toleration_seconds(spec, not_ready=self.context.not_ready_toleration_seconds,
+                                       unreachable=self.context.unreachable_toleration_seconds)
         for group in ("initContainers", "containers"):
             for container in spec.get(group) or []:
                 if not isinstance(container, dict):
@@ -389,21 +393,22 @@ def merge_affinity_label_keys(pod: Obj) -> None:
                             expressions.append({"key": key, "operator": operator, "values": [labels[key]]})
 
 
-def add_default_toleration_seconds(spec: Obj) -> None:
+def add_default_toleration_seconds(spec: Obj, *, not_ready: int = DEFAULT_TOLERATION_SECONDS,
+                                   unreachable: int = DEFAULT_TOLERATION_SECONDS) -> None:
     """Upstream's DefaultTolerationSeconds admission: a pod that does not tolerate the not-ready or
-    unreachable NoExecute taint already gets a toleration for it of 300 s (so the node lifecycle
+    unreachable NoExecute taint already gets a toleration for it of 300 s by default (so the node lifecycle
     controller evicts it five minutes after its node fails, unless it says otherwise)."""
     tolerations = spec.get("tolerations")
     if tolerations is not None and not isinstance(tolerations, list):
         return  # validation reports it
     tolerations = list(tolerations or [])
-    for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
+    for key, seconds in (("node.kubernetes.io/not-ready", not_ready), ("node.kubernetes.io/unreachable", unreachable)):
         covered = any(isinstance(t, dict) and (t.get("key") in (key, None, "") and (
             t.get("key") == key or t.get("operator") == "Exists")) and t.get("effect") in ("NoExecute", None, "")
             for t in tolerations)
         if not covered:
             tolerations.append({"key": key, "operator": "Exists", "effect": "NoExecute",
-                                "tolerationSeconds": DEFAULT_TOLERATION_SECONDS})
+                                "tolerationSeconds": seconds})
     spec["tolerations"] = tolerations
 
 

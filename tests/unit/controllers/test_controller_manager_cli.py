@@ -31,3 +31,26 @@ def test_kubeconfig_is_required(capsys: pytest.CaptureFixture[str]) -> None:
         cli.main(["controller-manager"])
     assert exit_info.value.code != 0
     assert "--kubeconfig" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("value", "seconds"), [
+    pytest.param("40", 40.0, id="plain-number"), pytest.param("20s", 20.0, id="seconds"),
+    pytest.param("1m30s", 90.0, id="minutes-and-seconds"), pytest.param("500ms", 0.5, id="milliseconds"),
+])
+def test_node_monitor_grace_period_takes_upstream_durations(value: str, seconds: float) -> None:
+    assert cli._duration(value) == seconds
+
+
+@pytest.mark.parametrize(("command", "flag", "value"), [
+    pytest.param("controller-manager", "--node-monitor-grace-period", "5x", id="cm-not-a-duration"),
+    pytest.param("server", "--node-monitor-grace-period", "0s", id="server-zero-grace"),
+    pytest.param("server", "--default-not-ready-toleration-seconds", "-1", id="negative-not-ready"),
+    pytest.param("server", "--default-unreachable-toleration-seconds", "5m", id="unreachable-not-an-int"),
+])
+def test_bad_grace_and_toleration_flags_are_refused(command: str, flag: str, value: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    extra = ["--kubeconfig", "/nonexistent"] if command == "controller-manager" else []
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([command, *extra, flag, value])
+    assert exit_info.value.code != 0
+    assert f"argument {flag}: '{value}'" in capsys.readouterr().err
