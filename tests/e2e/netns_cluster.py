@@ -156,8 +156,10 @@ def _make_network(prefix: str, count: int) -> tuple[str, list[str]]:
     return lab, names
 
 
-def _busybox_archive(base: Path) -> Path:
-    return pack_rootfs(busybox_rootfs(base / "busybox-rootfs"), tag=BUSYBOX_IMAGE, output=base / "busybox.tar")
+def _busybox_archives(base: Path, extra_tags: tuple[str, ...]) -> list[Path]:
+    rootfs = busybox_rootfs(base / "busybox-rootfs")
+    return [pack_rootfs(rootfs, tag=tag, output=base / f"busybox-{i}.tar")
+            for i, tag in enumerate((BUSYBOX_IMAGE, *extra_tags))]
 
 
 def _start(node: Node, argv: list[str], log: Path) -> subprocess.Popen[bytes]:
@@ -190,9 +192,12 @@ async def _remove_sandboxes(socket: Path) -> None:
 
 
 @contextlib.contextmanager
-def netns_cluster(nodes: int = 1, *, server_flags: tuple[str, ...] = (), agent_flags: tuple[str, ...] = ()
-                  ) -> Iterator[Cluster]:
-    """Start a cluster of ``nodes`` nodes (node 1 also runs the control plane); tear it down afterwards."""
+def netns_cluster(nodes: int = 1, *, server_flags: tuple[str, ...] = (), agent_flags: tuple[str, ...] = (),
+                  extra_image_tags: tuple[str, ...] = ()) -> Iterator[Cluster]:
+    """Start a cluster of ``nodes`` nodes (node 1 also runs the control plane); tear it down afterwards.
+
+    Every node has the busybox image as ``BUSYBOX_IMAGE`` and under each of ``extra_image_tags`` (a rolling
+    update needs a second image)."""
     suffix = uuid.uuid4().hex[:6]
     prefix = f"kle{suffix}"
     base = Path(tempfile.mkdtemp(prefix="kle-cluster-"))
@@ -200,11 +205,12 @@ def netns_cluster(nodes: int = 1, *, server_flags: tuple[str, ...] = (), agent_f
     cluster_nodes: list[Node] = []
     try:
         lab, netns_names = _make_network(prefix, nodes)
-        archive = _busybox_archive(base)
+        archives = _busybox_archives(base, extra_image_tags)
         for index, netns in enumerate(netns_names, start=1):
             data_dir = base / f"n{index}"
             (data_dir / "agent" / "images").mkdir(parents=True)
-            shutil.copy(archive, data_dir / "agent" / "images" / "busybox.tar")
+            for archive in archives:
+                shutil.copy(archive, data_dir / "agent" / "images" / archive.name)
             cluster_nodes.append(Node(name=f"{prefix}-n{index}", netns=netns, ip=f"{LAN_PREFIX}.{index + 1}",
                                       data_dir=data_dir, cgroup_root=f"/{prefix}-n{index}"))
         first = cluster_nodes[0]
