@@ -98,7 +98,7 @@ def _duration(value: str) -> float:
         if not parts or "".join(n + u for n, u in parts) != text:
             raise argparse.ArgumentTypeError(f"{value!r} is not a duration such as 40s, 1m30s or 500ms") from None
         seconds = sum(float(n) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[u] for n, u in parts)
-    if seconds <= 0:
+    if not 0 < seconds < float("inf"):  # also refuses nan
         raise argparse.ArgumentTypeError(f"{value!r}: must be a positive duration")
     return seconds
 
