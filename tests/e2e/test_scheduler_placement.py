@@ -264,6 +264,9 @@ def test_priority_admission_resolves_classes_and_refuses_bad_pods(server: Server
         refused = server.kubectl("create", "priorityclass", other, "--value=1", "--global-default", check=False)
         assert refused.returncode != 0
         assert f"PriorityClass {default} is already marked as default. Only one default can exist" in refused.stderr
+        priority_class(server, other, 1)
+        refused = server.kubectl("patch", "priorityclass", other, "-p", '{"globalDefault": true}', check=False)
+        assert refused.returncode != 0 and "Only one default can exist" in refused.stderr
         create(server, pod("plain", namespace))
         spec = get_pod(server, namespace, "plain")["spec"]
         assert (spec["priority"], spec["priorityClassName"]) == (42, default)
