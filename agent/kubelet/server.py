@@ -15,9 +15,8 @@ port-forward|cp`` reach it through pods/log, pods/exec, pods/attach and pods/por
   (:mod:`streaming_logs`) and streams it chunked, following until the container stops.
 * ``/exec``, ``/attach`` and ``/portForward`` ask the runtime for a streaming URL (CRI Exec, Attach,
   PortForward) and serve the client's upgrade against it (:mod:`streaming`).
-* ``/stats/summary`` is the Summary API's core: node CPU/memory (psutil) and per pod and container CPU,
-  memory and writable-layer usage from CRI ListContainerStats; ``usageNanoCores`` is derived from the
-  previous sample, as cAdvisor does.
+* ``/stats/summary`` (the Summary API) and ``/metrics/resource`` (what metrics-server scrapes) come from
+  :mod:`stats`: node, pods, containers and volumes from the runtime, cgroups and the file systems.
 * Every request passes an authorizer first (upstream maps the path to ``nodes/{proxy,log,stats,metrics}``
   and the HTTP method to a verb, see :func:`request_attributes`): ``run_kubelet_server`` uses
   :class:`~kubelite.agent.kubelet.auth.KubeletAuthorizer` (client certificate from the cluster's client CA
@@ -39,14 +38,12 @@ import ipaddress
 import logging
 import socket
 import ssl
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 import orjson
-import psutil
 from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -57,6 +54,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from kubelite.agent.config import AgentConfig
 from kubelite.agent.kubelet import streaming
 from kubelite.agent.kubelet.auth import KubeletAuthorizer
+from kubelite.agent.kubelet.stats import StatsProvider, render_resource_metrics
 from kubelite.agent.kubelet.streaming_logs import LogOptions, parse_timestamp, read_logs
 from kubelite.client import APIClient
 from kubelite.cri import api_pb2
@@ -236,8 +234,7 @@ class KubeletServer:
                                   registry=self.metrics)
         self.running_containers = Gauge("kubelet_running_containers", "Number of containers by state",
                                         ["container_state"], registry=self.metrics)
-        self._cpu_samples: dict[str, tuple[int, int]] = {}  # key -> (timestamp ns, usage core-ns)
-        self._started = dt.datetime.now(dt.UTC)
+        self.stats = StatsProvider(config=config, runtime=runtime)
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._edge])
@@ -250,6 +247,7 @@ class KubeletServer:
         app.router.add_route("*", "/portForward/{namespace}/{pod}/{uid}", self.port_forward)
         app.router.add_get("/stats/summary", self.stats_summary)
         app.router.add_get("/metrics", self.prometheus)
+        app.router.add_get("/metrics/resource", self.resource_metrics)
         return app
 
     @web.middleware
@@ -394,78 +392,22 @@ class KubeletServer:
 
     # ---- stats and metrics ------------------------------------------------------------------------
 
-    def _nano_cores(self, key: str, timestamp: int, usage: int) -> int | None:
-        previous, self._cpu_samples[key] = self._cpu_samples.get(key), (timestamp, usage)
-        if previous is None or timestamp <= previous[0] or usage < previous[1]:
-            return None
-        return int((usage - previous[1]) * 1e9 / (timestamp - previous[0]))
-
     async def summary(self) -> dict[str, Any]:
-        """The Summary API document (stats/v1alpha1 Summary) for this node."""
-        now = dt.datetime.now(dt.UTC)
-        stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-        sandboxes = {s.id: s for s in (await self.runtime.list_pod_sandbox()).items}
-        stats = (await self.runtime.list_container_stats()).stats
-        containers = {c.id: c for c in (await self.runtime.list_containers()).containers}
-        pods: dict[str, dict[str, Any]] = {}
-        for sandbox in sandboxes.values():
-            if sandbox.state != api_pb2.SANDBOX_READY:
-                continue
-            meta = sandbox.metadata
-            pods[sandbox.id] = {
-                "podRef": {"name": meta.name, "namespace": meta.namespace, "uid": meta.uid},
-                "startTime": _rfc3339(sandbox.created_at), "containers": [],
-                "cpu": {"time": stamp, "usageCoreNanoSeconds": 0},
-                "memory": {"time": stamp, "workingSetBytes": 0, "usageBytes": 0},
-            }
-        for stat in stats:
-            container = containers.get(stat.attributes.id)
-            if container is None or container.pod_sandbox_id not in pods:
-                continue
-            pod = pods[container.pod_sandbox_id]
-            usage = stat.cpu.usage_core_nano_seconds.value
-            cpu: dict[str, Any] = {"time": _rfc3339(stat.cpu.timestamp) if stat.cpu.timestamp else stamp,
-                                   "usageCoreNanoSeconds": usage}
-            nano = self._nano_cores(container.id, stat.cpu.timestamp or time.time_ns(), usage)
-            if nano is not None:
-                cpu["usageNanoCores"] = nano
-            memory = {"time": _rfc3339(stat.memory.timestamp) if stat.memory.timestamp else stamp,
-                      "workingSetBytes": stat.memory.working_set_bytes.value,
-                      "usageBytes": stat.memory.usage_bytes.value or stat.memory.working_set_bytes.value}
-            entry: dict[str, Any] = {"name": stat.attributes.metadata.name, "startTime": _rfc3339(container.created_at),
-                                     "cpu": cpu, "memory": memory}
-            if stat.HasField("writable_layer"):
-                entry["rootfs"] = {"time": stamp, "usedBytes": stat.writable_layer.used_bytes.value,
-                                   "inodesUsed": stat.writable_layer.inodes_used.value}
-            pod["containers"].append(entry)
-            pod["cpu"]["usageCoreNanoSeconds"] += usage
-            if nano is not None:
-                pod["cpu"]["usageNanoCores"] = pod["cpu"].get("usageNanoCores", 0) + nano
-            pod["memory"]["workingSetBytes"] += memory["workingSetBytes"]
-            pod["memory"]["usageBytes"] += memory["usageBytes"]
-        virtual = psutil.virtual_memory()
-        cpu_seconds = sum(getattr(psutil.cpu_times(), f) for f in ("user", "system", "nice", "irq", "softirq", "steal")
-                          if hasattr(psutil.cpu_times(), f))
-        node_usage = int(cpu_seconds * 1e9)
-        node_cpu: dict[str, Any] = {"time": stamp, "usageCoreNanoSeconds": node_usage}
-        node_nano = self._nano_cores("<node>", time.time_ns(), node_usage)
-        if node_nano is not None:
-            node_cpu["usageNanoCores"] = node_nano
-        disk = psutil.disk_usage(str(self.config.data_dir if self.config.data_dir.exists() else "/"))
-        return {
-            "node": {
-                "nodeName": self.config.node_name, "startTime": self._started.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "cpu": node_cpu,
-                "memory": {"time": stamp, "availableBytes": virtual.available,
-                           "usageBytes": virtual.total - virtual.free,
-                           "workingSetBytes": virtual.total - virtual.available},
-                "fs": {"time": stamp, "availableBytes": disk.free, "capacityBytes": disk.total, "usedBytes": disk.used},
-            },
-            "pods": list(pods.values()),
-        }
+        """The Summary API document (stats/v1alpha1 Summary) for this node (stats.py)."""
+        return await self.stats.summary()
 
     async def stats_summary(self, request: web.Request) -> web.Response:
         return web.Response(body=orjson.dumps(await self.summary()), content_type="application/json")
+
+    async def resource_metrics(self, request: web.Request) -> web.Response:
+        """``/metrics/resource``: what metrics-server scrapes (stats.render_resource_metrics)."""
+        try:
+            text = render_resource_metrics(await self.summary())
+        except CriError as err:
+            log.warning("resource metrics: %s", err)
+            text = render_resource_metrics({}, scrape_error=True)
+        return web.Response(text=text, content_type="text/plain", charset="utf-8",
+                            headers={"X-Content-Type-Options": "nosniff"})
 
     async def prometheus(self, request: web.Request) -> web.Response:
         with contextlib.suppress(CriError):

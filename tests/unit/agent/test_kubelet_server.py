@@ -67,6 +67,18 @@ class FakeRuntime:
             cpu=api_pb2.CpuUsage(timestamp=2_000_000_000, usage_core_nano_seconds=api_pb2.UInt64Value(value=5_000)),
             memory=api_pb2.MemoryUsage(timestamp=2_000_000_000, working_set_bytes=api_pb2.UInt64Value(value=4096)))])
 
+    async def list_pod_sandbox_stats(self) -> Any:
+        containers = (await self.list_container_stats()).stats
+        return api_pb2.ListPodSandboxStatsResponse(stats=[api_pb2.PodSandboxStats(
+            attributes=api_pb2.PodSandboxAttributes(id="s1"),
+            linux=api_pb2.LinuxPodSandboxStats(
+                cpu=api_pb2.CpuUsage(timestamp=2_000_000_000, usage_core_nano_seconds=api_pb2.UInt64Value(value=7_000)),
+                memory=api_pb2.MemoryUsage(timestamp=2_000_000_000, working_set_bytes=api_pb2.UInt64Value(value=8192)),
+                containers=containers))])
+
+    async def image_fs_info(self) -> Any:
+        return api_pb2.ImageFsInfoResponse()
+
 
 def agent_config(tmp_path: Path) -> AgentConfig:
     return AgentConfig(data_dir=tmp_path / "data", server="https://127.0.0.1:6443", node_name="n1",
@@ -132,7 +144,10 @@ async def test_stats_summary_groups_containers_by_pod(client: TestClient[Any, An
     (container,) = pod["containers"]
     assert container["name"] == "app"
     assert container["cpu"]["usageCoreNanoSeconds"] == 5000 and container["memory"]["workingSetBytes"] == 4096
-    assert pod["memory"]["workingSetBytes"] == 4096
+    assert pod["memory"]["workingSetBytes"] == 8192  # the pod cgroup's own figure (sandbox included)
+    metrics = await (await client.get("/metrics/resource")).text()
+    assert 'container_memory_working_set_bytes{container="app",namespace="ns",pod="web"} 4096 2000' in metrics
+    assert "resource_scrape_error 0" in metrics
 
 
 def test_log_options_parse_since_and_stream() -> None:
