@@ -31,7 +31,13 @@ neither loses nor double-counts a pod; finalizer removals already sent are remem
 them (upstream's finalizer expectations). A Job being deleted, and pods whose Job is gone (orphans), get
 their finalizers removed so that they can go.
 
-Not done: pod-failure and success policies, ``backoffLimitPerIndex``, ``podReplacementPolicy``.
+**Pod failure policy** (upstream ``pod_failure_policy.go``): a failed pod matching a ``FailJob`` rule (exit
+codes ``In``/``NotIn`` of a terminated container, or pod conditions) fails the Job with reason
+``PodFailurePolicy`` and upstream's message; ``Ignore`` does not count the failure; ``Count`` (and no match)
+counts it toward ``backoffLimit``.
+
+Not done: success policies, ``backoffLimitPerIndex`` (and the ``FailIndex`` action), ``podReplacementPolicy``
+beyond what counts as failed.
 """
 
 from __future__ import annotations
@@ -158,6 +164,8 @@ def account_finished_pods(job: Obj, pods: list[Obj], status: Obj, *, finished: O
         elif failed or (finished is not None and finished.get("type") == "Failed"):
             # when the Job has failed, every pod that had not finished counts as failed
             if uid not in failed_uids and (not indexed or in_range):
+                if not match_pod_failure_policy(spec.get("podFailurePolicy"), pod)[1]:
+                    continue  # an Ignore rule: the finalizer goes, the failure does not count
                 failed_uids.append(uid)
                 changed = True
     uncounted["succeeded"], uncounted["failed"] = succeeded_uids, failed_uids
@@ -205,6 +213,70 @@ def finished_condition(job: Obj) -> Obj | None:
     for condition in conditions:
         if condition.get("type") in ("Complete", "Failed") and condition.get("status") == "True":
             return condition
+    return None
+
+
+def _matching_exit(pod: Obj, requirement: Obj) -> Obj | None:
+    """Upstream ``matchOnExitCodes``: the first terminated container (regular, then init) whose non-zero
+    exit code meets the requirement."""
+    status = pod.get("status") or {}
+    values = {int(v) for v in requirement.get("values") or [] if isinstance(v, int)}
+    for group in ("containerStatuses", "initContainerStatuses"):
+        for container in status.get(group) or []:
+            terminated = (container.get("state") or {}).get("terminated")
+            if not terminated:
+                continue  # still terminating: no exit code to match
+            name = requirement.get("containerName")
+            code = int(terminated.get("exitCode") or 0)
+            if (name is None or name == container.get("name")) and code != 0 and \
+                    (code in values) == (requirement.get("operator") == "In"):
+                return dict(container)
+    return None
+
+
+def match_pod_failure_policy(policy: Obj | None, pod: Obj) -> tuple[str | None, bool, str | None]:
+    """Upstream ``matchPodFailurePolicy``: (FailJob message, whether the failure counts, matched action)."""
+    md = pod.get("metadata") or {}
+    for index, rule in enumerate((policy or {}).get("rules") or []):
+        action = rule.get("action")
+        if rule.get("onExitCodes") is not None:
+            container = _matching_exit(pod, rule["onExitCodes"])
+            if container is None:
+                continue
+            code = container["state"]["terminated"].get("exitCode")
+            what = (f"Container {container.get('name')} for pod {md.get('namespace')}/{md.get('name')} failed with "
+                    f"exit code {code} matching {action} rule at index {index}")
+        elif rule.get("onPodConditions") is not None:
+            conditions = (pod.get("status") or {}).get("conditions") or []
+            found = next((c for c in conditions for want in rule["onPodConditions"]
+                          if c.get("type") == want.get("type") and c.get("status") == want.get("status", "True")),
+                         None)
+            if found is None:
+                continue
+            what = (f"Pod {md.get('namespace')}/{md.get('name')} has condition {found.get('type')} matching "
+                    f"{action} rule at index {index}")
+        else:
+            continue
+        if action == "Ignore":
+            return None, False, action
+        if action == "Count":
+            return None, True, action
+        if action == "FailJob":
+            return what, True, action
+        # FailIndex needs backoffLimitPerIndex (not done): such a rule is passed over
+    return None, True, None
+
+
+def fail_job_message(job: Obj, pods: list[Obj]) -> str | None:
+    """Upstream ``getFailJobMessage``: the message of the first failed pod a FailJob rule matches."""
+    policy = (job.get("spec") or {}).get("podFailurePolicy")
+    if policy is None:
+        return None
+    for pod in pods:
+        if is_pod_failed(pod, job):
+            message, _, _ = match_pod_failure_policy(policy, pod)
+            if message is not None:
+                return message
     return None
 
 
@@ -354,7 +426,14 @@ class JobController(Controller):
         deadline = spec.get("activeDeadlineSeconds")
         started = parse_time(status.get("startTime"))
         finish: Obj | None = None
-        if not suspended and failures > backoff_limit:
+        target = next((c for c in status.get("conditions") or [] if c.get("type") == "FailureTarget"
+                       and c.get("status") == "True"), None)
+        message = fail_job_message(job, pods) if not suspended else None
+        if target is not None and spec.get("podFailurePolicy") is not None:
+            finish = new_condition("Failed", str(target.get("reason")), str(target.get("message")))
+        elif message is not None:
+            finish = new_condition("Failed", "PodFailurePolicy", message)
+        elif not suspended and failures > backoff_limit:
             finish = new_condition("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")
         elif not suspended and deadline is not None and started is not None and now - started >= int(deadline):
             finish = new_condition("Failed", "DeadlineExceeded", "Job was active longer than specified deadline")

@@ -112,6 +112,32 @@ def test_counts_survive_pod_deletion_through_tracking_finalizers(server: Server,
                                       .get("finalizers") or []), what="the orphaned pod's finalizer removed")
 
 
+def test_pod_failure_policy_fails_the_job_or_ignores_the_failure(server: Server, nodes: FakeNodes,
+                                                                  namespace: str) -> None:
+    ns = ["-n", namespace]
+    on_exit_1 = {"operator": "In", "values": [1]}
+    server.kubectl("apply", "-f", "-", input=job("fatal", namespace, command=["sh", "-c", "exit 1"], backoffLimit=6,
+                                                   podFailurePolicy={"rules": [{"action": "FailJob",
+                                                                                "onExitCodes": on_exit_1}]}))
+    server.kubectl("apply", "-f", "-", input=job("tolerant", namespace, command=["sh", "-c", "exit 1"],
+                                                   backoffLimit=0, podFailurePolicy={"rules": [
+                                                       {"action": "Ignore", "onExitCodes": on_exit_1}]}))
+    server.kubectl("wait", "--for=condition=failed", "job/fatal", "--timeout=60s", *ns, timeout=90)
+    status = get_json(server, "job", "fatal", *ns)["status"]
+    failed = next(c for c in status["conditions"] if c["type"] == "Failed")
+    (pod,) = get_json(server, "pods", "-l", "job-name=fatal", *ns)["items"]
+    assert failed["reason"] == "PodFailurePolicy"
+    assert failed["message"] == (f"Container c for pod {namespace}/{pod['metadata']['name']} failed with exit code 1 "
+                                 "matching FailJob rule at index 0")
+    assert status["failed"] == 1, "one failure, not the backoff limit, ended it"
+    # ignored failures do not count: with backoffLimit 0 the Job keeps replacing its failed pods
+    wait_for(lambda: len([p for p in get_json(server, "pods", "-l", "job-name=tolerant", *ns)["items"]
+                          if p["status"].get("phase") == "Failed"]) >= 3, what="three ignored failures")
+    status = get_json(server, "job", "tolerant", *ns)["status"]
+    assert not status.get("failed") and not any(c["type"] == "Failed" for c in status.get("conditions", [])), status
+    server.kubectl("delete", "job", "tolerant", *ns)
+
+
 def test_ttl_after_finished_and_suspend(server: Server, nodes: FakeNodes, namespace: str) -> None:
     ns = ["-n", namespace]
     server.kubectl("apply", "-f", "-", input=job("quick", namespace, command=["true"], ttlSecondsAfterFinished=1))

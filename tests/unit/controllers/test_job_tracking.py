@@ -11,6 +11,7 @@ from kubelite.controlplane.controllers.job import (
     TRACKING_FINALIZER,
     account_finished_pods,
     format_indexes,
+    match_pod_failure_policy,
     move_uncounted,
     parse_indexes,
 )
@@ -88,3 +89,33 @@ def test_indexed_successes_go_into_completed_indexes() -> None:
 @pytest.mark.parametrize("indexes", [set(), {0}, {0, 1, 2, 5, 7, 8}, {3, 9}])
 def test_parse_indexes_inverts_format(indexes: set[int]) -> None:
     assert parse_indexes(format_indexes(indexes)) == indexes
+
+
+def exited(code: int, *, name: str = "c", init: bool = False, conditions: list[Obj] | None = None) -> Obj:
+    status: Obj = {"phase": "Failed", "conditions": conditions or []}
+    status["initContainerStatuses" if init else "containerStatuses"] = [
+        {"name": name, "state": {"terminated": {"exitCode": code}}}]
+    return {"metadata": {"name": "p", "namespace": "ns"}, "status": status}
+
+
+@pytest.mark.parametrize(("rules", "pod", "expected"), [
+    pytest.param([{"action": "FailJob", "onExitCodes": {"operator": "In", "values": [3]}}], exited(3),
+                 ("Container c for pod ns/p failed with exit code 3 matching FailJob rule at index 0", True, "FailJob"),
+                 id="fail-job-on-exit-code"),
+    pytest.param([{"action": "Ignore", "onExitCodes": {"operator": "NotIn", "values": [3]}}], exited(5),
+                 (None, False, "Ignore"), id="ignore-not-in"),
+    pytest.param([{"action": "Ignore", "onExitCodes": {"operator": "NotIn", "values": [3]}}], exited(3),
+                 (None, True, None), id="not-in-excludes-listed-code"),
+    pytest.param([{"action": "Count", "onExitCodes": {"containerName": "other", "operator": "In", "values": [1]}},
+                  {"action": "FailJob", "onExitCodes": {"operator": "In", "values": [1]}}], exited(1, init=True),
+                 ("Container c for pod ns/p failed with exit code 1 matching FailJob rule at index 1", True,
+                  "FailJob"), id="container-name-and-init-containers"),
+    pytest.param([{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}],
+                 exited(1, conditions=[{"type": "DisruptionTarget", "status": "True"}]), (None, False, "Ignore"),
+                 id="ignore-disruption"),
+    pytest.param([{"action": "FailJob", "onExitCodes": {"operator": "In", "values": [0]}}], exited(0),
+                 (None, True, None), id="exit-code-zero-never-matches"),
+])
+def test_pod_failure_policy_rules_as_upstream(rules: list[Obj], pod: Obj,
+                                              expected: tuple[str | None, bool, str | None]) -> None:
+    assert match_pod_failure_policy({"rules": rules}, pod) == expected
