@@ -219,6 +219,10 @@ class Scheduler:
             self.cache.remove_pod(pod)
             self.queue.move_all_to_active_or_backoff(ASSIGNED_POD_DELETE,
                                                      interested=self._helped(ASSIGNED_POD_DELETE))
+        elif self.nominator.node_of(pod):
+            # the room held for a nominated pod is free again (upstream treats it as an assigned pod's delete)
+            self.queue.move_all_to_active_or_backoff(ASSIGNED_POD_DELETE,
+                                                     interested=self._helped(ASSIGNED_POD_DELETE))
         self.nominator.delete(pod)
         self.queue.delete(pod)
 

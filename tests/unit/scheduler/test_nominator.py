@@ -4,15 +4,19 @@
 from __future__ import annotations
 
 import random
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from scheduler_builders import make_node, make_pod
 
+from kubelite.client import APIClient, ClientConfig
 from kubelite.controlplane.scheduler import FitError, Framework, NodeInfo, ScheduleResult, default_profile
 from kubelite.controlplane.scheduler.framework import CycleState, Handle
 from kubelite.controlplane.scheduler.nominator import Nominator
 from kubelite.controlplane.scheduler.plugins import in_tree_registry
+from kubelite.controlplane.scheduler.scheduler import Scheduler
+from kubelite.controlplane.scheduler.scheduling_queue import ACTIVE, BACKOFF, UNSCHEDULABLE
 
 Obj = dict[str, Any]
 
@@ -112,3 +116,36 @@ def test_run_filter_accounts_for_nominated_pods() -> None:
         assert (status is None) == fits
         if not fits:
             assert status is not None and status.reasons == ("Insufficient cpu",)
+
+
+@pytest.fixture
+async def scheduler() -> AsyncIterator[Scheduler]:
+    # nothing listens on port 9: every API call fails fast with a connection error
+    client = APIClient(ClientConfig(server="http://127.0.0.1:9"), timeout=2, connect_timeout=1, max_retries=0)
+    sched = Scheduler(client)
+    sched.recorder._closed = True  # events would only be dropped with a warning; keep the test quiet
+    try:
+        yield sched
+    finally:
+        for task in list(sched._tasks):
+            task.cancel()
+        await client.close()
+
+
+async def test_scheduler_holds_the_room_until_the_nominated_pod_goes(scheduler: Scheduler) -> None:
+    scheduler.on_node_add(make_node("n1").capacity(cpu="2", memory="4Gi").obj())
+    vip = prio(make_pod("vip").requests(cpu="2"), 10, nominated="n1")
+    scheduler.nominator.add(vip)  # as the informer does for a pending pod with status.nominatedNodeName
+    low = prio(make_pod("low").requests(cpu="1"), 0)
+    low["status"] = {"phase": "Pending"}
+    scheduler.pods.store.put(low)
+    scheduler.on_pod_add(low)
+    info = scheduler.queue.pop_nowait()
+    assert info is not None and info.key == "default/low"
+    scheduler.schedule_one(info)
+    assert scheduler.queue.where("default/low") == UNSCHEDULABLE
+    assert not scheduler.cache.is_assumed(low)
+    # the nominated pod is deleted before it was bound: the room is free, the parked pod is retried
+    scheduler.on_pod_delete(vip)
+    assert len(scheduler.nominator) == 0
+    assert scheduler.queue.where("default/low") in (ACTIVE, BACKOFF)
