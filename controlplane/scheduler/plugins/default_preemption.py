@@ -18,7 +18,8 @@ PostFilter, as upstream's Evaluator.Preempt:
 4. **Preemption**: the victims are deleted through the API (as upstream: a plain delete, with each
    pod's own grace period) with a ``Preempted`` event each; the result nominates the node, which the
    scheduler writes into the pod's ``status.nominatedNodeName``. The pod is retried when the victims
-   are gone (an assigned-pod deletion is a cluster event).
+   are gone (an assigned-pod deletion is a cluster event). Pods of lower priority nominated to the
+   same node lose their nomination (cleared in their status), so they look for room elsewhere.
 
 When no node can be freed the status says why, in upstream's words ("preemption: 0/3 nodes are
 available: 1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling.").
@@ -191,6 +192,11 @@ class DefaultPreemption:
     def _preempt(self, pod: JSON, candidate: Candidate) -> None:
         client = self._handle.client
         meta = pod.get("metadata") or {}
+        for nominated in self._lower_nominated(pod, candidate.node_name):
+            # upstream prepareCandidate: lower-priority pods nominated here may no longer fit; clearing
+            # their nomination lets them look elsewhere (the nominator forgets it at once)
+            self._handle.nominator.delete(nominated)
+            self._spawn(self._clear_nomination(client, nominated))
         for victim in candidate.victims:
             victim_meta = victim.get("metadata") or {}
             log.info("preemption: deleting %s/%s on %s for %s", victim_meta.get("namespace"),
@@ -199,15 +205,38 @@ class DefaultPreemption:
                 self._handle.recorder.event(victim, event_type="Normal", reason="Preempted",
                                             message=f"Preempted by pod {meta.get('uid')} on node "
                                                     f"{candidate.node_name}")
-            if client is None:
-                continue
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                continue
-            task = loop.create_task(self._delete(client, victim))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._spawn(self._delete(client, victim))
+
+    def _lower_nominated(self, pod: JSON, node_name: str) -> list[JSON]:
+        nominator = self._handle.nominator
+        if nominator is None:
+            return []
+        priority = pod_priority(pod)
+        return [p for p in nominator.pods_for_node(node_name) if pod_priority(p) < priority]
+
+    def _spawn(self, coro: Any) -> None:
+        """Run an API call in the background (none without a client or a loop: unit tests)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if self._handle.client is None or loop is None:
+            coro.close()
+            return
+        task = loop.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    @staticmethod
+    async def _clear_nomination(client: Any, pod: JSON) -> None:
+        meta = pod.get("metadata") or {}
+        try:
+            await client.resource("", "v1", "pods").subresource("status").patch(
+                str(meta.get("name")), {"status": {"nominatedNodeName": None}}, namespace=meta.get("namespace"),
+                patch_type="strategic")
+        except (APIStatusError, APIConnectionError) as exc:
+            log.warning("preemption: clearing the nomination of %s/%s failed: %s", meta.get("namespace"),
+                        meta.get("name"), exc)
 
     @staticmethod
     async def _delete(client: Any, victim: JSON) -> None:

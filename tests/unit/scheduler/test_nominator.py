@@ -149,3 +149,17 @@ async def test_scheduler_holds_the_room_until_the_nominated_pod_goes(scheduler: 
     scheduler.on_pod_delete(vip)
     assert len(scheduler.nominator) == 0
     assert scheduler.queue.where("default/low") in (ACTIVE, BACKOFF)
+
+
+def test_preemption_clears_lower_priority_nominations_on_its_node() -> None:
+    nominator = Nominator()
+    low = prio(make_pod("low-nominee").requests(cpu="1"), 1, nominated="n1")
+    peer = prio(make_pod("peer-nominee").requests(cpu="1"), 50, nominated="n1")
+    nominator.add(low)
+    nominator.add(peer)
+    victim = prio(make_pod("victim").requests(cpu="2").node("n1"), 0)
+    infos = [make_node("n1").capacity(cpu="2", memory="4Gi").info(victim)]
+    result = framework(nominator).schedule(pod=prio(make_pod("vip").requests(cpu="1"), 50), nodes=infos)
+    assert isinstance(result, FitError) and result.nominated_node_name == "n1"
+    # the lower-priority nominee must look elsewhere; an equal-priority one keeps its place
+    assert nominator.node_of(low) == "" and nominator.node_of(peer) == "n1"
