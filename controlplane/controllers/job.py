@@ -36,8 +36,14 @@ codes ``In``/``NotIn`` of a terminated container, or pod conditions) fails the J
 ``PodFailurePolicy`` and upstream's message; ``Ignore`` does not count the failure; ``Count`` (and no match)
 counts it toward ``backoffLimit``.
 
-Not done: success policies, ``backoffLimitPerIndex`` (and the ``FailIndex`` action), ``podReplacementPolicy``
-beyond what counts as failed.
+**backoffLimitPerIndex** (Indexed): a replacement pod carries its index's failures so far in the
+``batch.kubernetes.io/job-index-failure-count`` annotation; an index whose failures pass the limit (or whose pod
+matched a ``FailIndex`` rule) joins ``status.failedIndexes`` and gets no more pods; more failed indexes than
+``maxFailedIndexes`` fail the Job (``MaxFailedIndexesExceeded``), and once every index succeeded or failed a
+Job with failed indexes fails (``FailedIndexes``).
+
+Not done: success policies, ``podReplacementPolicy`` beyond what counts as failed, the ignored-failure count
+annotation.
 """
 
 from __future__ import annotations
@@ -82,6 +88,7 @@ INDEX_ENV: Final = "JOB_COMPLETION_INDEX"
 DEFAULT_BACKOFF_LIMIT: Final = 6
 MAX_BATCH: Final = 500
 TRACKING_FINALIZER: Final = "batch.kubernetes.io/job-tracking"
+INDEX_FAILURE_ANNOTATION: Final = "batch.kubernetes.io/job-index-failure-count"
 ORPHAN_PREFIX: Final = "orphan-pod:"  # queue keys for pods whose Job is gone but whose finalizer is not
 
 
@@ -140,6 +147,8 @@ def account_finished_pods(job: Obj, pods: list[Obj], status: Obj, *, finished: O
     succeeded_uids = list(uncounted.get("succeeded") or [])
     failed_uids = list(uncounted.get("failed") or [])
     done = parse_indexes(status.get("completedIndexes"))
+    per_index = spec.get("backoffLimitPerIndex") if indexed else None
+    failed_indexes = parse_indexes(status.get("failedIndexes"))
     deleting = bool(job["metadata"].get("deletionTimestamp"))
     release: list[Obj] = []
     changed = False
@@ -164,11 +173,19 @@ def account_finished_pods(job: Obj, pods: list[Obj], status: Obj, *, finished: O
         elif failed or (finished is not None and finished.get("type") == "Failed"):
             # when the Job has failed, every pod that had not finished counts as failed
             if uid not in failed_uids and (not indexed or in_range):
-                if not match_pod_failure_policy(spec.get("podFailurePolicy"), pod)[1]:
+                _, counts, action = match_pod_failure_policy(spec.get("podFailurePolicy"), pod)
+                if not counts:
                     continue  # an Ignore rule: the finalizer goes, the failure does not count
                 failed_uids.append(uid)
                 changed = True
+                # backoffLimitPerIndex: the index fails once its failures pass the limit (or a FailIndex rule)
+                if per_index is not None and index is not None and in_range and index not in failed_indexes and \
+                        (action == "FailIndex" or index_failure_count(pod) + 1 > int(per_index)):
+                    failed_indexes.add(index)
     uncounted["succeeded"], uncounted["failed"] = succeeded_uids, failed_uids
+    if per_index is not None:
+        status["failedIndexes"] = format_indexes({i for i in failed_indexes
+                                                  if completions is None or i < int(completions)})
     if indexed:
         valid = {i for i in done if completions is None or i < int(completions)}
         if valid:
@@ -195,7 +212,8 @@ def move_uncounted(status: Obj, *, still_tracked: set[str]) -> None:
 
 
 def format_indexes(indexes: set[int]) -> str:
-    """Upstream's completedIndexes form: sorted, consecutive runs as ``a-b``."""
+    """Upstream's completedIndexes form (``orderedIntervals.String``): sorted, runs of three or more as ``a-b``,
+    a run of two as ``a,b``."""
     parts: list[str] = []
     ordered = sorted(indexes)
     i = 0
@@ -203,7 +221,8 @@ def format_indexes(indexes: set[int]) -> str:
         j = i
         while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
             j += 1
-        parts.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
+        parts.append(str(ordered[i]) if i == j else f"{ordered[i]},{ordered[j]}" if j == i + 1
+                     else f"{ordered[i]}-{ordered[j]}")
         i = j + 1
     return ",".join(parts)
 
@@ -263,8 +282,17 @@ def match_pod_failure_policy(policy: Obj | None, pod: Obj) -> tuple[str | None, 
             return None, True, action
         if action == "FailJob":
             return what, True, action
-        # FailIndex needs backoffLimitPerIndex (not done): such a rule is passed over
+        if action == "FailIndex":
+            return None, True, action
     return None, True, None
+
+
+def index_failure_count(pod: Obj) -> int:
+    """The failures of the pod's index before this pod (upstream's job-index-failure-count annotation)."""
+    try:
+        return max(int(((pod.get("metadata") or {}).get("annotations") or {}).get(INDEX_FAILURE_ANNOTATION) or 0), 0)
+    except ValueError:
+        return 0
 
 
 def fail_job_message(job: Obj, pods: list[Obj]) -> str | None:
@@ -418,6 +446,9 @@ class JobController(Controller):
                            else int(preview.get("succeeded") or 0) + len(unc.get("succeeded") or []))
         failed_total = int(preview.get("failed") or 0) + len(unc.get("failed") or [])
         done_indexes = parse_indexes(preview.get("completedIndexes")) if indexed else set()
+        per_index = spec.get("backoffLimitPerIndex") if indexed else None
+        failed_indexes = parse_indexes(preview.get("failedIndexes")) if per_index is not None else set()
+        max_failed_indexes = spec.get("maxFailedIndexes")
 
         failures = failed_total + sum(restart_count(p) for p in active
                                       if (p.get("spec") or {}).get("restartPolicy") == "OnFailure")
@@ -433,7 +464,13 @@ class JobController(Controller):
             finish = new_condition("Failed", str(target.get("reason")), str(target.get("message")))
         elif message is not None:
             finish = new_condition("Failed", "PodFailurePolicy", message)
-        elif not suspended and failures > backoff_limit:
+        elif not suspended and max_failed_indexes is not None and len(failed_indexes) > int(max_failed_indexes):
+            finish = new_condition("Failed", "MaxFailedIndexesExceeded",
+                                   "Job has exceeded the specified maximal number of failed indexes")
+        elif failed_indexes and len(done_indexes | failed_indexes) >= int(completions or 0) and \
+                not [p for p in active if pod_index(p) not in failed_indexes]:
+            finish = new_condition("Failed", "FailedIndexes", "Job has failed indexes")
+        elif not suspended and per_index is None and failures > backoff_limit:
             finish = new_condition("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")
         elif not suspended and deadline is not None and started is not None and now - started >= int(deadline):
             finish = new_condition("Failed", "DeadlineExceeded", "Job was active longer than specified deadline")
@@ -454,7 +491,8 @@ class JobController(Controller):
             active = []
         elif not suspended and self.expectations.satisfied(key):
             await self._manage(key, job, active=active, succeeded=succeeded_total, parallelism=parallelism,
-                               completions=completions, indexed=indexed, done_indexes=done_indexes)
+                               completions=completions, indexed=indexed, done_indexes=done_indexes,
+                               failed_indexes=failed_indexes, pods=pods)
             if deadline is not None and started is not None:
                 requeue = max(started + int(deadline) - now, 0.1)
         self._count(status, active=active, terminating=terminating)
@@ -540,7 +578,8 @@ class JobController(Controller):
         status["terminating"] = len(terminating)
 
     async def _manage(self, key: str, job: Obj, *, active: list[Obj], succeeded: int, parallelism: int,
-                      completions: Any, indexed: bool, done_indexes: set[int]) -> None:
+                      completions: Any, indexed: bool, done_indexes: set[int], failed_indexes: set[int],
+                      pods: list[Obj]) -> None:
         if indexed:
             total = int(completions or 0)
             running = {i for p in active if (i := pod_index(p)) is not None}
@@ -549,16 +588,25 @@ class JobController(Controller):
             extra = []
             for pod in sorted(active, key=lambda p: p["metadata"].get("creationTimestamp") or ""):
                 index = pod_index(pod)
-                if index is None or index >= total or index in seen or index in done_indexes:
+                if index is None or index >= total or index in seen or index in done_indexes or \
+                        index in failed_indexes:
                     extra.append(pod)
                 else:
                     seen.add(index)
-            missing = [i for i in range(total) if i not in done_indexes and i not in running]
+            missing = [i for i in range(total)
+                       if i not in done_indexes and i not in running and i not in failed_indexes]
             room = max(parallelism - (len(active) - len(extra)), 0)
             await self._delete_pods(key, job, extra)
             todo = missing[:min(room, MAX_BATCH)]
             if todo:
-                await self._create_pods(key, job, todo)
+                # a replacement carries its index's failures so far (upstream getNewIndexFailureCounts)
+                failures: dict[int, int] = {}
+                policy = (job.get("spec") or {}).get("podFailurePolicy")
+                for pod in pods:
+                    index = pod_index(pod)
+                    if index is not None and is_pod_failed(pod, job) and match_pod_failure_policy(policy, pod)[1]:
+                        failures[index] = max(failures.get(index, 0), index_failure_count(pod) + 1)
+                await self._create_pods(key, job, todo, failures=failures)
             return
         if completions is None:
             wanted = 0 if succeeded else parallelism
@@ -571,7 +619,8 @@ class JobController(Controller):
         elif len(active) < wanted:
             await self._create_pods(key, job, [None] * min(wanted - len(active), MAX_BATCH))
 
-    async def _create_pods(self, key: str, job: Obj, indexes: Sequence[int | None]) -> None:
+    async def _create_pods(self, key: str, job: Obj, indexes: Sequence[int | None], *,
+                           failures: dict[int, int] | None = None) -> None:
         self.expectations.expect(key, adds=len(indexes))
         queue = list(indexes)
 
@@ -586,6 +635,8 @@ class JobController(Controller):
                                 TRACKING_FINALIZER]
             if index is not None:
                 md.setdefault("annotations", {})[INDEX_ANNOTATION] = str(index)
+                if (job.get("spec") or {}).get("backoffLimitPerIndex") is not None:
+                    md["annotations"][INDEX_FAILURE_ANNOTATION] = str((failures or {}).get(index, 0))
                 md.setdefault("labels", {})[INDEX_LABEL] = str(index)
                 spec = pod["spec"]
                 spec.setdefault("hostname", f"{job['metadata']['name']}-{index}")

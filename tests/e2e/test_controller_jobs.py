@@ -138,6 +138,28 @@ def test_pod_failure_policy_fails_the_job_or_ignores_the_failure(server: Server,
     server.kubectl("delete", "job", "tolerant", *ns)
 
 
+def test_backoff_limit_per_index_fails_indexes_then_the_job(server: Server, nodes: FakeNodes, namespace: str) -> None:
+    ns = ["-n", namespace]
+    server.kubectl("apply", "-f", "-", input=job("per-index", namespace, command=["sh", "-c", "exit 1"], completions=2,
+                                                   parallelism=2, completionMode="Indexed", backoffLimitPerIndex=1))
+    server.kubectl("apply", "-f", "-", input=job("capped", namespace, command=["sh", "-c", "exit 1"], completions=3,
+                                                   parallelism=1, completionMode="Indexed", backoffLimitPerIndex=0,
+                                                   maxFailedIndexes=0))
+    server.kubectl("wait", "--for=condition=failed", "job/per-index", "job/capped", "--timeout=60s", *ns, timeout=90)
+    status = get_json(server, "job", "per-index", *ns)["status"]
+    failed = next(c for c in status["conditions"] if c["type"] == "Failed")
+    assert (failed["reason"], failed["message"]) == ("FailedIndexes", "Job has failed indexes")
+    assert (status["failedIndexes"], status["failed"]) == ("0,1", 4), "each index tried twice (one retry)"
+    counts = sorted((p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"],
+                     p["metadata"]["annotations"]["batch.kubernetes.io/job-index-failure-count"])
+                    for p in get_json(server, "pods", "-l", "job-name=per-index", *ns)["items"])
+    assert counts == [("0", "0"), ("0", "1"), ("1", "0"), ("1", "1")]
+    capped = get_json(server, "job", "capped", *ns)["status"]
+    failed = next(c for c in capped["conditions"] if c["type"] == "Failed")
+    assert failed["reason"] == "MaxFailedIndexesExceeded"
+    assert capped["failedIndexes"] == "0" and capped["failed"] == 1, "the first failed index ended it"
+
+
 def test_ttl_after_finished_and_suspend(server: Server, nodes: FakeNodes, namespace: str) -> None:
     ns = ["-n", namespace]
     server.kubectl("apply", "-f", "-", input=job("quick", namespace, command=["true"], ttlSecondsAfterFinished=1))

@@ -119,3 +119,22 @@ def exited(code: int, *, name: str = "c", init: bool = False, conditions: list[O
 def test_pod_failure_policy_rules_as_upstream(rules: list[Obj], pod: Obj,
                                               expected: tuple[str | None, bool, str | None]) -> None:
     assert match_pod_failure_policy({"rules": rules}, pod) == expected
+
+
+def test_an_index_fails_once_its_failures_pass_the_per_index_limit() -> None:
+    first = pod("a", "Failed", index=0)
+    retried = pod("b", "Failed", index=1)
+    retried["metadata"]["annotations"]["batch.kubernetes.io/job-index-failure-count"] = "1"
+    spec = {"completions": 3, "completionMode": "Indexed", "backoffLimitPerIndex": 1}
+    status: Obj = {}
+    account_finished_pods(job(**spec), [first, retried], status, finished=None, skip=set())
+    assert status["failedIndexes"] == "1", "index 0 has a retry left; index 1 used it"
+    assert status["uncountedTerminatedPods"]["failed"] == ["a", "b"]
+    # a FailIndex rule fails the index at its first failure
+    status = {}
+    policy = {"rules": [{"action": "FailIndex", "onExitCodes": {"operator": "In", "values": [7]}}]}
+    fatal = exited(7)
+    fatal["metadata"].update(uid="c", annotations={"batch.kubernetes.io/job-completion-index": "2"},
+                             finalizers=[TRACKING_FINALIZER])
+    account_finished_pods(job(**spec, podFailurePolicy=policy), [fatal], status, finished=None, skip=set())
+    assert status["failedIndexes"] == "2"
