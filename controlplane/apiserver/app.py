@@ -661,31 +661,28 @@ class APIServer:
                                   {"kind": exc.kind, "causes": [{"field": exc.field}]} if exc.code == 422 else None)
 
     async def bind(self, request: web.Request, target: Target) -> web.Response:
+        """pods/binding (upstream BindingREST.Create): validate the Binding, then assign the pod in storage."""
         body = await self.read_body(request)
         if not isinstance(body, dict) or not isinstance(body.get("target"), dict):
             raise errors.bad_request("a Binding needs target.name")
+        binding_md = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+        if binding_md.get("name") != target.name:
+            raise errors.bad_request("name in URL does not match name in Binding object")
         node = str(body["target"].get("name") or "")
         if not node:
             raise errors.APIError(422, "Invalid", f'Binding "{target.name}" is invalid: target.name: '
                                   "Required value")
-
-        def assign(pod: Obj) -> Obj:
-            spec = pod.setdefault("spec", {})
-            if pod["metadata"].get("deletionTimestamp"):
-                raise errors.conflict("pods", target.name, "pod is being deleted, cannot be assigned to a host")
-            if spec.get("nodeName"):
-                raise errors.conflict("pods", target.name,
-                                      f"pod {target.name} is already assigned to node \"{spec['nodeName']}\"")
-            spec["nodeName"] = node
-            conditions = [c for c in (pod.setdefault("status", {}).get("conditions") or [])
-                          if c.get("type") != "PodScheduled"]
-            conditions.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
-                               "lastTransitionTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
-            pod["status"]["conditions"] = conditions
-            return pod
-
-        await self.registry.update(target.info, target.namespace, target.name, assign, self.write_options(request),
-                                   subresource="binding", precondition_from_body=False)
+        kind = body["target"].get("kind") or ""
+        if kind not in ("", "Node"):
+            raise errors.APIError(422, "Invalid", f'Binding "{target.name}" is invalid: target.kind: Unsupported '
+                                  f'value: "{kind}": supported values: "Node", "<empty>"')
+        annotations = binding_md.get("annotations") or {}
+        if not isinstance(annotations, dict) or not all(isinstance(v, str) for v in annotations.values()):
+            raise errors.bad_request("metadata.annotations of a Binding must map strings to strings")
+        await self.registry.bind(target.info, str(target.namespace), target.name, node=node,
+                                 uid=str(binding_md.get("uid") or ""),
+                                 resource_version=str(binding_md.get("resourceVersion") or ""),
+                                 annotations=annotations, dry_run=self.write_options(request).dry_run)
         return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                               "code": 201}, 201)
 

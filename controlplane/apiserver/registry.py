@@ -77,6 +77,12 @@ def encode(obj: Obj) -> bytes:
     return orjson.dumps(obj)
 
 
+def _stored(obj: Obj, kv: KeyValue) -> Obj:
+    """What ``decode(kv)`` would give for the object just written as ``encode(obj)``, without parsing it again."""
+    obj["metadata"]["resourceVersion"] = str(kv.mod_revision)
+    return obj
+
+
 def encode_continue(revision: int, start_key: str) -> str:
     raw = orjson.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": start_key})
     return base64.urlsafe_b64encode(raw).decode()
@@ -107,6 +113,28 @@ def from_apply_error(exc: ssa.ManagedFieldsError) -> errors.APIError:
     status = exc.to_status()
     return errors.APIError(exc.status, status.get("reason") or "InternalError", exc.message,
                            status.get("details"))
+
+
+def _set_pod_scheduled(pod: Obj, now: str) -> None:
+    """Upstream ``podutil.UpdatePodCondition`` with ``PodScheduled=True``: replaced in place, appended if new.
+
+    The transition time moves only when the status changes; reason and message are cleared (the
+    binding's condition has none).
+    """
+    status = pod.get("status")
+    if not isinstance(status, dict):
+        status = pod["status"] = {}
+    conditions = status.get("conditions")
+    if not isinstance(conditions, list):
+        conditions = status["conditions"] = []
+    condition: Obj = {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": now}
+    for index, old in enumerate(conditions):
+        if isinstance(old, dict) and old.get("type") == "PodScheduled":
+            if old.get("status") == "True" and old.get("lastTransitionTime"):
+                condition["lastTransitionTime"] = old["lastTransitionTime"]
+            conditions[index] = condition
+            return
+    conditions.append(condition)
 
 
 class Registry:
@@ -308,7 +336,7 @@ class Registry:
         except BaseException:
             await strategy.undo_create(obj)
             raise
-        return WriteResult(decode(kv), warnings, created=True)
+        return WriteResult(_stored(obj, kv), warnings, created=True)
 
     async def _create(self, info: ResourceInfo, strategy: Strategy, namespace: str | None, obj: Obj) -> KeyValue:
         try:
@@ -401,7 +429,7 @@ class Registry:
                 raise errors.too_large(exc.limit)
             finally:
                 await strategy.after_update(new, old, written=written)
-            return WriteResult(decode(kv), warnings)
+            return WriteResult(_stored(new, kv), warnings)
         raise errors.conflict(info.group_resource, name, errors.MODIFIED)
 
     def _prepare_update(self, info: ResourceInfo, strategy: Strategy, wanted: Obj, old: Obj,
@@ -453,6 +481,57 @@ class Registry:
         if problems:
             raise errors.invalid(info.kind, info.group, name, problems)
         return new
+
+    async def bind(self, info: ResourceInfo, namespace: str, name: str, *, node: str, uid: str = "",
+                   resource_version: str = "", annotations: dict[str, str] | None = None,
+                   dry_run: bool = False) -> Obj:
+        """pods/binding as upstream's ``BindingREST.setPodNodeAndMetadata``: straight through storage.
+
+        The pod is read, given ``spec.nodeName``, the binding's annotations and ``PodScheduled=True``
+        (upstream ``UpdatePodCondition``), and written back under a revision precondition, retried
+        when another write came in between. Like upstream, no field manager, defaulting or pod
+        validation runs (the change is exactly these fields, set by the server), so binding costs
+        a read, two JSON conversions and a write. ``uid`` and ``resource_version``, when the
+        Binding carries them, are preconditions on the pod (409 when they no longer match).
+        """
+        key = info.storage_key(namespace, name)
+        for _ in range(UPDATE_RETRIES):
+            kv = await self.store.get(key)
+            if kv is None:
+                raise errors.not_found(info.group_resource, name)
+            pod = decode(kv)
+            md = pod["metadata"]
+            if uid and md.get("uid") != uid:
+                raise errors.conflict(info.group_resource, name, f"Precondition failed: UID in precondition: "
+                                      f"{uid}, UID in object meta: {md.get('uid', '')}")
+            if resource_version and md.get("resourceVersion") != resource_version:
+                raise errors.conflict(info.group_resource, name, errors.MODIFIED)
+            # upstream answers these as 409 Conflict on pods/binding (assignPod wraps them)
+            if md.get("deletionTimestamp"):
+                raise errors.conflict("pods/binding", name, f"pod {name} is being deleted, cannot be assigned to "
+                                      "a host")
+            spec = pod.get("spec")
+            if not isinstance(spec, dict):
+                spec = pod["spec"] = {}
+            if spec.get("nodeName"):
+                raise errors.conflict("pods/binding", name,
+                                      f"pod {name} is already assigned to node \"{spec['nodeName']}\"")
+            if spec.get("schedulingGates"):
+                raise errors.conflict("pods/binding", name, f"pod {name} has non-empty .spec.schedulingGates")
+            spec["nodeName"] = node
+            if annotations:
+                md["annotations"] = {**(md.get("annotations") or {}), **annotations}
+            _set_pod_scheduled(pod, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+            if dry_run:
+                return pod
+            try:
+                kv = await self.store.update(key, encode(pod), expected_revision=kv.mod_revision)
+            except ConflictError:
+                continue
+            except KeyNotFoundError:
+                raise errors.not_found(info.group_resource, name)
+            return _stored(pod, kv)
+        raise errors.conflict(info.group_resource, name, errors.MODIFIED)
 
     async def delete(self, info: ResourceInfo, namespace: str | None, name: str, options: Obj) -> DeleteResult:
         strategy = self.strategies.for_resource(info)
