@@ -19,6 +19,12 @@ filters run in Python, and only on nodes still in the mask. Score plugins with `
 the chosen slots in the kernel, and the weighted sum and choice of the best node run there too.
 The binding cycle's points (Reserve/Unreserve, Permit, PreBind, Bind) have runners too; PreBind and
 Bind are async because they talk to the API server.
+
+Nominated pods (upstream RunFilterPluginsWithNominatedPods): a node that pods of higher or equal
+priority are nominated to (the Handle's nominator) passes only if every filter also passes with those
+pods on it, in a copy of the NodeInfo and of the CycleState that the plugins' PreFilter extensions
+(``add_pod``) update. Such nodes are few, so the kernel's mask is kept and only they are re-checked;
+a pod with a nominated node tries that node first, alone.
 """
 
 from __future__ import annotations
