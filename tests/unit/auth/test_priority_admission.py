@@ -11,6 +11,8 @@ import pytest
 from kubelite.controlplane.admission import priority
 from kubelite.controlplane.admission.chain import CREATE, UPDATE, AdmissionDenied, AdmissionRequest
 from kubelite.controlplane.apiserver.kinds.scheduling import SYSTEM_PRIORITY_CLASSES
+from kubelite.controlplane.apiserver.resources import ResourceInfo
+from kubelite.controlplane.apiserver.strategy import PodStrategy
 
 Obj = dict[str, Any]
 
@@ -131,3 +133,13 @@ def test_system_classes_created_when_missing() -> None:
     assert made == ["system-cluster-critical"]
     assert created[0]["value"] == 2000000000 and created[0]["globalDefault"] is False
     assert SYSTEM_PRIORITY_CLASSES["system-node-critical"][0] == 2000001000
+
+
+def test_pod_update_without_priority_keeps_the_stored_one() -> None:
+    """A PUT of a manifest without spec.priority (kubectl replace) keeps what admission set at create."""
+    strategy = PodStrategy(ResourceInfo("", "v1", "Pod", "pods", True), unknown_fields=None)
+    old = pod(priority=1000, preemptionPolicy="Never", priorityClassName="high")
+    new = strategy.prepare_for_update(pod(priorityClassName="high"), old)
+    assert (new["spec"]["priority"], new["spec"]["preemptionPolicy"]) == (1000, "Never")
+    changed = strategy.prepare_for_update(pod(priority=5, priorityClassName="high"), old)
+    assert changed["spec"]["priority"] == 5  # left for validation to refuse as a spec change
