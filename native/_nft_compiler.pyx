@@ -34,16 +34,31 @@ cdef tuple _affinity_chain(str sid, long timeout, tuple endpoints, bint masquera
     return tuple(rules)
 
 
-cdef void _add_endpoints(list elements, str map_name, str key, tuple endpoints):
+cdef str PICK_DECL = "typeof numgen inc mod 2 : verdict ;"
+
+
+cdef void _add_endpoints(list elements, str map_prefix, str key, tuple endpoints):
     cdef Py_ssize_t i
-    cdef str prefix = key + " . "
     for i in range(len(endpoints)):
         ip, tport = endpoints[i]
-        elements.append((map_name, prefix + str(i), f"{ip} . {tport}"))
+        elements.append((map_prefix + str(i), key, f"{ip} . {tport}"))
+
+
+cdef void _pick(list elements, list chains, list maps, str kind, str dnat, str decl, str proto, Py_ssize_t n):
+    cdef str pick = f"{kind}pick-{proto}-{n}"
+    cdef str endpoint_map = "nodeport-endpoints" if kind else "endpoints"
+    cdef str chain
+    cdef Py_ssize_t i
+    maps.append((pick, PICK_DECL))
+    for i in range(n):
+        chain = f"{kind}idx-{proto}-{i}"
+        elements.append((pick, str(i), f"goto {chain}"))
+        chains.append((chain, (f"{dnat}{i}",)))
+        maps.append((f"{endpoint_map}-{proto}-{i}", decl))
 
 
 def compile_service(spec, str numgen):
-    """(elements, chains, sets) of one service port; see nft_compiler.compile_service_py."""
+    """(elements, chains, sets, maps) of one service port; see nft_compiler.compile_service_py."""
     cdef str sid = spec.id
     cdef str proto = spec.protocol
     cdef str fam = spec.family
@@ -61,11 +76,14 @@ def compile_service(spec, str numgen):
     cdef list elements = []
     cdef list chains = []
     cdef list sets = []
+    cdef list maps = []
+    cdef list picks
+    cdef tuple masq_rules
     cdef str int_target, ext_target, np_target, key, vip, name, set_name, dnat, np_dnat, target
     cdef str suffix = f" . {proto} . {port}"
     cdef str port_suffix = f" . {port}"
-    cdef str endpoints_map = "endpoints-" + proto
-    cdef str nodeport_map = "nodeport-endpoints-" + proto
+    cdef str endpoints_map = f"endpoints-{proto}-"
+    cdef str nodeport_map = f"nodeport-endpoints-{proto}-"
     cdef list used
 
     if affinity:
@@ -73,9 +91,9 @@ def compile_service(spec, str numgen):
         ext_target = f"goto affx-{sid}"
         np_target = ext_target
     else:
-        int_target = f"goto lb-{proto}-{n_int}"
-        ext_target = f"goto lbx-{proto}-{n_ext}" if masq else f"goto lb-{proto}-{n_ext}"
-        np_target = f"goto npx-{proto}-{n_ext}" if masq else f"goto np-{proto}-{n_ext}"
+        int_target = f"goto svc-{sid}"
+        ext_target = f"goto ext-{sid}"
+        np_target = f"goto np-{sid}"
 
     for vip in cluster_ips:
         key = vip + suffix
@@ -131,21 +149,23 @@ def compile_service(spec, str numgen):
                 f"meta l4proto {proto} dnat {fam} to {target}",
             )))
     else:
-        dnat = f"dnat {fam} to {fam} daddr . {proto} dport . numgen {numgen} mod "
-        np_dnat = f"dnat {fam} to {proto} dport . numgen {numgen} mod "
+        masq_rules = ("jump mark-masq",) if masq else ()
+        picks = []
         if n_int and cluster_ips:
-            chains.append((f"lb-{proto}-{n_int}", (f"{dnat}{n_int} map @{endpoints_map}",)))
+            chains.append((f"svc-{sid}", (f"numgen {numgen} mod {n_int} vmap @pick-{proto}-{n_int}",)))
+            picks.append(n_int)
         if n_ext and external_ips:
-            if masq:
-                chains.append((f"lbx-{proto}-{n_ext}", ("jump mark-masq", f"{dnat}{n_ext} map @{endpoints_map}")))
-            else:
-                chains.append((f"lb-{proto}-{n_ext}", (f"{dnat}{n_ext} map @{endpoints_map}",)))
+            chains.append((f"ext-{sid}", masq_rules + (f"numgen {numgen} mod {n_ext} vmap @pick-{proto}-{n_ext}",)))
+            if n_ext not in picks:
+                picks.append(n_ext)
+        for n in picks:
+            _pick(elements, chains, maps, "", f"dnat {fam} to {fam} daddr . {proto} dport map @{endpoints_map}",
+                  f"typeof {fam} daddr . {proto} dport : {fam} daddr . {proto} dport ;", proto, n)
         if n_ext and node_port:
-            if masq:
-                chains.append((f"npx-{proto}-{n_ext}", ("jump mark-masq", f"{np_dnat}{n_ext} map @{nodeport_map}")))
-            else:
-                chains.append((f"np-{proto}-{n_ext}", (f"{np_dnat}{n_ext} map @{nodeport_map}",)))
-    return tuple(elements), tuple(chains), tuple(sets)
+            chains.append((f"np-{sid}", masq_rules + (f"numgen {numgen} mod {n_ext} vmap @nppick-{proto}-{n_ext}",)))
+            _pick(elements, chains, maps, "np", f"dnat {fam} to {proto} dport map @{nodeport_map}",
+                  f"typeof {proto} dport : {fam} daddr . {proto} dport ;", proto, n_ext)
+    return tuple(elements), tuple(chains), tuple(sets), tuple(maps)
 
 
 def render_elements(str family_table, str name, list items):

@@ -2,23 +2,33 @@
 
 Ruleset shape (the measurements in the design notes decide it): the kernel's cost grows with the
 number of anonymous sets and with (rules that reference a map) x (elements in it), so per-service data
-lives in *elements* of a few named maps and only a handful of rules reference them::
+lives in *elements* of a few named maps and only a handful of rules reference the big ones::
 
-    services chain:  ip daddr . meta l4proto . th dport vmap @service-ips      -> goto lb-<N> | aff-<id>
-                     fib daddr type local ... meta l4proto . th dport vmap @nodeports -> goto np-<N> | affx-<id>
-    lb-tcp-<N>:      dnat ip to ip daddr . tcp dport . numgen inc mod N map @endpoints-tcp
-    np-tcp-<N>:      dnat ip to tcp dport . numgen inc mod N map @nodeport-endpoints-tcp
-    lbx-.../npx-...: the same after ``jump mark-masq`` (external traffic with externalTrafficPolicy Cluster)
+    services chain:  ip daddr . meta l4proto . th dport vmap @service-ips      -> goto svc-<id> | ext-<id> | aff-<id>
+                     fib daddr type local ... meta l4proto . th dport vmap @nodeports -> goto np-<id> | affx-<id>
+    svc-<id>:        numgen inc mod N vmap @pick-tcp-<N>          (ext-/np-<id>: after ``jump mark-masq``
+                                                                    when externalTrafficPolicy is Cluster)
+    pick-tcp-<N>:    { 0 : goto idx-tcp-0, ..., N-1 : goto idx-tcp-<N-1> }     (np-: @nppick-tcp-<N>)
+    idx-tcp-<i>:     dnat ip to ip daddr . tcp dport map @endpoints-tcp-<i>     (service address . port ->
+                                                                                 its i-th endpoint)
+    npidx-tcp-<i>:   dnat ip to tcp dport map @nodeport-endpoints-tcp-<i>       (NodePort -> i-th endpoint)
 
-One load-balancing chain per protocol and endpoint count is shared by every service with that many
-endpoints, so a cluster of 10,000 services has a few dozen chains and an endpoint change is a few
-element updates. The endpoint maps are per protocol because their key type is declared with
-``typeof ... tcp dport``: nft 1.0.6 cannot read back a ``typeof`` holding ``th dport`` from the
-kernel, and a ``tcp dport`` lookup carries an implicit ``meta l4proto tcp`` match.
+Every service has its own chain, so its ``numgen inc`` counter is its own and round robin is exact per
+service, as in kube-proxy's nftables mode. What keeps this cheap where kube-proxy's shape (an anonymous
+``vmap { ... }`` per service) is not: the pick maps are named and shared by every service with as many
+endpoints, and the only rules that reference the big endpoint maps are the few ``idx`` chains (one per
+endpoint index). Measured at 10,000 services x 5 endpoints (tests/bench/proxy_lb_shape_bench.py): about
+1.5-2x a shape whose load-balancing chains are shared per endpoint count (where services share counters),
+against ~5x (first load) and ~50x (re-applied) for per-service chains that look up the big map themselves.
+An endpoint change is still a few element updates; a change in a service's endpoint count also rewrites
+its one-rule chain. The endpoint maps are per protocol because their key type is declared with
+``typeof ... tcp dport``: nft 1.0.6 cannot read back a ``typeof`` holding ``th dport`` from the kernel,
+and a ``tcp dport`` lookup carries an implicit ``meta l4proto tcp`` match.
 Services with ClientIP session affinity (rare) get their own chains and one dynamic timeout set per
 endpoint, as kube-proxy's nftables mode does. Services without usable endpoints are listed in
 ``no-endpoint-services``/``no-endpoint-nodeports``, verdict maps checked by filter chains that reject
-(or drop) new connections instead of letting them hang.
+(or drop) new connections instead of letting them hang. IPv4 and IPv6 have one table each
+(``ip kubelite``, ``ip6 kubelite``) of the same shape; a :class:`ServicePortSpec` belongs to one family.
 
 Compilation happens in two layers:
 
@@ -55,13 +65,12 @@ NO_ENDPOINT_SERVICES = "no-endpoint-services"
 NO_ENDPOINT_NODEPORTS = "no-endpoint-nodeports"
 HAIRPIN = "hairpin"
 PROTOCOLS = ("tcp", "udp", "sctp")
-ENDPOINTS = {proto: f"endpoints-{proto}" for proto in PROTOCOLS}
-NODEPORT_ENDPOINTS = {proto: f"nodeport-endpoints-{proto}" for proto in PROTOCOLS}
-MAPS = (SERVICE_IPS, NODEPORTS, NO_ENDPOINT_SERVICES, NO_ENDPOINT_NODEPORTS, *ENDPOINTS.values(),
-        *NODEPORT_ENDPOINTS.values())
+MAPS = (SERVICE_IPS, NODEPORTS, NO_ENDPOINT_SERVICES, NO_ENDPOINT_NODEPORTS)
+"""The fixed maps; the load-balancing maps (``pick-*``, ``endpoints-*``) come and go with the services."""
 SETS = (HAIRPIN,)
-SHARED_ELEMENT_MAPS = frozenset({HAIRPIN})
-"""Elements several services legitimately share (reference counted instead of owned)."""
+SHARED_PREFIXES = (HAIRPIN, "pick-", "nppick-")
+"""Maps and sets whose elements several services legitimately share (reference counted, not owned)."""
+PICK_DECL = "typeof numgen inc mod 2 : verdict ;"
 
 LB_MODES = {"round-robin": "inc", "random": "random"}
 EMPTY_VERDICTS = {"reject": "goto reject-chain", "drop": "drop"}
@@ -105,6 +114,8 @@ class Compiled(NamedTuple):
     """(chain name, its rules); shared load-balancing chains appear in many services' lists."""
     sets: tuple[tuple[str, str], ...]
     """(set name, declaration) of per-service dynamic sets."""
+    maps: tuple[tuple[str, str], ...] = ()
+    """(map name, declaration) of the shared maps it uses (picks, per-index endpoint maps)."""
 
 
 # ---- pure-Python twin of the kernel: the reference output --------------------------------------------
@@ -141,17 +152,14 @@ def compile_service_py(spec: ServicePortSpec, numgen: str) -> Compiled:
     n_int = len(internal)
     n_ext = len(external)
     affinity = spec.affinity_timeout > 0
-    lookup = f"numgen {numgen} mod"
-    endpoints_map = ENDPOINTS[proto]
-    nodeport_map = NODEPORT_ENDPOINTS[proto]
+    maps: list[tuple[str, str]] = []
     if affinity:
         int_target = f"goto aff-{spec.id}"
-        ext_target = f"goto affx-{spec.id}"
+        ext_target = np_target = f"goto affx-{spec.id}"
     else:
-        int_target = f"goto lb-{proto}-{n_int}"
-        ext_target = f"goto lbx-{proto}-{n_ext}" if spec.external_masquerade else f"goto lb-{proto}-{n_ext}"
-    np_target = f"goto affx-{spec.id}" if affinity else (
-        f"goto npx-{proto}-{n_ext}" if spec.external_masquerade else f"goto np-{proto}-{n_ext}")
+        int_target = f"goto svc-{spec.id}"
+        ext_target = f"goto ext-{spec.id}"
+        np_target = f"goto np-{spec.id}"
 
     for vip in spec.cluster_ips:
         key = f"{vip} . {proto} . {port}"
@@ -160,7 +168,7 @@ def compile_service_py(spec: ServicePortSpec, numgen: str) -> Compiled:
             if not affinity:
                 for i in range(n_int):
                     ip, tport = internal[i]
-                    elements.append((endpoints_map, f"{vip} . {port} . {i}", f"{ip} . {tport}"))
+                    elements.append((f"endpoints-{proto}-{i}", f"{vip} . {port}", f"{ip} . {tport}"))
         else:
             elements.append((NO_ENDPOINT_SERVICES, key, EMPTY_VERDICTS[spec.internal_empty]))
     for vip in spec.external_ips:
@@ -170,7 +178,7 @@ def compile_service_py(spec: ServicePortSpec, numgen: str) -> Compiled:
             if not affinity:
                 for i in range(n_ext):
                     ip, tport = external[i]
-                    elements.append((endpoints_map, f"{vip} . {port} . {i}", f"{ip} . {tport}"))
+                    elements.append((f"endpoints-{proto}-{i}", f"{vip} . {port}", f"{ip} . {tport}"))
         else:
             elements.append((NO_ENDPOINT_SERVICES, key, EMPTY_VERDICTS[spec.external_empty]))
     if spec.node_port:
@@ -180,7 +188,7 @@ def compile_service_py(spec: ServicePortSpec, numgen: str) -> Compiled:
             if not affinity:
                 for i in range(n_ext):
                     ip, tport = external[i]
-                    elements.append((nodeport_map, f"{spec.node_port} . {i}", f"{ip} . {tport}"))
+                    elements.append((f"nodeport-endpoints-{proto}-{i}", str(spec.node_port), f"{ip} . {tport}"))
         else:
             elements.append((NO_ENDPOINT_NODEPORTS, key, EMPTY_VERDICTS[spec.external_empty]))
 
@@ -210,21 +218,40 @@ def compile_service_py(spec: ServicePortSpec, numgen: str) -> Compiled:
                 f"meta l4proto {proto} dnat {fam} to {target}",
             )))
     else:
-        dnat = f"dnat {fam} to {fam} daddr . {proto} dport . {lookup} "
-        np_dnat = f"dnat {fam} to {proto} dport . {lookup} "
+        # per-service chains, each with its own numgen counter (exact round robin per service, as kube-proxy),
+        # whose pick goes through a named verdict map shared by services with as many endpoints
+        masq = ("jump mark-masq",) if spec.external_masquerade else ()
+        picks: list[int] = []
         if n_int and spec.cluster_ips:
-            chains.append((f"lb-{proto}-{n_int}", (f"{dnat}{n_int} map @{endpoints_map}",)))
+            chains.append((f"svc-{spec.id}", (f"numgen {numgen} mod {n_int} vmap @pick-{proto}-{n_int}",)))
+            picks.append(n_int)
         if n_ext and spec.external_ips:
-            if spec.external_masquerade:
-                chains.append((f"lbx-{proto}-{n_ext}", ("jump mark-masq", f"{dnat}{n_ext} map @{endpoints_map}")))
-            else:
-                chains.append((f"lb-{proto}-{n_ext}", (f"{dnat}{n_ext} map @{endpoints_map}",)))
+            chains.append((f"ext-{spec.id}", (*masq, f"numgen {numgen} mod {n_ext} vmap @pick-{proto}-{n_ext}")))
+            if n_ext not in picks:
+                picks.append(n_ext)
+        for n in picks:
+            _pick(elements, chains, maps, "", f"dnat {fam} to {fam} daddr . {proto} dport map @endpoints-{proto}-",
+                  f"typeof {fam} daddr . {proto} dport : {fam} daddr . {proto} dport ;", proto, n)
         if n_ext and spec.node_port:
-            if spec.external_masquerade:
-                chains.append((f"npx-{proto}-{n_ext}", ("jump mark-masq", f"{np_dnat}{n_ext} map @{nodeport_map}")))
-            else:
-                chains.append((f"np-{proto}-{n_ext}", (f"{np_dnat}{n_ext} map @{nodeport_map}",)))
-    return Compiled(tuple(elements), tuple(chains), tuple(sets))
+            chains.append((f"np-{spec.id}", (*masq, f"numgen {numgen} mod {n_ext} vmap @nppick-{proto}-{n_ext}")))
+            _pick(elements, chains, maps, "np", f"dnat {fam} to {proto} dport map @nodeport-endpoints-{proto}-",
+                  f"typeof {proto} dport : {fam} daddr . {proto} dport ;", proto, n_ext)
+    return Compiled(tuple(elements), tuple(chains), tuple(sets), tuple(maps))
+
+
+def _pick(elements: list[tuple[str, str, str]], chains: list[tuple[str, tuple[str, ...]]],
+          maps: list[tuple[str, str]], kind: str, dnat: str, decl: str, proto: str, n: int) -> None:
+    """The shared objects behind ``numgen ... mod n vmap @<kind>pick-<proto>-<n>``: that map, whose element
+    i jumps to ``<kind>idx-<proto>-<i>``, a chain that DNATs through the i-th endpoint map (keyed by the
+    service address and port, or by the NodePort), one such map per index."""
+    pick = f"{kind}pick-{proto}-{n}"
+    endpoint_map = "nodeport-endpoints" if kind else "endpoints"
+    maps.append((pick, PICK_DECL))
+    for i in range(n):
+        chain = f"{kind}idx-{proto}-{i}"
+        elements.append((pick, str(i), f"goto {chain}"))
+        chains.append((chain, (f"{dnat}{i}",)))
+        maps.append((f"{endpoint_map}-{proto}-{i}", decl))
 
 
 def render_elements_py(family_table: str, name: str, items: list[tuple[str, str]]) -> str:
@@ -369,10 +396,6 @@ def map_types(family: str) -> dict[str, str]:
         NODEPORTS: "type inet_proto . inet_service : verdict ;",
         NO_ENDPOINT_SERVICES: f"type {addr} . inet_proto . inet_service : verdict ;",
         NO_ENDPOINT_NODEPORTS: "type inet_proto . inet_service : verdict ;",
-        **{ENDPOINTS[p]: f"typeof {family} daddr . {p} dport . numgen inc mod 2 : {family} daddr . {p} dport ;"
-           for p in PROTOCOLS},
-        **{NODEPORT_ENDPOINTS[p]: f"typeof {p} dport . numgen inc mod 2 : {family} daddr . {p} dport ;"
-           for p in PROTOCOLS},
     }
 
 
@@ -446,14 +469,17 @@ class RuleSet:
         self._shadowed: dict[tuple[str, str], dict[str, str]] = {}
         """(map, key) -> {other owner: value} waiting for the key to be freed."""
         self._shared: Counter[tuple[str, str]] = Counter()
+        self._shared_value: dict[tuple[str, str], str] = {}
+        """Value of each shared element (the same for every service contributing it)."""
         self._chains: dict[str, tuple[str, ...]] = {}
         self._chain_refs: Counter[str] = Counter()
-        self._sets: dict[str, str] = {}
+        self._sets: dict[str, tuple[str, str]] = {}
+        """Per-service sets and shared load-balancing maps: name -> ("set" | "map", declaration)."""
         self._set_refs: Counter[str] = Counter()
         self._reset_delta()
         self._applied_chains: dict[str, tuple[str, ...]] = {}
-        self._applied_sets: dict[str, str] = {}
-        self._pending: tuple[dict[str, tuple[str, ...]], dict[str, str]] = ({}, {})
+        self._applied_sets: dict[str, tuple[str, str]] = {}
+        self._pending: tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, str]]] = ({}, {})
 
     def begin_full(self) -> None:
         """The next rendering is ``full_text``: changes until then need no delta bookkeeping."""
@@ -508,10 +534,12 @@ class RuleSet:
         owners = self._owner
         for name, key, value in compiled.elements:
             k = (name, key)
-            if name in SHARED_ELEMENT_MAPS:
+            if name.startswith(SHARED_PREFIXES):
                 self._shared[k] += 1
-                if track and self._shared[k] == 1:
-                    self._element_added(name, key, value)
+                if self._shared[k] == 1:
+                    self._shared_value[k] = value
+                    if track:
+                        self._element_added(name, key, value)
                 continue
             current = owners.get(k)
             if current is None:
@@ -527,15 +555,19 @@ class RuleSet:
                 self._dirty_chains.add(chain)
         for set_name, decl in compiled.sets:
             self._set_refs[set_name] += 1
-            self._sets[set_name] = decl
+            self._sets[set_name] = ("set", decl)
+        for map_name, decl in compiled.maps:
+            self._set_refs[map_name] += 1
+            self._sets[map_name] = ("map", decl)
 
     def _withdraw(self, owner: str, compiled: Compiled) -> None:
         for name, key, value in compiled.elements:
             k = (name, key)
-            if name in SHARED_ELEMENT_MAPS:
+            if name.startswith(SHARED_PREFIXES):
                 self._shared[k] -= 1
                 if self._shared[k] <= 0:
                     del self._shared[k]
+                    del self._shared_value[k]
                     self._element_removed(name, key, value)
                 continue
             current = self._owner.get(k)
@@ -562,7 +594,7 @@ class RuleSet:
                 del self._chain_refs[chain]
                 del self._chains[chain]
                 self._dirty_chains.add(chain)
-        for set_name, _ in compiled.sets:
+        for set_name, _ in (*compiled.sets, *compiled.maps):
             self._set_refs[set_name] -= 1
             if self._set_refs[set_name] <= 0:
                 del self._set_refs[set_name]
@@ -596,8 +628,10 @@ class RuleSet:
             out.append(f"add element {t} {NODEPORT_ADDRESSES} {{ {', '.join(self.config.nodeport_addresses)} }}\n")
         for name in (*MAPS, *SETS):
             out.append(f"flush {'set' if name in SETS else 'map'} {t} {name}\n")
-        for name, decl in self._sets.items():
-            out.append(f"add set {t} {name} {{ {decl} }}\n")
+        for name, (kind, decl) in self._sets.items():
+            out.append(f"add {kind} {t} {name} {{ {decl} }}\n")
+            if kind == "map":  # the load-balancing maps are refilled; affinity sets keep their clients
+                out.append(f"flush map {t} {name}\n")
         for chain in self._chains:
             out.append(f"add chain {t} {chain}\n")
         for chain, rules in skeleton_rules(self.config).items():
@@ -612,31 +646,36 @@ class RuleSet:
         grouped: dict[str, list[tuple[str, str]]] = {}
         for (name, key), (_, value) in self._owner.items():
             grouped.setdefault(name, []).append((key, value))
-        for name, key in self._shared:
-            grouped.setdefault(name, []).append((key, ""))
+        for (name, key), value in self._shared_value.items():
+            grouped.setdefault(name, []).append((key, value))
         for name, items in grouped.items():
             out.append(render_elements(name, items, family=self.family))
         self._pending = (dict(self._chains), dict(self._sets))
         return "".join(out)
 
-    def _drop_stale(self, out: list[str], *, chains: Iterable[str], sets: dict[str, str]) -> None:
+    def _drop_stale(self, out: list[str], *, chains: Iterable[str], sets: dict[str, tuple[str, str]]) -> None:
         # "add" first so that the delete cannot fail on an object someone else already removed;
-        # chains are flushed before any is deleted, since one may jump to another
+        # chains are flushed before any is deleted, since one may jump to another, and so are the maps,
+        # since a pick map's elements jump to chains
         t = self.table
         chains = sorted(chains)
+        for name in sorted(sets):
+            kind, decl = sets[name]
+            out.append(f"add {kind} {t} {name} {{ {decl} }}\nflush {kind} {t} {name}\n")
         for chain in chains:
             out.append(f"add chain {t} {chain}\nflush chain {t} {chain}\n")
         for chain in chains:
             out.append(f"delete chain {t} {chain}\n")
         for name in sorted(sets):
-            out.append(f"add set {t} {name} {{ {sets[name]} }}\ndelete set {t} {name}\n")
+            out.append(f"delete {sets[name][0]} {t} {name}\n")
 
     def delta_text(self) -> str:
         """Only what changed since the last commit; "" when nothing did."""
         t = self.table
         out: list[str] = []
         for name in sorted(set(self._sets) - set(self._applied_sets)):
-            out.append(f"add set {t} {name} {{ {self._sets[name]} }}\n")
+            kind, decl = self._sets[name]
+            out.append(f"add {kind} {t} {name} {{ {decl} }}\n")
         live_dirty = sorted(c for c in self._dirty_chains
                             if c in self._chains and self._chains[c] != self._applied_chains.get(c))
         for chain in live_dirty:

@@ -397,8 +397,8 @@ def test_sctp_ports_are_programmed_or_reported_unsupported(node: tuple[Topology,
     try:
         if mode == "nftables":
             listed = topo.nft_node("list", "table", "ip", "kubelite")
-            assert "10.43.0.27 . sctp . 9 : goto lb-sctp-3" in listed
-            assert "10.43.0.27 . 9 . 2 : 10.42.0.13 . 9" in listed
+            assert "10.43.0.27 . sctp . 9 : goto svc-" in listed
+            assert "10.43.0.27 . 9 : 10.42.0.13 . 9" in listed and "map endpoints-sctp-2 {" in listed
         else:
             text = topo.driver_call("metrics")["text"]
             assert 'kubelite_proxy_unsupported_service_ports{protocol="sctp"} 1.0' in text
@@ -435,10 +435,27 @@ async def test_sctp_rules_of_both_families_load_with_the_nft_binary(netns: str) 
                             capture_output=True, text=True, check=True).stdout
         v6 = subprocess.run(["ip", "netns", "exec", netns, "nft", "list", "table", "ip6", "kubelite"],
                             capture_output=True, text=True, check=True).stdout
-        assert "10.43.2.1 . sctp . 9 : goto lb-sctp-3" in v4 and "sctp . 30909 : goto npx-sctp-3" in v4
-        assert "dnat ip to sctp dport . numgen inc mod 3 map @nodeport-endpoints-sctp" in v4
-        assert "fd00:43::2:1 . sctp . 9 : goto lb-sctp-3" in v6
+        assert "10.43.2.1 . sctp . 9 : goto svc-" in v4 and "sctp . 30909 : goto np-" in v4
+        assert "numgen inc mod 3 vmap @nppick-sctp-3" in v4
+        assert "dnat ip to sctp dport map @nodeport-endpoints-sctp-2" in v4
+        assert "fd00:43::2:1 . sctp . 9 : goto svc-" in v6
         assert "fd00:43::2:2 . sctp . 9 : goto aff-" in v6
         assert "meta l4proto sctp dnat to [fd00:42::11]:9" in v6, "nft lists an ip6 dnat without the family"
     finally:
         proxier.close()
+
+
+def test_round_robin_is_exact_per_service_when_services_interleave(node: tuple[Topology, str]) -> None:
+    """Two Services with as many endpoints, called alternately: each still alternates between its own two
+    backends (a counter shared by both would give each Service one backend only)."""
+    topo, _ = node
+    one, two = service("rr-a", "10.43.0.28", ports=TCP), service("rr-b", "10.43.0.29", ports=TCP)
+    slices = [endpoint_slice(name, list(BACKEND_IPS[:2]), ports=TCP_EP) for name in ("rr-a", "rr-b")]
+    apply(topo, one, two, *slices)
+    try:
+        replies = names(topo.in_client(
+            lambda: [tcp_request(ip, 80) for _ in range(4) for ip in ("10.43.0.28", "10.43.0.29")]))
+        for got in (replies[0::2], replies[1::2]):
+            assert sorted(got[:2]) == sorted(topo.names[:2]) and got[:2] == got[2:], replies
+    finally:
+        apply(topo, one, two, *slices, delete=True)

@@ -28,10 +28,11 @@ def test_compiled_kernel_is_built() -> None:
 
 @pytest.mark.parametrize(("kw", "expected"), [
     pytest.param({}, {
-        ("service-ips", "10.43.0.10 . tcp . 80", "goto lb-tcp-2"),
-        ("endpoints-tcp", "10.43.0.10 . 80 . 0", "10.42.0.5 . 8080"),
-        ("endpoints-tcp", "10.43.0.10 . 80 . 1", "10.42.0.6 . 8080"),
+        ("service-ips", "10.43.0.10 . tcp . 80", "goto svc-svc1"),
+        ("endpoints-tcp-0", "10.43.0.10 . 80", "10.42.0.5 . 8080"),
+        ("endpoints-tcp-1", "10.43.0.10 . 80", "10.42.0.6 . 8080"),
         ("hairpin", "10.42.0.5 . 10.42.0.5", ""), ("hairpin", "10.42.0.6 . 10.42.0.6", ""),
+        ("pick-tcp-2", "0", "goto idx-tcp-0"), ("pick-tcp-2", "1", "goto idx-tcp-1"),
     }, id="cluster-ip"),
     pytest.param({"internal_endpoints": (), "external_endpoints": ()}, {
         ("no-endpoint-services", "10.43.0.10 . tcp . 80", "goto reject-chain"),
@@ -41,28 +42,43 @@ def test_compiled_kernel_is_built() -> None:
     }, id="no-local-endpoints-drops"),
     pytest.param({"protocol": "udp", "cluster_ips": (), "node_port": 30053, "external_masquerade": False,
                   "external_endpoints": (("10.42.0.7", 53),)}, {
-        ("nodeports", "udp . 30053", "goto np-udp-1"),
-        ("nodeport-endpoints-udp", "30053 . 0", "10.42.0.7 . 53"),
+        ("nodeports", "udp . 30053", "goto np-svc1"),
+        ("nodeport-endpoints-udp-0", "30053", "10.42.0.7 . 53"),
         ("hairpin", "10.42.0.7 . 10.42.0.7", ""),
+        ("nppick-udp-1", "0", "goto npidx-udp-0"),
     }, id="node-port-local"),
     pytest.param({"cluster_ips": (), "external_ips": ("192.0.2.1",), "external_endpoints": (("10.42.0.7", 80),)}, {
-        ("service-ips", "192.0.2.1 . tcp . 80", "goto lbx-tcp-1"),
-        ("endpoints-tcp", "192.0.2.1 . 80 . 0", "10.42.0.7 . 80"),
+        ("service-ips", "192.0.2.1 . tcp . 80", "goto ext-svc1"),
+        ("endpoints-tcp-0", "192.0.2.1 . 80", "10.42.0.7 . 80"),
         ("hairpin", "10.42.0.7 . 10.42.0.7", ""),
+        ("pick-tcp-1", "0", "goto idx-tcp-0"),
     }, id="external-ip-masqueraded"),
 ])
 def test_elements_of_one_service(kw: dict[str, object], expected: set[tuple[str, str, str]]) -> None:
     assert set(c.compile_service(spec(**kw)).elements) == expected
 
 
-def test_load_balancing_chains_are_shared_per_protocol_and_count() -> None:
+def test_each_service_has_its_own_round_robin_counter_and_shares_the_rest() -> None:
     rr = c.compile_service(spec(node_port=30080))
     assert dict(rr.chains) == {
-        "lb-tcp-2": ("dnat ip to ip daddr . tcp dport . numgen inc mod 2 map @endpoints-tcp",),
-        "npx-tcp-2": ("jump mark-masq", "dnat ip to tcp dport . numgen inc mod 2 map @nodeport-endpoints-tcp"),
+        # one numgen expression per service chain: its counter is the service's alone
+        "svc-svc1": ("numgen inc mod 2 vmap @pick-tcp-2",),
+        "np-svc1": ("jump mark-masq", "numgen inc mod 2 vmap @nppick-tcp-2"),
+        # shared by every service: one chain per endpoint index
+        "idx-tcp-0": ("dnat ip to ip daddr . tcp dport map @endpoints-tcp-0",),
+        "idx-tcp-1": ("dnat ip to ip daddr . tcp dport map @endpoints-tcp-1",),
+        "npidx-tcp-0": ("dnat ip to tcp dport map @nodeport-endpoints-tcp-0",),
+        "npidx-tcp-1": ("dnat ip to tcp dport map @nodeport-endpoints-tcp-1",),
+    }
+    assert dict(rr.maps) == {
+        "pick-tcp-2": "typeof numgen inc mod 2 : verdict ;", "nppick-tcp-2": "typeof numgen inc mod 2 : verdict ;",
+        "endpoints-tcp-0": "typeof ip daddr . tcp dport : ip daddr . tcp dport ;",
+        "endpoints-tcp-1": "typeof ip daddr . tcp dport : ip daddr . tcp dport ;",
+        "nodeport-endpoints-tcp-0": "typeof tcp dport : ip daddr . tcp dport ;",
+        "nodeport-endpoints-tcp-1": "typeof tcp dport : ip daddr . tcp dport ;",
     }
     random = c.compile_service(spec(), lb="random")
-    assert "numgen random mod 2" in random.chains[0][1][0]
+    assert dict(random.chains)["svc-svc1"] == ("numgen random mod 2 vmap @pick-tcp-2",)
 
 
 def test_session_affinity_gets_chains_and_timeout_sets() -> None:
@@ -243,8 +259,8 @@ def test_one_endpoint_change_is_a_few_element_updates() -> None:
                                                    internal_endpoints=(("10.42.0.5", 8080), ("10.42.0.9", 8080)))))
     delta = rules.delta_text().splitlines()
     assert delta == [
-        "delete element ip kubelite endpoints-tcp { 10.43.0.7 . 80 . 1 }",
-        "add element ip kubelite endpoints-tcp { 10.43.0.7 . 80 . 1 : 10.42.0.9 . 8080 }",
+        "delete element ip kubelite endpoints-tcp-1 { 10.43.0.7 . 80 }",
+        "add element ip kubelite endpoints-tcp-1 { 10.43.0.7 . 80 : 10.42.0.9 . 8080 }",
         "add element ip kubelite hairpin { 10.42.0.9 . 10.42.0.9 }",
     ]
     rules.commit()
@@ -262,10 +278,10 @@ def test_a_shared_key_passes_to_the_next_owner() -> None:
     kernel = FakeKernel()
     kernel.apply(rules.full_text(recreate=True))
     rules.commit()
-    assert kernel.sets["endpoints-tcp"] == {"192.0.2.1 . 80 . 0": "10.42.0.5 . 80"}
+    assert kernel.sets["endpoints-tcp-0"] == {"192.0.2.1 . 80": "10.42.0.5 . 80"}
     rules.remove_service("one")
     kernel.apply(rules.delta_text())
-    assert kernel.sets["endpoints-tcp"] == {"192.0.2.1 . 80 . 0": "10.42.0.6 . 80"}
+    assert kernel.sets["endpoints-tcp-0"] == {"192.0.2.1 . 80": "10.42.0.6 . 80"}
 
 
 def test_failed_apply_leaves_a_full_sync_that_repairs() -> None:
@@ -292,13 +308,15 @@ def test_ipv6_service_compiles_for_the_ip6_table() -> None:
     out = c.compile_service(spec(family="ip6", cluster_ips=("fd00:43::10",), node_port=30080,
                                  internal_endpoints=one, external_endpoints=one))
     assert set(out.elements) == {
-        ("service-ips", "fd00:43::10 . tcp . 80", "goto lb-tcp-1"),
-        ("endpoints-tcp", "fd00:43::10 . 80 . 0", "fd00:42::5 . 8080"),
-        ("nodeports", "tcp . 30080", "goto npx-tcp-1"),
-        ("nodeport-endpoints-tcp", "30080 . 0", "fd00:42::5 . 8080"),
+        ("service-ips", "fd00:43::10 . tcp . 80", "goto svc-svc1"),
+        ("endpoints-tcp-0", "fd00:43::10 . 80", "fd00:42::5 . 8080"),
+        ("nodeports", "tcp . 30080", "goto np-svc1"),
+        ("nodeport-endpoints-tcp-0", "30080", "fd00:42::5 . 8080"),
         ("hairpin", "fd00:42::5 . fd00:42::5", ""),
+        ("pick-tcp-1", "0", "goto idx-tcp-0"), ("nppick-tcp-1", "0", "goto npidx-tcp-0"),
     }
-    assert dict(out.chains)["lb-tcp-1"] == ("dnat ip6 to ip6 daddr . tcp dport . numgen inc mod 1 map @endpoints-tcp",)
+    assert dict(out.chains)["idx-tcp-0"] == ("dnat ip6 to ip6 daddr . tcp dport map @endpoints-tcp-0",)
+    assert dict(out.maps)["endpoints-tcp-0"] == "typeof ip6 daddr . tcp dport : ip6 daddr . tcp dport ;"
     sticky = c.compile_service(spec(family="ip6", cluster_ips=("fd00:43::10",), affinity_timeout=30,
                                     internal_endpoints=one, external_endpoints=one))
     chains = dict(sticky.chains)
