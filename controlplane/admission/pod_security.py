@@ -30,6 +30,7 @@ worded as upstream's ``policy/check_*.go`` so users see the messages they can se
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -125,11 +126,89 @@ def host_ports(pod: Obj) -> tuple[str, str] | None:
 
 
 def seccomp_baseline(pod: Obj) -> tuple[str, str] | None:
-    if (_pod_sc(pod).get("seccompProfile") or {}).get("type") == "Unconfined":
-        return ("seccompProfile", 'pod must not set securityContext.seccompProfile.type to "Unconfined"')
+    setters = ["pod"] if (_pod_sc(pod).get("seccompProfile") or {}).get("type") == "Unconfined" else []
     names = _containers_with(pod, lambda c: (_sc(c).get("seccompProfile") or {}).get("type") == "Unconfined")
-    return ("seccompProfile", f'{_plural(names)} {_quote(names)} must not set securityContext.seccompProfile.type '
-            'to "Unconfined"') if names else None
+    if names:
+        setters.append(f"{_plural(names)} {_quote(names)}")
+    return ("seccompProfile", f'{" and ".join(setters)} must not set securityContext.seccompProfile.type to '
+            '"Unconfined"') if setters else None
+
+
+def _go_quote(values: list[str]) -> str:
+    return ", ".join(json.dumps(v) for v in values)  # strconv.Quote for what these hold
+
+
+def app_armor_profile(pod: Obj) -> tuple[str, str] | None:
+    """Upstream's appArmorProfile: only RuntimeDefault/Localhost types, only runtime/default or localhost/*
+    in the beta annotations."""
+    setters: list[str] = []
+    values: set[str] = set()
+    pod_type = (_pod_sc(pod).get("appArmorProfile") or {}).get("type")
+    if pod_type is not None and pod_type not in ("RuntimeDefault", "Localhost"):
+        setters.append("pod")
+        values.add(str(pod_type))
+    names = []
+    for c in _containers(pod):
+        kind = (_sc(c).get("appArmorProfile") or {}).get("type")
+        if kind is not None and kind not in ("RuntimeDefault", "Localhost"):
+            names.append(str(c.get("name")))
+            values.add(str(kind))
+    if names:
+        setters.append(f"{_plural(names)} {_quote(names)}")
+    pod_annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    annotations = sorted(f"{k}={json.dumps(v)}" for k, v in pod_annotations.items()
+                         if k.startswith("container.apparmor.security.beta.kubernetes.io/") and v
+                         and v != "runtime/default" and not str(v).startswith("localhost/"))
+    if annotations:
+        setters.append("annotation" if len(annotations) == 1 else "annotations")
+    if not setters:
+        return None
+    bad = [*sorted(values), *annotations]
+    return ("forbidden AppArmor profile" if len(bad) == 1 else "forbidden AppArmor profiles",
+            f"{' and '.join(setters)} must not set AppArmor profile type to {_go_quote(bad)}")
+
+
+SELINUX_TYPES: Final = frozenset({"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"})
+
+
+def selinux_options(pod: Obj) -> tuple[str, str] | None:
+    """Upstream's seLinuxOptions: type only one of the container types, user and role unset."""
+    types: set[str] = set()
+    user = role = False
+
+    def bad(options: Obj | None) -> bool:
+        nonlocal user, role
+        if not options:
+            return False
+        wrong = False
+        if str(options.get("type") or "") not in SELINUX_TYPES:
+            types.add(str(options.get("type")))
+            wrong = True
+        if options.get("user"):
+            user = wrong = True
+        if options.get("role"):
+            role = wrong = True
+        return wrong
+
+    setters = ["pod"] if bad(_pod_sc(pod).get("seLinuxOptions")) else []
+    names = _containers_with(pod, lambda c: bad(_sc(c).get("seLinuxOptions")))
+    if names:
+        setters.append(f"{_plural(names)} {_quote(names)}")
+    if not setters:
+        return None
+    data = [f"{'type' if len(types) == 1 else 'types'} {_go_quote(sorted(types))}"] if types else []
+    data += [what for what, flag in (("user may not be set", user), ("role may not be set", role)) if flag]
+    return ("seLinuxOptions", f"{' and '.join(setters)} set forbidden securityContext.seLinuxOptions: "
+            + "; ".join(data))
+
+
+def windows_host_process(pod: Obj) -> tuple[str, str] | None:
+    setters = ["pod"] if (_pod_sc(pod).get("windowsOptions") or {}).get("hostProcess") is True else []
+    names = _containers_with(pod, lambda c: (_sc(c).get("windowsOptions") or {}).get("hostProcess") is True)
+    if names:
+        setters.append(f"{_plural(names)} {_quote(names)}")
+    return ("hostProcess", f"{' and '.join(setters)} must not set securityContext.windowsOptions.hostProcess=true") \
+        if setters else None
 
 
 def sysctls(pod: Obj, minor: int = LATEST) -> tuple[str, str] | None:
@@ -161,13 +240,23 @@ def privilege_escalation(pod: Obj) -> tuple[str, str] | None:
 
 
 def capabilities_restricted(pod: Obj) -> tuple[str, str] | None:
-    names = []
+    missing_drop, adding, forbidden = [], [], set()
     for c in _containers(pod):
         caps = _sc(c).get("capabilities") or {}
-        if "ALL" not in (caps.get("drop") or []) or any(a != "NET_BIND_SERVICE" for a in caps.get("add") or []):
-            names.append(str(c.get("name")))
-    return ("unrestricted capabilities", f'{_plural(names)} {_quote(names)} must set '
-            'securityContext.capabilities.drop=["ALL"]') if names else None
+        if "ALL" not in (caps.get("drop") or []):
+            missing_drop.append(str(c.get("name")))
+        added = {str(a) for a in caps.get("add") or [] if a != "NET_BIND_SERVICE"}
+        if added:
+            adding.append(str(c.get("name")))
+            forbidden |= added
+    details = []
+    if missing_drop:
+        details.append(f'{_plural(missing_drop)} {_quote(missing_drop)} must set '
+                       'securityContext.capabilities.drop=["ALL"]')
+    if adding:
+        details.append(f"{_plural(adding)} {_quote(adding)} must not include {_quote(sorted(forbidden))} in "
+                       "securityContext.capabilities.add")
+    return ("unrestricted capabilities", "; ".join(details)) if details else None
 
 
 def run_as_non_root(pod: Obj) -> tuple[str, str] | None:
@@ -191,21 +280,42 @@ def run_as_user(pod: Obj) -> tuple[str, str] | None:
 
 def seccomp_restricted(pod: Obj) -> tuple[str, str] | None:
     ok = ("RuntimeDefault", "Localhost")
-    pod_ok = (_pod_sc(pod).get("seccompProfile") or {}).get("type") in ok
-    names = _containers_with(pod, lambda c: (_sc(c).get("seccompProfile") or {}).get("type") not in ok
-                             and not (pod_ok and "seccompProfile" not in _sc(c)))
-    if not names:
-        return None
-    return ("seccompProfile", f'pod or {_plural(names)} {_quote(names)} must set securityContext.seccompProfile.type '
-            'to "RuntimeDefault" or "Localhost"')
+    setters: list[str] = []
+    values: set[str] = set()
+    pod_type = (_pod_sc(pod).get("seccompProfile") or {}).get("type")
+    if "seccompProfile" in _pod_sc(pod) and pod_type not in ok:
+        setters.append("pod")
+        values.add(str(pod_type))
+    explicit, implicit = [], []
+    for c in _containers(pod):
+        if "seccompProfile" in _sc(c):
+            kind = (_sc(c).get("seccompProfile") or {}).get("type")
+            if kind not in ok:
+                explicit.append(str(c.get("name")))
+                values.add(str(kind))
+        elif pod_type not in ok:
+            implicit.append(str(c.get("name")))
+    if explicit:
+        setters.append(f"{_plural(explicit)} {_quote(explicit)}")
+    if setters:
+        return ("seccompProfile", f"{' and '.join(setters)} must not set securityContext.seccompProfile.type to "
+                f"{_go_quote(sorted(values))}")
+    if implicit:
+        return ("seccompProfile", f'pod or {_plural(implicit)} {_quote(implicit)} must set '
+                'securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost"')
+    return None
 
 
-BASELINE: Final[tuple[tuple[int, Check], ...]] = (
-    (0, host_namespaces), (0, privileged), (0, capabilities_baseline), (0, host_path_volumes), (0, host_ports),
-    (19, seccomp_baseline), (0, sysctls), (0, proc_mount))
+# (since minor version, check), in upstream's evaluation order: the baseline checks every level runs, then
+# the two baseline checks that restricted replaces with stricter ones, or restricted's own
+BASELINE_SHARED: Final[tuple[tuple[int, Check], ...]] = (
+    (0, app_armor_profile), (0, host_namespaces), (0, host_path_volumes), (0, host_ports), (0, privileged),
+    (0, proc_mount), (0, selinux_options), (0, sysctls), (0, windows_host_process))
+BASELINE: Final[tuple[tuple[int, Check], ...]] = (*BASELINE_SHARED, (0, capabilities_baseline),
+                                                  (19, seccomp_baseline))
 RESTRICTED: Final[tuple[tuple[int, Check], ...]] = (
-    *BASELINE, (0, volume_types), (8, privilege_escalation), (22, capabilities_restricted), (0, run_as_non_root),
-    (23, run_as_user), (19, seccomp_restricted))
+    *BASELINE_SHARED, (8, privilege_escalation), (22, capabilities_restricted), (0, volume_types),
+    (0, run_as_non_root), (23, run_as_user), (19, seccomp_restricted))
 MODES: Final = ("enforce", "audit", "warn")
 IGNORED_SUBRESOURCES: Final = frozenset({"exec", "attach", "binding", "eviction", "log", "portforward", "proxy",
                                          "status"})

@@ -345,3 +345,29 @@ async def test_workload_templates_warn_and_audit_but_are_not_enforced() -> None:
         'would violate PodSecurity "baseline:latest": host namespaces')
     cron = {"metadata": {"name": "c"}, "spec": {"jobTemplate": {"spec": {"template": deployment["spec"]["template"]}}}}
     assert pod_security.pod_template("cronjobs", cron) is deployment["spec"]["template"]
+
+
+@pytest.mark.parametrize(("pod", "level", "expected"), [
+    pytest.param(make_pod(securityContext={"appArmorProfile": {"type": "Unconfined"}}), "baseline",
+                 ['forbidden AppArmor profile (pod must not set AppArmor profile type to "Unconfined")'],
+                 id="apparmor-field"),
+    pytest.param({"metadata": {"name": "p", "annotations": {
+        "container.apparmor.security.beta.kubernetes.io/c": "unconfined"}}, "spec": {"containers": [{"name": "c"}]}},
+        "baseline", ['forbidden AppArmor profile (annotation must not set AppArmor profile type to '
+                     '"container.apparmor.security.beta.kubernetes.io/c=\\"unconfined\\"")'], id="apparmor-annotation"),
+    pytest.param(make_pod(containers=[{"name": "c", "securityContext": {"seLinuxOptions": {"type": "spc_t"}}}]),
+                 "baseline", ['seLinuxOptions (container "c" set forbidden securityContext.seLinuxOptions: type '
+                              '"spc_t")'], id="selinux"),
+    pytest.param(make_pod(securityContext={"windowsOptions": {"hostProcess": True}}), "baseline",
+                 ["hostProcess (pod must not set securityContext.windowsOptions.hostProcess=true)"], id="host-process"),
+    pytest.param(make_pod(securityContext={"runAsNonRoot": True, "seccompProfile": {"type": "Unconfined"}},
+                          containers=[{"name": "c", "securityContext": {
+                              "allowPrivilegeEscalation": False,
+                              "capabilities": {"drop": ["ALL"], "add": ["SYS_ADMIN"]}}}]), "restricted",
+                 ['unrestricted capabilities (container "c" must not include "SYS_ADMIN" in '
+                  'securityContext.capabilities.add)',
+                  'seccompProfile (pod must not set securityContext.seccompProfile.type to "Unconfined")'],
+                 id="restricted-replaces-baseline-capabilities-and-seccomp"),
+])
+def test_upstream_checks_and_order(pod: Obj, level: str, expected: list[str]) -> None:
+    assert pod_security.evaluate(pod, level) == expected
