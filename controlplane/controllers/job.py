@@ -42,8 +42,11 @@ matched a ``FailIndex`` rule) joins ``status.failedIndexes`` and gets no more po
 ``maxFailedIndexes`` fail the Job (``MaxFailedIndexesExceeded``), and once every index succeeded or failed a
 Job with failed indexes fails (``FailedIndexes``).
 
-Not done: success policies, ``podReplacementPolicy`` beyond what counts as failed, the ignored-failure count
-annotation.
+**podReplacementPolicy**: ``TerminatingOrFailed`` (the default) replaces a pod as soon as it is terminating
+and counts a deleted unfinished pod as failed; ``Failed`` (the default under a podFailurePolicy) waits for the
+terminating pod to reach the Failed phase, which alone counts.
+
+Not done: success policies, the ignored-failure count annotation.
 """
 
 from __future__ import annotations
@@ -580,9 +583,16 @@ class JobController(Controller):
     async def _manage(self, key: str, job: Obj, *, active: list[Obj], succeeded: int, parallelism: int,
                       completions: Any, indexed: bool, done_indexes: set[int], failed_indexes: set[int],
                       pods: list[Obj]) -> None:
+        # podReplacementPolicy Failed: a terminating pod is replaced only once it has failed (upstream's
+        # default when a podFailurePolicy is set); TerminatingOrFailed replaces it as soon as it terminates
+        spec = job.get("spec") or {}
+        only_failed = (spec.get("podReplacementPolicy") or
+                       ("Failed" if spec.get("podFailurePolicy") is not None else "TerminatingOrFailed")) == "Failed"
+        held = [p for p in pods if p["metadata"].get("deletionTimestamp") and phase(p) not in ("Succeeded", "Failed")
+                ] if only_failed else []
         if indexed:
             total = int(completions or 0)
-            running = {i for p in active if (i := pod_index(p)) is not None}
+            running = {i for p in [*active, *held] if (i := pod_index(p)) is not None}
             # duplicates of one index (a lagging cache, a user's copy): keep one
             seen: set[int] = set()
             extra = []
@@ -595,7 +605,7 @@ class JobController(Controller):
                     seen.add(index)
             missing = [i for i in range(total)
                        if i not in done_indexes and i not in running and i not in failed_indexes]
-            room = max(parallelism - (len(active) - len(extra)), 0)
+            room = max(parallelism - (len(active) - len(extra)) - len(held), 0)
             await self._delete_pods(key, job, extra)
             todo = missing[:min(room, MAX_BATCH)]
             if todo:
@@ -616,8 +626,8 @@ class JobController(Controller):
             victims = sorted(active, key=lambda p: (phase(p) == "Running", is_ready(p),
                                                     p["metadata"].get("creationTimestamp") or ""))
             await self._delete_pods(key, job, victims[:len(active) - wanted])
-        elif len(active) < wanted:
-            await self._create_pods(key, job, [None] * min(wanted - len(active), MAX_BATCH))
+        elif len(active) + len(held) < wanted:
+            await self._create_pods(key, job, [None] * min(wanted - len(active) - len(held), MAX_BATCH))
 
     async def _create_pods(self, key: str, job: Obj, indexes: Sequence[int | None], *,
                            failures: dict[int, int] | None = None) -> None:

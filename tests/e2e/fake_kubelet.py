@@ -339,7 +339,19 @@ class FakeNodes:
                                              subresource="status"))
 
     async def _delete(self, pod: Obj) -> None:
-        md = pod["metadata"]
+        md, status = pod["metadata"], pod.get("status") or {}
+        if (pod.get("spec") or {}).get("restartPolicy", "Always") != "Always" and \
+                status.get("phase") not in ("Succeeded", "Failed"):
+            # as the kubelet does, a killed run-to-completion pod ends Failed (SIGKILL: 137) before it goes
+            stamp = now_seconds()
+            killed = [{"name": c.get("name"), "image": c.get("image"), "imageID": "", "ready": False, "started": False,
+                       "restartCount": 0, "state": {"terminated": {"exitCode": 137, "reason": "Error",
+                                                                   "finishedAt": stamp}}}
+                      for c in (pod.get("spec") or {}).get("containers") or []]
+            with contextlib.suppress(APIStatusError):
+                await self._call(self.pods.patch(md["name"], {"status": {"phase": "Failed",
+                                                                         "containerStatuses": killed}},
+                                                 namespace=md["namespace"], subresource="status"))
         with contextlib.suppress(APIStatusError):
             await self._call(self.pods.delete(md["name"], namespace=md["namespace"], grace_period_seconds=0,
                                               preconditions={"uid": md["uid"]}))

@@ -160,6 +160,32 @@ def test_backoff_limit_per_index_fails_indexes_then_the_job(server: Server, node
     assert capped["failedIndexes"] == "0" and capped["failed"] == 1, "the first failed index ended it"
 
 
+def test_pod_replacement_policy_failed_waits_for_the_terminating_pod(server: Server, nodes: FakeNodes,
+                                                                      namespace: str) -> None:
+    ns = ["-n", namespace]
+    server.kubectl("apply", "-f", "-", input=job("patient", namespace, command=["sleep", "30"],
+                                                   podReplacementPolicy="Failed"))
+    first = wait_for(lambda: [p for p in get_json(server, "pods", "-l", "job-name=patient", *ns)["items"]
+                              if p["status"].get("phase") == "Running"], what="a running pod")[0]["metadata"]["name"]
+    # the fake agent is told to hold this pod's termination: the Job must not replace it meanwhile
+    node = get_json(server, "pod", first, *ns)["spec"]["nodeName"]
+    nodes.stop_node(node)
+    try:
+        server.kubectl("delete", "pod", first, "--wait=false", *ns)
+        wait_for(lambda: get_json(server, "job", "patient", *ns)["status"].get("terminating") == 1,
+                 what="the Job to count the terminating pod")
+        assert [p["metadata"]["name"] for p in get_json(server, "pods", "-l", "job-name=patient", *ns)["items"]] \
+            == [first], "no replacement while the pod is only terminating"
+    finally:
+        nodes.stopped_nodes.discard(node)
+    # once it has failed (the agent, on its next resync, finishes the termination) it is counted and replaced
+    wait_for(lambda: get_json(server, "job", "patient", *ns)["status"].get("failed") == 1
+             and any(p["metadata"]["name"] != first
+                     for p in get_json(server, "pods", "-l", "job-name=patient", *ns)["items"]),
+             what="the failed pod counted and replaced")
+    server.kubectl("delete", "job", "patient", *ns)
+
+
 def test_ttl_after_finished_and_suspend(server: Server, nodes: FakeNodes, namespace: str) -> None:
     ns = ["-n", namespace]
     server.kubectl("apply", "-f", "-", input=job("quick", namespace, command=["true"], ttlSecondsAfterFinished=1))
