@@ -1,5 +1,6 @@
 """run_proxy against a real kubelite server: Services and EndpointSlices made with stock kubectl become
-working Service addresses in a node netns (nftables programmed from the agent's process)."""
+working Service addresses in a node netns (nftables programmed from the agent's process); the server is
+dual-stack, so one Service gets an IPv4 and an IPv6 ClusterIP and both carry traffic."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from proxy_netns import BACKEND_IPS, TCP_PORT, Topology, connect_error, tcp_request, topology
+from proxy_netns import BACKEND_IP6S, BACKEND_IPS, TCP_PORT, Topology, connect_error, tcp_request, topology
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from e2e_harness import Server, free_port, temporary_server
@@ -28,7 +29,8 @@ T = TypeVar("T")
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    with temporary_server("kubelite-proxy-it-", "--disable-controllers") as srv:
+    with temporary_server("kubelite-proxy-it-", "--disable-controllers", "--service-cidr",
+                          "10.43.0.0/16,fd00:43::/112") as srv:
         yield srv
 
 
@@ -37,7 +39,7 @@ async def node_with_proxy(server: Server, tmp_path: Path) -> AsyncIterator[tuple
     """The netns node with run_proxy programming it, and the port of the proxy's metrics server."""
     with topology() as topo:
         config = AgentConfig(data_dir=tmp_path, server=f"https://127.0.0.1:{server.port}", node_name="node-a",
-                             cluster_cidr="10.42.0.0/16", service_cidr="10.43.0.0/16")
+                             cluster_cidr="10.42.0.0/16,fd00:42::/64", service_cidr="10.43.0.0/16,fd00:43::/112")
         async with APIClient(load_kubeconfig(server.kubeconfig)) as client:
             port = free_port()
             task = asyncio.create_task(run_proxy(config=config, client=client, netns=topo.node, metrics_port=port))
@@ -67,25 +69,31 @@ async def test_kubectl_service_and_endpoint_slice_become_a_working_cluster_ip(
         server: Server, node_with_proxy: tuple[Topology, int]) -> None:
     topo, metrics_port = node_with_proxy
     svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
-           "spec": {"ports": [{"name": "http", "port": 80, "targetPort": TCP_PORT}]}}
+           "spec": {"ipFamilyPolicy": "PreferDualStack",
+                    "ports": [{"name": "http", "port": 80, "targetPort": TCP_PORT}]}}
     es = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
           "metadata": {"name": "web-1", "namespace": "default", "labels": {"kubernetes.io/service-name": "web"}},
           "endpoints": [{"addresses": [ip], "conditions": {"ready": True}, "nodeName": "node-a"}
                         for ip in BACKEND_IPS[:2]],
           "ports": [{"name": "http", "port": TCP_PORT, "protocol": "TCP"}]}
-    await asyncio.to_thread(server.kubectl, "apply", "-f", "-", input=manifest(svc, es))
+    es6 = {**es, "addressType": "IPv6", "metadata": {**es["metadata"], "name": "web-v6"},
+           "endpoints": [{"addresses": [ip], "conditions": {"ready": True}, "nodeName": "node-a"}
+                         for ip in BACKEND_IP6S[1:]]}
+    await asyncio.to_thread(server.kubectl, "apply", "-f", "-", input=manifest(svc, es, es6))
     try:
-        got = await asyncio.to_thread(server.kubectl, "get", "service", "web", "-o", "jsonpath={.spec.clusterIP}")
-        cluster_ip = got.stdout.strip()
+        got = await asyncio.to_thread(server.kubectl, "get", "service", "web", "-o", "jsonpath={.spec.clusterIPs}")
+        cluster_ip, cluster_ip6 = json.loads(got.stdout)
 
-        def two_requests() -> list[str]:
+        def two_requests(address: str) -> list[str]:
             try:
-                return topo.in_client(lambda: [tcp_request(cluster_ip, 80, timeout=1)[:9] for _ in range(2)])
+                return topo.in_client(lambda: [tcp_request(address, 80, timeout=1)[:9] for _ in range(2)])
             except OSError:
                 return []
 
-        reached = await eventually(two_requests, lambda r: len(r) == 2)
+        reached = await eventually(lambda: two_requests(cluster_ip), lambda r: len(r) == 2)
         assert sorted(reached) == ["backend-0", "backend-1"], reached
+        reached = await eventually(lambda: two_requests(cluster_ip6), lambda r: len(r) == 2)
+        assert sorted(reached) == ["backend-1", "backend-2"], f"the IPv6 slice's endpoints: {reached}"
 
         await asyncio.to_thread(server.kubectl, "delete", "endpointslice", "web-1")
         refused = await eventually(lambda: topo.in_client(lambda: connect_error(cluster_ip, 80, timeout=1)),
