@@ -10,12 +10,14 @@ putting a new key first and re-writing the objects. Stored values carry upstream
 * ``aesgcm``: ``k8s:enc:aesgcm:v1:<key name>:`` + 12-byte random nonce + AES-GCM ciphertext and tag,
   with the storage key as additional authenticated data (a value copied under another key fails);
 * ``aescbc``: ``k8s:enc:aescbc:v1:<key name>:`` + 16-byte IV + AES-CBC ciphertext, PKCS#7 padded;
+* ``secretbox``: ``k8s:enc:secretbox:v1:<key name>:`` + 24-byte random nonce + NaCl secretbox
+  (XSalsa20-Poly1305) of the value with a 32-byte key (libsodium through PyNaCl);
 * ``identity``: the plain value (reads of values written before encryption was turned on).
 
-``secretbox`` (XSalsa20-Poly1305) and ``kms`` are refused with a clear message: the libraries they
-need are not part of kubelite. When no configuration is given, ``kubelite server`` generates
-``<data-dir>/server/cred/encryption-config.json`` (mode 0600) with one random AES-256 aesgcm key
-followed by identity, so Secrets are encrypted from the first start on SQLite and etcd alike.
+``kms`` is refused with a clear message: kubelite has no KMS plugin client. When no configuration is
+given, ``kubelite server`` generates ``<data-dir>/server/cred/encryption-config.json`` (mode 0600)
+with one random AES-256 aesgcm key followed by identity, so Secrets are encrypted from the first start
+on SQLite and etcd alike.
 
 ``EncryptingStore`` wraps any ``Store``: values under the configured resources' key prefixes are
 transformed on every write and read (get, list, watch events, write results); everything else passes
@@ -34,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+import nacl.exceptions
+import nacl.secret
 import yaml
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -58,7 +62,7 @@ class DecryptionError(Exception):
 
 @dataclass(frozen=True)
 class Provider:
-    kind: str  # aesgcm | aescbc | identity
+    kind: str  # aesgcm | aescbc | secretbox | identity
     name: str = ""
     key: bytes = b""
 
@@ -72,6 +76,9 @@ class Provider:
         if self.kind == "aesgcm":
             nonce = os.urandom(12)
             return self.prefix + nonce + AESGCM(self.key).encrypt(nonce, value, storage_key.encode())
+        if self.kind == "secretbox":
+            # upstream seals with a fresh 24-byte nonce and stores nonce + box; no additional data
+            return self.prefix + bytes(nacl.secret.SecretBox(self.key).encrypt(value, os.urandom(24)))
         iv = os.urandom(16)
         padder = padding.PKCS7(128).padder()
         encryptor = Cipher(algorithms.AES(self.key), modes.CBC(iv)).encryptor()
@@ -81,6 +88,8 @@ class Provider:
         body = value[len(self.prefix):]
         if self.kind == "aesgcm":
             return AESGCM(self.key).decrypt(body[:12], body[12:], storage_key.encode())
+        if self.kind == "secretbox":
+            return nacl.secret.SecretBox(self.key).decrypt(body[24:], body[:24])
         decryptor = Cipher(algorithms.AES(self.key), modes.CBC(body[:16])).decryptor()
         unpadder = padding.PKCS7(128).unpadder()
         return unpadder.update(decryptor.update(body[16:]) + decryptor.finalize()) + unpadder.finalize()
@@ -111,16 +120,16 @@ class Transformer:
         raise DecryptionError(f"{key}: stored unencrypted, and the identity provider is not configured")
 
 
-def _key(entry: Any, *, where: str) -> tuple[str, bytes]:
+def _key(entry: Any, *, where: str, sizes: tuple[int, ...] = KEY_SIZES, what: str = "an AES key is 16, 24 or 32 bytes"
+         ) -> tuple[str, bytes]:
     if not isinstance(entry, dict) or not entry.get("name") or not entry.get("secret"):
         raise EncryptionConfigError(f"{where}: each key needs a name and a base64 secret")
     try:
         secret = base64.b64decode(str(entry["secret"]), validate=True)
     except binascii.Error:
         raise EncryptionConfigError(f"{where}: key {entry['name']!r}: secret is not valid base64") from None
-    if len(secret) not in KEY_SIZES:
-        raise EncryptionConfigError(f"{where}: key {entry['name']!r}: an AES key is 16, 24 or 32 bytes, "
-                                    f"got {len(secret)}")
+    if len(secret) not in sizes:
+        raise EncryptionConfigError(f"{where}: key {entry['name']!r}: {what}, got {len(secret)}")
     return str(entry["name"]), secret
 
 
@@ -148,19 +157,22 @@ def parse_config(text: str, *, source: str = "encryption configuration") -> dict
             kind, body = next(iter(spec.items()))
             if kind == "identity":
                 providers.append(Provider("identity"))
-            elif kind in ("aesgcm", "aescbc"):
+            elif kind in ("aesgcm", "aescbc", "secretbox"):
                 keys = (body or {}).get("keys") if isinstance(body, dict) else None
                 if not keys:
                     raise EncryptionConfigError(f"{p_where}.{kind}.keys: Required value")
+                sizes, what = ((32,), "a secretbox key is 32 bytes") if kind == "secretbox" else \
+                    (KEY_SIZES, "an AES key is 16, 24 or 32 bytes")
                 for k_index, key_entry in enumerate(keys):
-                    name, secret = _key(key_entry, where=f"{p_where}.{kind}.keys[{k_index}]")
+                    name, secret = _key(key_entry, where=f"{p_where}.{kind}.keys[{k_index}]", sizes=sizes,
+                                        what=what)
                     providers.append(Provider(kind, name, secret))
-            elif kind in ("secretbox", "kms"):
-                raise EncryptionConfigError(f"{p_where}: the {kind} provider is not supported by kubelite; "
-                                            "use aesgcm or aescbc")
+            elif kind == "kms":
+                raise EncryptionConfigError(f"{p_where}: the kms provider is not supported by kubelite; "
+                                            "use aesgcm, aescbc or secretbox")
             else:
                 raise EncryptionConfigError(f"{p_where}: unknown provider {kind!r}; supported: aesgcm, aescbc, "
-                                            "identity")
+                                            "secretbox, identity")
         if not providers:
             raise EncryptionConfigError(f"{where}.providers: Required value")
         for resource in resources:

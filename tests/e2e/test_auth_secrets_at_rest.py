@@ -1,5 +1,5 @@
 """Secrets are encrypted at rest: their bytes appear neither in the SQLite files nor in etcd, while
-kubectl reads them back unchanged. A custom EncryptionConfiguration (aescbc) is honoured."""
+kubectl reads them back unchanged. A custom EncryptionConfiguration (aescbc, secretbox) is honoured."""
 
 from __future__ import annotations
 
@@ -38,18 +38,24 @@ def test_sqlite_holds_no_plaintext_secret() -> None:
         assert (server.data_dir / "server" / "cred" / "encryption-config.json").stat().st_mode & 0o777 == 0o600
 
 
-def test_custom_aescbc_configuration(tmp_path: Path) -> None:
+def test_custom_aescbc_and_secretbox_configuration(tmp_path: Path) -> None:
     config = tmp_path / "enc.yaml"
     config.write_text(json.dumps({
         "apiVersion": "apiserver.config.k8s.io/v1", "kind": "EncryptionConfiguration",
         "resources": [{"resources": ["secrets"], "providers": [
             {"aescbc": {"keys": [{"name": "mykey", "secret": base64.b64encode(os.urandom(32)).decode()}]}},
-            {"identity": {}}]}]}))
+            {"identity": {}}]},
+            {"resources": ["configmaps"], "providers": [
+                {"secretbox": {"keys": [{"name": "boxkey", "secret": base64.b64encode(os.urandom(32)).decode()}]}},
+                {"identity": {}}]}]}))
     with temporary_server("kubelite-enc-cbc-", "--encryption-provider-config", str(config)) as server:
         create_and_read_back(server)
+        server.kubectl("create", "configmap", "boxed", f"--from-literal=x={MARKER}-cm")
+        got = json.loads(server.kubectl("get", "configmap", "boxed", "-o", "json").stdout)
+        assert got["data"] == {"x": f"{MARKER}-cm"}
         raw = sqlite_bytes(server.data_dir)
-        assert b"k8s:enc:aescbc:v1:mykey:" in raw
-        assert base64.b64encode(MARKER.encode()) not in raw
+        assert b"k8s:enc:aescbc:v1:mykey:" in raw and b"k8s:enc:secretbox:v1:boxkey:" in raw
+        assert base64.b64encode(MARKER.encode()) not in raw and f"{MARKER}-cm".encode() not in raw
 
 
 @pytest.mark.skipif(shutil.which("etcd") is None or shutil.which("etcdctl") is None, reason="etcd not installed")

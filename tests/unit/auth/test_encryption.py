@@ -1,4 +1,4 @@
-"""EncryptionConfiguration parsing, the aesgcm/aescbc/identity providers and key rotation."""
+"""EncryptionConfiguration parsing, the aesgcm/aescbc/secretbox/identity providers and key rotation."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def config(*providers: dict[str, object]) -> str:
                        "resources": [{"resources": ["secrets"], "providers": list(providers)}]})
 
 
-@pytest.mark.parametrize("kind", ["aesgcm", "aescbc"])
+@pytest.mark.parametrize("kind", ["aesgcm", "aescbc", "secretbox"])
 def test_round_trip_with_upstream_prefix(kind: str) -> None:
     t = parse_config(config({kind: {"keys": [{"name": "k1", "secret": KEY1}]}}))["secrets"]
     stored = t.to_storage("/core/secrets/ns/s", b'{"data":{"password":"aHVudGVyMg=="}}')
@@ -63,7 +63,9 @@ def test_rotation_reads_old_keys_and_plaintext_only_with_identity() -> None:
     pytest.param(config({"aesgcm": {"keys": [{"name": "k", "secret": "!!"}]}}), "not valid base64", id="base64"),
     pytest.param(config({"aesgcm": {"keys": [{"name": "k", "secret": base64.b64encode(b"x" * 7).decode()}]}}),
                  "16, 24 or 32 bytes", id="key-size"),
-    pytest.param(config({"secretbox": {"keys": []}}), "not supported", id="secretbox"),
+    pytest.param(config({"kms": {"name": "vault"}}), "kms provider is not supported", id="kms"),
+    pytest.param(config({"secretbox": {"keys": [{"name": "k", "secret": base64.b64encode(b"x" * 16).decode()}]}}),
+                 "a secretbox key is 32 bytes, got 16", id="secretbox-key-size"),
     pytest.param(config({"rot13": {}}), "unknown provider", id="unknown"),
     pytest.param(config(), "providers: Required value", id="no-providers"),
 ])
@@ -82,3 +84,14 @@ def test_default_config_is_generated_once(tmp_path: Path) -> None:
     stored = first["secrets"].to_storage("/k", b"v")
     assert stored.startswith(b"k8s:enc:aesgcm:v1:aesgcmkey:")
     assert second["secrets"].from_storage("/k", stored) == b"v"
+
+
+def test_secretbox_detects_tampering_and_a_wrong_key() -> None:
+    t = parse_config(config({"secretbox": {"keys": [{"name": "k1", "secret": KEY1}]}}))["secrets"]
+    stored = t.to_storage("/core/secrets/ns/a", b"value")
+    assert len(stored) == len(b"k8s:enc:secretbox:v1:k1:") + 24 + 16 + len(b"value")  # nonce, MAC, ciphertext
+    with pytest.raises(DecryptionError, match="cannot decrypt"):
+        t.from_storage("/core/secrets/ns/a", stored[:-1] + bytes([stored[-1] ^ 1]))
+    other = parse_config(config({"secretbox": {"keys": [{"name": "k1", "secret": KEY2}]}}))["secrets"]
+    with pytest.raises(DecryptionError, match="cannot decrypt with key 'k1'"):
+        other.from_storage("/core/secrets/ns/a", stored)
