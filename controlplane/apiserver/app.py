@@ -643,14 +643,14 @@ class APIServer:
                 if self.service_account_tokens is None:
                     raise errors.path_not_found(request.path)
                 sa = await self.registry.get(target.info, target.namespace, target.name)
-                return json_response(await self.service_account_tokens.token_request(service_account=sa, body=body),
-                                     201)
+                return json_response(await self.service_account_tokens.token_request(
+                    service_account=sa, body=body, user=request.get("user")), 201)
             user = request.get("user") or UserInfo("system:anonymous", "", ("system:unauthenticated",))
             answer = await self.reviews.review(group=target.info.group, resource=target.info.plural,
                                                namespace=target.namespace, body=body, user=user)
             return json_response(answer, 201)
         except TokenRequestError as exc:
-            raise errors.APIError(exc.code, {400: "BadRequest", 404: "NotFound", 409: "Conflict"}.get(
+            raise errors.APIError(exc.code, {400: "BadRequest", 403: "Forbidden", 404: "NotFound", 409: "Conflict"}.get(
                 exc.code, "Invalid"), f'TokenRequest.authentication.k8s.io "{target.name}" is invalid: {exc}'
                 if exc.code == 422 else str(exc),
                 {"name": target.name, "group": "authentication.k8s.io", "kind": "TokenRequest",

@@ -34,6 +34,7 @@ from kubelite.controlplane.auth.authentication import (
     ObjectGetter,
     UserInfo,
 )
+from kubelite.controlplane.auth.node_authorizer import node_name
 
 Obj = dict[str, Any]
 
@@ -165,8 +166,11 @@ class ServiceAccountTokens:
 
     # ---- the TokenRequest subresource ---------------------------------------------------------
 
-    async def token_request(self, *, service_account: Obj, body: Obj) -> Obj:
-        """Serve an authentication.k8s.io/v1 TokenRequest for ``service_account``."""
+    async def token_request(self, *, service_account: Obj, body: Obj, user: UserInfo | None = None) -> Obj:
+        """Serve an authentication.k8s.io/v1 TokenRequest for ``service_account``.
+
+        A node (``user`` ``system:node:<name>``) gets only tokens bound to a pod scheduled on it, as
+        upstream's NodeRestriction: an unbound token would outlive the pod it was asked for."""
         if not isinstance(body, dict) or body.get("kind") not in (None, "TokenRequest"):
             raise TokenRequestError("the body must be an authentication.k8s.io/v1 TokenRequest", code=400)
         md = service_account["metadata"]
@@ -190,6 +194,9 @@ class ServiceAccountTokens:
                                     field="spec.audiences")
         bound: Obj | None = None
         ref = spec.get("boundObjectRef")
+        node = node_name(user) if user is not None else None
+        if node is not None:
+            await self._check_node_binding(node, namespace, name, ref)
         if ref:
             bound = await self._bound_object(namespace, ref)
         token, expires = self.issue(namespace=namespace, name=name, uid=str(md.get("uid") or ""),
@@ -200,6 +207,24 @@ class ServiceAccountTokens:
                 "metadata": {"name": name, "namespace": namespace, "creationTimestamp": None},
                 "spec": out_spec,
                 "status": {"token": token, "expirationTimestamp": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}}
+
+    async def _check_node_binding(self, node: str, namespace: str, name: str, ref: Any) -> None:
+        def forbidden(why: str) -> TokenRequestError:
+            return TokenRequestError(f'serviceaccounts "{name}" is forbidden: {why}', code=403)
+
+        if not isinstance(ref, dict) or ref.get("apiVersion") != "v1" or ref.get("kind") != "Pod" or \
+                not ref.get("name"):
+            raise forbidden("node requested token not bound to a pod")
+        if not ref.get("uid"):
+            raise forbidden("node requested token with a pod binding without a uid")
+        pod = await self.get_object(f"/core/pods/{namespace}/{ref['name']}")
+        if pod is None:
+            raise TokenRequestError(f'pods "{ref["name"]}" not found', code=404)
+        if pod["metadata"].get("uid") != ref["uid"]:
+            raise forbidden(f"the UID in the bound object reference ({ref['uid']}) does not match the UID in record. "
+                            "The object might have been deleted and then recreated")
+        if (pod.get("spec") or {}).get("nodeName") != node:
+            raise forbidden("node requested token bound to a pod scheduled on a different node")
 
     async def _bound_object(self, namespace: str, ref: Any) -> Obj:
         if not isinstance(ref, dict):

@@ -90,6 +90,17 @@ def test_node_joins_and_is_confined_to_its_pods(srv: Server, tmp_path: Path) -> 
             '"" in the namespace "default": no relationship found between node \'node-a\' and this object'
             ) in other.stderr
     assert kubectl_as(kubeconfig, "get", "secrets").returncode != 0  # no listing of all secrets
+    # ServiceAccount tokens only bound to a pod scheduled on this node (upstream's NodeRestriction)
+    unbound = kubectl_as(kubeconfig, "create", "token", "default")
+    assert 'serviceaccounts "default" is forbidden: node requested token not bound to a pod' in unbound.stderr
+    uids = {n: json.loads(srv.kubectl("get", "pod", f"pod-{n}", "-o", "json").stdout)["metadata"]["uid"]
+            for n in ("node-a", "node-b")}
+    elsewhere = kubectl_as(kubeconfig, "create", "token", "default", "--bound-object-kind=Pod",
+                           "--bound-object-name=pod-node-b", f"--bound-object-uid={uids['node-b']}")
+    assert "node requested token bound to a pod scheduled on a different node" in elsewhere.stderr
+    own = kubectl_as(kubeconfig, "create", "token", "default", "--bound-object-kind=Pod",
+                     "--bound-object-name=pod-node-a", f"--bound-object-uid={uids['node-a']}")
+    assert own.returncode == 0 and own.stdout.count(".") == 2, own.stderr
     # its own Node yes, another node's no
     node_a = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-a"}}
     env = dict(os.environ, KUBECONFIG=str(kubeconfig), HOME=str(kubeconfig.parent))

@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from kubelite.controlplane.auth.authentication import AuthenticationError
+from kubelite.controlplane.auth.authentication import AuthenticationError, UserInfo
 from kubelite.controlplane.auth.serviceaccount_token import ServiceAccountTokens, TokenRequestError
 
 Obj = dict[str, Any]
@@ -122,3 +122,25 @@ async def test_token_request_validation(rsa_pem: bytes) -> None:
     with pytest.raises(TokenRequestError, match="UID"):
         await tokens.token_request(service_account=sa, body={"spec": {"boundObjectRef": {
             "kind": "Pod", "name": "web", "uid": "stale"}}})
+
+
+async def test_a_node_gets_only_tokens_bound_to_its_own_pods(rsa_pem: bytes) -> None:
+    objs = objects()
+    objs[POD_KEY]["spec"] = {"nodeName": "n1"}
+    tokens = make(objs, rsa_pem)
+    sa = objs[SA_KEY]
+    node = UserInfo("system:node:n1", "", ("system:nodes", "system:authenticated"))
+    other = UserInfo("system:node:n2", "", ("system:nodes", "system:authenticated"))
+    bound = {"spec": {"boundObjectRef": {"apiVersion": "v1", "kind": "Pod", "name": "web", "uid": "pod-uid"}}}
+    assert (await tokens.token_request(service_account=sa, body=bound, user=node))["status"]["token"]
+    for user, body, message in (
+            (node, {"spec": {}}, "node requested token not bound to a pod"),
+            (node, {"spec": {"boundObjectRef": {"apiVersion": "v1", "kind": "Pod", "name": "web"}}},
+             "node requested token with a pod binding without a uid"),
+            (other, bound, "node requested token bound to a pod scheduled on a different node")):
+        with pytest.raises(TokenRequestError, match=message) as exc:
+            await tokens.token_request(service_account=sa, body=body, user=user)
+        assert exc.value.code == 403
+    # anyone else may still ask for an unbound token
+    admin = UserInfo("system:admin", "", ("system:masters",))
+    assert (await tokens.token_request(service_account=sa, body={"spec": {}}, user=admin))["status"]["token"]
