@@ -7,8 +7,8 @@ Upstream's ``plugin/pkg/admission/noderestriction`` for a ``system:node:<name>``
 authorizer already limits which objects a node may touch at all):
 
 * Pods: created only with the ``kubernetes.io/config.mirror`` annotation, ``spec.nodeName`` equal to
-  itself and no ServiceAccount, Secret, ConfigMap or PVC references; a status update only of a pod bound
-  to itself.
+  itself, at most one owner (its own Node, by uid, as controller) and no ServiceAccount, Secret, ConfigMap
+  or PVC references; a status update only of a pod bound to itself; no other pod update.
 * Nodes: only the one named after itself; at creation no label it may not set, on an update (any
   subresource) no change to ``spec.taints`` (it could steer workloads to itself by dropping one) and no
   added, changed or removed label it may not set.
@@ -80,7 +80,7 @@ def _admit_node(request: AdmissionRequest, node: str) -> None:
         raise AdmissionDenied(f'node "{node}" is not allowed to modify labels: {", ".join(forbidden)}')
 
 
-def _admit_pod(request: AdmissionRequest, node: str) -> None:
+async def _admit_pod(request: AdmissionRequest, node: str) -> None:
     pod = request.obj
     if request.operation == DELETE:
         return  # which pods a node may delete (those bound to it) is the Node authorizer's answer
@@ -101,9 +101,34 @@ def _admit_pod(request: AdmissionRequest, node: str) -> None:
                               "only create mirror pods")
     if (pod.get("spec") or {}).get("nodeName") != node:
         raise AdmissionDenied(f'node "{node}" can only create pods with spec.nodeName set to itself')
-    if pod_references(pod):
-        raise AdmissionDenied(f'node "{node}" can not create pods that reference secrets, configmaps, '
-                              "persistentvolumeclaims or service accounts")
+    await _check_owner(request, node)
+    # a mirror pod may reference no other API object: its node could read them through it
+    kinds = {kind for kind, _ in pod_references(pod)}
+    if "serviceaccounts" in kinds:
+        raise AdmissionDenied(f'node "{node}" can not create pods that reference a service account')
+    for kind in ("secrets", "configmaps", "persistentvolumeclaims"):
+        if kind in kinds:
+            raise AdmissionDenied(f'node "{node}" can not create pods that reference {kind}')
+
+
+async def _check_owner(request: AdmissionRequest, node: str) -> None:
+    """A mirror pod's only owner may be its Node, as a controller, without blockOwnerDeletion."""
+    owners = (request.obj.get("metadata") or {}).get("ownerReferences") or []
+    if len(owners) > 1:
+        raise AdmissionDenied(f'node "{node}" can only create pods with a single owner reference set to itself')
+    if not owners:
+        return
+    owner = owners[0]
+    if owner.get("apiVersion") != "v1" or owner.get("kind") != "Node" or owner.get("name") != node:
+        raise AdmissionDenied(f'node "{node}" can only create pods with an owner reference set to itself')
+    if owner.get("controller") is not True:
+        raise AdmissionDenied(f'node "{node}" can only create pods with a controller owner reference set to itself')
+    if owner.get("blockOwnerDeletion") is True:
+        raise AdmissionDenied(f'node "{node}" must not set blockOwnerDeletion on an owner reference')
+    stored = await request.get_object(f"/core/nodes/{node}")
+    uid = ((stored or {}).get("metadata") or {}).get("uid")
+    if uid != owner.get("uid"):
+        raise AdmissionDenied(f"node {node} UID mismatch: expected {owner.get('uid')} got {uid}")
 
 
 async def admit(request: AdmissionRequest) -> None:
@@ -115,4 +140,4 @@ async def admit(request: AdmissionRequest) -> None:
     if request.resource == "nodes":
         _admit_node(request, node)
     elif request.resource == "pods":
-        _admit_pod(request, node)
+        await _admit_pod(request, node)

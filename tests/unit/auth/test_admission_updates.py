@@ -371,3 +371,36 @@ async def test_workload_templates_warn_and_audit_but_are_not_enforced() -> None:
 ])
 def test_upstream_checks_and_order(pod: Obj, level: str, expected: list[str]) -> None:
     assert pod_security.evaluate(pod, level) == expected
+
+
+def mirror(**extra: Any) -> Obj:
+    pod = make_pod(nodeName="n1")
+    pod["metadata"]["annotations"] = {"kubernetes.io/config.mirror": "hash"}
+    pod["metadata"].update(extra)
+    return pod
+
+
+OWNER = {"apiVersion": "v1", "kind": "Node", "name": "n1", "uid": "node-uid", "controller": True}
+
+
+@pytest.mark.parametrize(("pod", "message"), [
+    pytest.param(mirror(ownerReferences=[OWNER]), None, id="owned-by-itself"),
+    pytest.param(mirror(ownerReferences=[OWNER, OWNER]), "with a single owner reference set to itself", id="two"),
+    pytest.param(mirror(ownerReferences=[{**OWNER, "name": "n2"}]), "with an owner reference set to itself",
+                 id="other-node"),
+    pytest.param(mirror(ownerReferences=[{**OWNER, "controller": False}]), "with a controller owner reference",
+                 id="not-controller"),
+    pytest.param(mirror(ownerReferences=[{**OWNER, "blockOwnerDeletion": True}]), "must not set blockOwnerDeletion",
+                 id="block"),
+    pytest.param(mirror(ownerReferences=[{**OWNER, "uid": "stale"}]), "node n1 UID mismatch: expected stale got "
+                 "node-uid", id="uid"),
+    pytest.param({**mirror(), "spec": {**mirror()["spec"], "volumes": [{"name": "v", "configMap": {"name": "c"}}]}},
+                 'node "n1" can not create pods that reference configmaps', id="configmap"),
+])
+async def test_mirror_pod_owner_and_references(pod: Obj, message: str | None) -> None:
+    req = request(pod, {"/core/nodes/n1": {"metadata": {"name": "n1", "uid": "node-uid"}}}, user=NODE)
+    if message is None:
+        await node_restriction.admit(req)
+        return
+    with pytest.raises(AdmissionDenied, match=message):
+        await node_restriction.admit(req)
