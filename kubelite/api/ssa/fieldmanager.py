@@ -35,16 +35,17 @@ Deliberate differences from upstream:
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from kubelite.api.ssa.fieldpath import JSON, FieldSet, FieldsV1Error, make_path, path_string
+from kubelite.api.ssa.fieldpath import JSON, FieldSet, FieldsV1Error, decode_fieldsv1, make_path, path_string
 from kubelite.api.ssa.merge import Conflicts, ManagedFields, ManagerConflict, Updater, VersionedSet
 from kubelite.api.ssa.schema import TypeInfo
-from kubelite.api.ssa.typed import SchemaError, check, compare, field_set
+from kubelite.api.ssa.typed import SchemaError, check, checked_comparison, compare, created_fields, field_set
 from kubelite.api.validation import FIELD_MANAGER_MAX_LENGTH, GoStruct, go_json, go_quote
 
 LAST_APPLIED_ANNOTATION: Final = "kubectl.kubernetes.io/last-applied-configuration"
@@ -227,6 +228,7 @@ def _to_apply_conflict(conflicts: list[ManagerConflict]) -> ApplyConflict:
 # -- manager identifiers --------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)  # a handful of managers write most objects: their keys are reused
 def manager_identifier(*, manager: str, operation: str, api_version: str = "", subresource: str = "") -> str:
     """Upstream ``BuildManagerIdentifier``: the JSON that keys one managedFields entry.
 
@@ -246,6 +248,11 @@ def manager_identifier(*, manager: str, operation: str, api_version: str = "", s
 
 
 def _parse_identifier(identifier: str) -> dict[str, str]:
+    return dict(_parsed_identifier(identifier))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_identifier(identifier: str) -> dict[str, str]:
     try:
         parsed = json.loads(identifier)
     except ValueError:
@@ -358,7 +365,7 @@ def decode_managed_fields(entries: JSON) -> Managed:
         )
         raw = entry.get("fieldsV1")
         try:
-            owned = FieldSet.from_fieldsv1({} if raw is None else raw)
+            owned = decode_fieldsv1({} if raw is None else raw)
         except FieldsV1Error as exc:
             raise ManagedFieldsDecodeError(f"{where}.fieldsV1: {exc}") from None
         # A repeated identifier replaces the earlier entry, as upstream's map assignment does.
@@ -513,6 +520,12 @@ def _gvk_string(obj: JSON) -> str:
 
 def _structured_update(request: _Request, old: JSON, new: JSON, managed: Managed, manager: str) -> Managed:
     """``structuredMergeManager.Update``; raises ManagedFieldsError for objects the schema rejects."""
+    comparison = checked_comparison(request.info, old, new)
+    if comparison is not None:
+        return Managed(request.updater.update(live=old, new=new, api_version=request.api_version,
+                                              managers=managed.fields, manager=manager, comparison=comparison),
+                       managed.times)
+    # something does not fit: the general path says what, with upstream's messages
     try:
         check(request.info, new, allow_duplicates=True)
     except SchemaError as exc:
@@ -544,6 +557,26 @@ def _tracked_update(request: _Request, old: JSON, new: JSON, managed: Managed, m
         managed.fields[identifier] = VersionedSet(owned, current.api_version, current.applied)
         managed.times[identifier] = request.now
     return cap_update_managers(managed, limit=DEFAULT_MAX_UPDATE_MANAGERS)
+
+
+def _created_managed_fields(request: _Request, new: JSON, manager: str) -> list[dict[str, Any]] | None:
+    """The create case of :func:`_tracked_update` (no stored object, no managers yet), in one walk.
+
+    The creator owns every field the object sets (``compare({}, new).added``, see
+    :func:`~kubelite.api.ssa.typed.created_fields`) but the reset and stripped ones. The general
+    path computes the same through two validations, a comparison and the ownership merge;
+    ``None`` when the object does not fit its schema, where that path keeps no managed fields.
+    """
+    added = created_fields(request.info, new)
+    if added is None:
+        return None
+    owned = added if request.reset_fields.is_empty() else added.recursive_difference(request.reset_fields)
+    owned = owned.difference(STRIPPED_FIELDS)
+    if owned.is_empty():
+        return None
+    identifier = request.identifier(manager, OPERATION_UPDATE)
+    return encode_managed_fields(Managed({identifier: VersionedSet(owned, request.api_version, False)},
+                                         {identifier: request.now}))
 
 
 def cap_update_managers(managed: Managed, *, limit: int) -> Managed:
@@ -779,7 +812,10 @@ def update(
     """
     if not isinstance(new, Mapping):
         raise TypeError("new must be a JSON object")
-    result: dict[str, Any] = copy.deepcopy(dict(new))
+    # Only metadata.managedFields of the result changes: copy the levels above it, share the rest.
+    result: dict[str, Any] = dict(new)
+    if isinstance(result.get("metadata"), Mapping):
+        result["metadata"] = dict(result["metadata"])
     old_obj: JSON = old if isinstance(old, Mapping) else {}
     managed = _starting_managed_fields(old_obj, result, ignore_request=subresource != "")
     _set_managed_fields(result, None)
@@ -795,6 +831,9 @@ def update(
         reset_fields=default_reset_fields(subresource) if reset_fields is None else reset_fields,
         now=_utc(now),
     )
+    if not old_obj and not managed.fields:
+        _set_managed_fields(result, _created_managed_fields(request, result, manager))
+        return result
     try:
         managed = _tracked_update(request, old_obj, result, managed, manager)
     except ManagedFieldsError:

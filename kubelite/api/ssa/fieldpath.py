@@ -27,10 +27,13 @@ share untouched subtrees with their inputs, so nothing may change a set after co
 from __future__ import annotations
 
 import json
+import operator
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from enum import IntEnum
 from typing import Any, Final, TypeAlias, final
+
+import orjson
 
 from kubelite.api.validation import GoStruct, go_format_float, go_json, go_quote
 
@@ -116,21 +119,32 @@ KeyFields: TypeAlias = tuple[tuple[str, JSON], ...]
 class PathElement:
     """One step of a path. Build with :meth:`field`, :meth:`key`, :meth:`of_value` or :meth:`of_index`."""
 
-    __slots__ = ("_data", "_order", "kind")
+    __slots__ = ("_data", "_hash", "_order", "_text", "kind")
 
     kind: PathElementKind
     _data: Any
     _order: tuple[Any, ...]
+    _hash: int
+    _text: str | None
 
     def __init__(self, kind: PathElementKind, data: Any, order: tuple[Any, ...]) -> None:
         self.kind = kind
         self._data = data
         self._order = (int(kind), order)
+        # elements are immutable and hashed on every set operation: hash and FieldsV1 key computed once
+        self._hash = hash(self._order)
+        self._text = None
 
     @classmethod
     def field(cls, name: str) -> PathElement:
         """A struct field or map key."""
-        return cls(PathElementKind.FIELD, name, (name,))
+        element = _FIELD_ELEMENTS.get(name)
+        if element is None:
+            element = cls(PathElementKind.FIELD, name, (name,))
+            if len(_FIELD_ELEMENTS) >= _FIELD_ELEMENTS_MAX:
+                _FIELD_ELEMENTS.clear()  # map keys are unbounded; field names are few and come back at once
+            _FIELD_ELEMENTS[name] = element
+        return element
 
     @classmethod
     def key(cls, fields: Mapping[str, JSON] | Iterable[tuple[str, JSON]]) -> PathElement:
@@ -186,7 +200,7 @@ class PathElement:
         return isinstance(other, PathElement) and self._order == other._order
 
     def __hash__(self) -> int:
-        return hash(self._order)
+        return self._hash
 
     def __lt__(self, other: PathElement) -> bool:
         return self._order < other._order
@@ -215,13 +229,18 @@ class PathElement:
 
     def serialize(self) -> str:
         """The FieldsV1 key of this element (``SerializePathElement``)."""
-        if self.kind is PathElementKind.FIELD:
-            return "f:" + self.name
-        if self.kind is PathElementKind.KEY:
-            return "k:" + go_json(GoStruct(tuple(self._data)))
-        if self.kind is PathElementKind.VALUE:
-            return "v:" + go_json(self._data)
-        return f"i:{self._data}"
+        text = self._text
+        if text is None:
+            if self.kind is PathElementKind.FIELD:
+                text = "f:" + self.name
+            elif self.kind is PathElementKind.KEY:
+                text = "k:" + go_json(GoStruct(tuple(self._data)))
+            elif self.kind is PathElementKind.VALUE:
+                text = "v:" + go_json(self._data)
+            else:
+                text = f"i:{self._data}"
+            self._text = text
+        return text
 
     @classmethod
     def parse(cls, text: str) -> PathElement:
@@ -245,6 +264,10 @@ class PathElement:
 
 
 _ATOI: Final = re.compile(r"[+-]?[0-9]+")
+
+_FIELD_ELEMENTS: dict[str, PathElement] = {}
+_ORDER: Final = operator.attrgetter("_order")  # sorts elements by their order tuple without calling __lt__
+_FIELD_ELEMENTS_MAX: Final = 16384
 
 
 def _no_constants(name: str) -> JSON:
@@ -318,14 +341,21 @@ def path_string(path: Sequence[PathElement]) -> str:
 class FieldSet:
     """A set of field paths, stored as a trie (upstream ``fieldpath.Set``)."""
 
-    __slots__ = ("_children", "_members")
+    __slots__ = ("_children", "_fits", "_members", "_v1")
 
     _members: set[PathElement]
     _children: dict[PathElement, FieldSet]
+    # Sets are built (``_insert``) and then only read: the set operations return new sets that share
+    # unchanged subtrees. That makes two memos safe: ``_v1`` the FieldsV1 JSON of a finished set (from
+    # decoding or encoding it), ``_fits`` a schema the set needed no reconciling with.
+    _v1: bytes | None
+    _fits: object | None
 
     def __init__(self, paths: Iterable[Sequence[PathElement]] = ()) -> None:
         self._members = set()
         self._children = {}
+        self._v1 = None
+        self._fits = None
         for path in paths:
             self._insert(path)
 
@@ -334,12 +364,19 @@ class FieldSet:
         new = cls.__new__(cls)
         new._members = members
         new._children = children
+        new._v1 = None
+        new._fits = None
         return new
 
     def _insert(self, path: Sequence[PathElement]) -> None:
         # A zero-length path is the whole object, whose ownership is never tracked.
         if not path:
             return
+        if self._v1 is not None:  # built further after it was encoded: the memos no longer hold
+            if _DECODED.get(self._v1) is self:
+                del _DECODED[self._v1]
+            self._v1 = None
+        self._fits = None
         node = self
         for element in path[:-1]:
             child = node._children.get(element)
@@ -437,8 +474,12 @@ class FieldSet:
         return FieldSet._make(self._members & other._members, children)
 
     def difference(self, other: FieldSet) -> FieldSet:
-        """Paths in this set and not in ``other``; a member of ``other`` does not remove its children."""
+        """Paths in this set and not in ``other``; a member of ``other`` does not remove its children.
+
+        This set itself when nothing is removed (its memos stay useful).
+        """
         children: dict[PathElement, FieldSet] = {}
+        same = True
         for element, mine in self._children.items():
             theirs = other._children.get(element)
             if theirs is None:
@@ -448,13 +489,24 @@ class FieldSet:
                 # Upstream never keeps a node without members below it.
                 if not rest.is_empty():
                     children[element] = rest
-        return FieldSet._make(self._members - other._members, children)
+                    same = same and rest is mine
+                else:
+                    same = False
+        members = self._members - other._members if other._members else self._members
+        if same and len(members) == len(self._members):
+            return self
+        return FieldSet._make(members if members is not self._members else set(members), children)
 
     def recursive_difference(self, other: FieldSet) -> FieldSet:
-        """Like :meth:`difference`, but a member of ``other`` also removes everything below it."""
+        """Like :meth:`difference`, but a member of ``other`` also removes everything below it.
+
+        This set itself when nothing is removed.
+        """
         children: dict[PathElement, FieldSet] = {}
+        same = True
         for element, mine in self._children.items():
             if element in other._members:
+                same = False
                 continue
             theirs = other._children.get(element)
             if theirs is None:
@@ -463,7 +515,13 @@ class FieldSet:
                 rest = mine.recursive_difference(theirs)
                 if not rest.is_empty():
                     children[element] = rest
-        return FieldSet._make(self._members - other._members, children)
+                    same = same and rest is mine
+                else:
+                    same = False
+        members = self._members - other._members if other._members else self._members
+        if same and len(members) == len(self._members):
+            return self
+        return FieldSet._make(members if members is not self._members else set(members), children)
 
     def leaves(self) -> FieldSet:
         """Only the members that have no members below them."""
@@ -473,14 +531,19 @@ class FieldSet:
     # -- FieldsV1 -------------------------------------------------------------------------------
 
     def to_fieldsv1(self) -> dict[str, Any]:
-        """The FieldsV1 object of this set, keys in upstream's order."""
-        return self._emit(include_self=False)
+        """The FieldsV1 object of this set, keys in upstream's order (a new object each time)."""
+        if self._v1 is not None:
+            decoded: dict[str, Any] = orjson.loads(self._v1)
+            return decoded
+        emitted = self._emit(include_self=False)
+        _remember(self, emitted)
+        return emitted
 
     def _emit(self, *, include_self: bool) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if include_self:
             out["."] = {}
-        for element in sorted(self._members | self._children.keys()):
+        for element in sorted(self._members | self._children.keys(), key=_ORDER):
             child = self._children.get(element)
             if child is None:
                 out[element.serialize()] = {}
@@ -540,6 +603,44 @@ def _read_fields(fields: Mapping[str, JSON], *, where: str) -> tuple[FieldSet | 
         # A node with nothing below it ({} or only unknown kinds) is a member.
         is_member = True
     return children, is_member
+
+
+# FieldsV1 JSON -> its decoded set. Most managed fields entries of a write are the ones the previous
+# write of the object encoded (or that objects of one template share), so they are decoded once.
+_DECODED: dict[bytes, FieldSet] = {}
+_DECODED_MAX: Final = 4096
+
+
+def _remember(field_set: FieldSet, emitted: dict[str, Any]) -> None:
+    """Memoize ``emitted`` (what ``_emit`` gave) as the encoding and decoding of ``field_set``."""
+    try:
+        text = orjson.dumps(emitted)
+    except (orjson.JSONEncodeError, TypeError):  # cannot happen for emitted sets; never worth failing for
+        return
+    field_set._v1 = text
+    if len(_DECODED) >= _DECODED_MAX:
+        _DECODED.pop(next(iter(_DECODED)))  # the oldest entry
+    _DECODED[text] = field_set
+
+
+def decode_fieldsv1(fields: JSON) -> FieldSet:
+    """:meth:`FieldSet.from_fieldsv1` through a cache; the set is shared, so it must not be changed.
+
+    Raises :class:`FieldsV1Error` as ``from_fieldsv1`` does.
+    """
+    try:
+        text = orjson.dumps(fields)
+    except (orjson.JSONEncodeError, TypeError):
+        return FieldSet.from_fieldsv1(fields)
+    found = _DECODED.get(text)
+    if found is not None:
+        return found
+    found = FieldSet.from_fieldsv1(fields)
+    emitted = found._emit(include_self=False)
+    if orjson.dumps(emitted) == text:
+        # only an exact round trip is memoized: other spellings of the same set re-encode canonically
+        _remember(found, emitted)
+    return found
 
 
 def field_set_from_fieldsv1(fields: JSON) -> FieldSet:

@@ -103,10 +103,13 @@ class Updater:
         return result
 
     def _ownership(
-        self, old: JSON, new: JSON, managers: ManagedFields, workflow: str, *, force: bool
+        self, old: JSON, new: JSON, managers: ManagedFields, workflow: str, *, force: bool,
+        comparison: Comparison | None = None,
     ) -> tuple[ManagedFields, Comparison]:
         """``Updater.update``: take what ``workflow`` changed from the other managers."""
-        comparison = compare(self.info, old, new).exclude(self.ignored)
+        if comparison is None:
+            comparison = compare(self.info, old, new)
+        comparison = comparison.exclude(self.ignored)
         changed = comparison.modified.union(comparison.added)
         conflicts: ManagedFields = {}
         removed: ManagedFields = {}
@@ -130,11 +133,15 @@ class Updater:
         return {manager: owned for manager, owned in result.items() if not owned.fields.is_empty()}, comparison
 
     def update(
-        self, *, live: JSON, new: JSON, api_version: str, managers: ManagedFields, manager: str
+        self, *, live: JSON, new: JSON, api_version: str, managers: ManagedFields, manager: str,
+        comparison: Comparison | None = None,
     ) -> ManagedFields:
-        """Ownership after ``manager`` wrote ``new`` over ``live`` (``Updater.Update``)."""
+        """Ownership after ``manager`` wrote ``new`` over ``live`` (``Updater.Update``).
+
+        ``comparison`` is ``compare(live, new)`` when the caller has it already.
+        """
         managers = self._reconcile(live, managers)
-        managers, comparison = self._ownership(live, new, managers, manager, force=True)
+        managers, comparison = self._ownership(live, new, managers, manager, force=True, comparison=comparison)
         previous = managers.get(manager)
         owned = previous.fields if previous is not None else FieldSet()
         owned = owned.difference(comparison.removed).union(comparison.modified).union(comparison.added)

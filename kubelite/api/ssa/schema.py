@@ -272,10 +272,12 @@ class _SchemaNode:
     properties a node has beyond its schema's own.
     """
 
-    __slots__ = ("_cache", "_list", "_lock", "_map", "_preserve", "_scalar", "_schema")
+    __slots__ = ("_cache", "_fields", "_list", "_lock", "_map", "_preserve", "_scalar", "_schema")
 
     def __init__(self, schema: Mapping[str, Any], *, preserve_unknown: bool, map_override: MapType | None) -> None:
         self._schema = schema
+        # name -> field type (None: not declared); every walk over an object asks this per key
+        self._fields: dict[str, TypeInfo | None] = {}
         # A node with x-kubernetes-preserve-unknown-fields opts itself and its inline descendants in.
         self._preserve = preserve_unknown or schema.get("x-kubernetes-preserve-unknown-fields") is True
         self._cache: dict[str, Any] = {}
@@ -361,6 +363,16 @@ class _SchemaNode:
         return info
 
     def field(self, name: str) -> TypeInfo | None:
+        try:
+            return self._fields[name]
+        except KeyError:
+            pass
+        found = self._field(name)
+        if found is not None or len(self._fields) < 4096:  # undeclared names (map keys) are not all kept
+            self._fields[name] = found
+        return found
+
+    def _field(self, name: str) -> TypeInfo | None:
         if self._map is None:
             return None
         member = self._properties().get(name)

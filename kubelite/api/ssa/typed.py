@@ -25,8 +25,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeAlias, final
 
+import orjson
+
 from kubelite.api.ssa.fieldpath import JSON, FieldSet, Path, PathElement, PathElementKind, path_string, values_equal
-from kubelite.api.ssa.schema import ListKind, ScalarType, TypeInfo
+from kubelite.api.ssa.schema import DEDUCED, UNTYPED_ATOMIC, ListKind, ScalarType, TypeInfo
 from kubelite.api.validation import go_format_float, go_quote
 
 
@@ -121,8 +123,11 @@ def _member_type(info: TypeInfo, name: str) -> tuple[TypeInfo, bool]:
     return (values if values is not None else _NO_TYPE), False
 
 
+_SCALARS: Final = (str, int, float, bool)  # a tuple: isinstance is faster with one than with a union
+
+
 def _is_scalar(value: Maybe) -> bool:
-    return isinstance(value, str | int | float | bool)
+    return isinstance(value, _SCALARS)
 
 
 def _aspect(info: TypeInfo, value: Maybe) -> Aspect | None:
@@ -290,6 +295,8 @@ def validate(info: TypeInfo, value: JSON, *, allow_duplicates: bool = False) -> 
 
 
 def _validate(info: TypeInfo, value: JSON, path: Path, allow_duplicates: bool) -> list[SchemaIssue]:
+    if info is DEDUCED or info is UNTYPED_ATOMIC:
+        return []  # untyped positions take any JSON value at any depth (e.g. FieldsV1 below its root)
     aspect = _aspect(info, value)
     if aspect is None:
         return _issue(path, _INVALID_ATOM)
@@ -411,6 +418,104 @@ def _field_set(info: TypeInfo, value: JSON, path: Path, out: FieldSet) -> None:
         _field_set(child, item, child_path, out)
         if item is None or (isinstance(item, Mapping) and not item) or not declared:
             out._insert(child_path)
+
+
+def created_fields(info: TypeInfo, value: JSON) -> FieldSet | None:
+    """What creating ``value`` adds, in one walk: ``compare(info, {}, value).added`` if ``value`` fits.
+
+    The field manager's create case. ``None`` when ``validate(info, value, allow_duplicates=True)``
+    finds a problem (the slow path would then fail, and its messages are not needed). Identical to
+    the slow path otherwise: every position below the root is added, atomic lists and maps and empty
+    or null containers as leaves, duplicated list items as wholes (tests/unit/api/
+    test_managed_fields_fast_paths.py compares the two on random objects).
+    """
+    if not isinstance(value, Mapping):
+        return None
+    root_aspect = _aspect(info, value)
+    if root_aspect != "map":
+        return None
+    out = FieldSet()
+    if not value:
+        return out
+    atomic = info.map_kind() == "atomic"
+    members, children = out._members, out._children
+    for key, item in value.items():
+        child = info.field(key)
+        if child is None:
+            child = info.values()
+            if child is None:
+                return None
+        if atomic:
+            if _validate(child, item, (), True):
+                return None
+            continue
+        if not _created(child, item, PathElement.field(key), members, children):
+            return None
+    return out
+
+
+def _created(info: TypeInfo, value: JSON, element: PathElement, members: set[PathElement],
+             children: dict[PathElement, FieldSet]) -> bool:
+    """Add ``element`` (the position of ``value``) and all below it; False when ``value`` does not fit."""
+    aspect = _aspect(info, value)
+    if aspect is None:
+        return False
+    members.add(element)
+    if aspect == "scalar":
+        kind = info.scalar_kind()
+        assert kind is not None
+        return not _scalar_issues(kind, value, (), "")
+    if aspect == "list":
+        if value is None:
+            return True
+        if not isinstance(value, list):
+            return False
+        kind_list = info.list_kind()
+        assert kind_list is not None
+        items = info.items()
+        if kind_list.type == "atomic" or not value:
+            # a leaf for the comparison; validation still looks at every item
+            return not any(_validate(items, item, (), True) for item in value)
+        elements: list[PathElement] = []
+        counts: dict[PathElement, int] = {}
+        for item in value:
+            try:
+                item_element = list_item_element(info, kind_list, item)
+            except _ItemError:
+                return False
+            elements.append(item_element)
+            counts[item_element] = counts.get(item_element, 0) + 1
+        below = FieldSet()
+        for item, item_element in zip(value, elements, strict=True):
+            if counts[item_element] > 1:
+                # a duplicated item is compared as a whole: only its own path is added
+                if _validate(items, item, (), True):
+                    return False
+                below._members.add(item_element)
+            elif not _created(items, item, item_element, below._members, below._children):
+                return False
+        children[element] = below
+        return True
+    if value is None:
+        return True
+    if not isinstance(value, Mapping):
+        return False
+    atomic = info.map_kind() == "atomic" or not value
+    sub = FieldSet() if not atomic else None
+    for key, item in value.items():
+        child = info.field(key)
+        if child is None:
+            child = info.values()
+            if child is None:
+                return False
+        if sub is None:
+            if _validate(child, item, (), True):
+                return False
+        elif not _created(child, item, PathElement.field(key), sub._members, sub._children):
+            return False
+    if sub is not None:
+        children[element] = sub
+    return True
 
 
 # -- merge ----------------------------------------------------------------------------------------
@@ -735,6 +840,72 @@ def _compare_list(
     return issues
 
 
+def checked_comparison(info: TypeInfo, lhs: JSON, rhs: JSON) -> Comparison | None:
+    """``compare(info, lhs, rhs)`` if both fit the schema (duplicates allowed), else None.
+
+    The field manager's update case: what the general path gets from validating both objects and
+    comparing them, with subtrees that are the same JSON on both sides validated once and not
+    compared (an equal subtree adds nothing to a comparison, and its problems are the old object's).
+    ``None`` means the general path would fail; its messages are not needed then.
+    """
+    if _validate(info, lhs, (), True):
+        return None
+    out = Comparison()
+    if not _diff(info, lhs, rhs, (), out):
+        return None
+    return out
+
+
+def _same_json(lhs: JSON, rhs: JSON) -> bool:
+    """Whether two values are the same JSON (``==`` alone would equate true with 1, and 1 with 1.0)."""
+    if lhs is rhs:
+        return True
+    if lhs != rhs:
+        return False
+    try:
+        return orjson.dumps(lhs) == orjson.dumps(rhs)
+    except (orjson.JSONEncodeError, TypeError):  # integers beyond 64 bits: compared the long way
+        return False
+
+
+def _diff(info: TypeInfo, lhs: JSON, rhs: JSON, path: Path, out: Comparison) -> bool:
+    """Compare ``lhs`` (valid) with ``rhs`` into ``out`` and validate ``rhs``; False on any problem."""
+    if _same_json(lhs, rhs):
+        return True
+    map_kind = info.map_kind()
+    if not (isinstance(lhs, dict) and isinstance(rhs, dict) and map_kind is not None and map_kind != "atomic"
+            and (lhs or rhs)):
+        # not two granular maps: validated and compared whole, as the general path does
+        return not _validate(info, rhs, path, True) and not _compare(info, lhs, rhs, path, out)
+    # two granular maps: what _compare_as does for them, key by key, each pair diffed in turn
+    for key, left in lhs.items():
+        element = PathElement.field(key)
+        if key in rhs:
+            child = info.field(key)
+            if child is None:
+                child = info.values()
+                if child is None:
+                    return False  # rhs has a field the schema does not declare
+            if not _diff(child, left, rhs[key], (*path, element), out):
+                return False
+        else:
+            removed, _ = _member_type(info, key)
+            if _compare(removed, left, ABSENT, (*path, element), out):
+                return False
+    for key, right in rhs.items():
+        if key in lhs:
+            continue
+        child = info.field(key)
+        if child is None:
+            child = info.values()
+            if child is None:
+                return False
+        element = PathElement.field(key)
+        if _validate(child, right, (*path, element), True) or _compare(child, ABSENT, right, (*path, element), out):
+            return False
+    return True
+
+
 # -- remove ---------------------------------------------------------------------------------------
 
 
@@ -829,10 +1000,13 @@ def reconcile_field_set(fields: FieldSet, info: TypeInfo) -> FieldSet | None:
     list or map instead. Returns None when nothing needed to change. (Atomic to granular needs no
     change: owning the whole value keeps meaning the same.)
     """
+    if fields._fits is info:
+        return None
     to_remove = FieldSet()
     to_add = FieldSet()
     _reconcile(info, fields, (), False, to_remove, to_add)
     if to_remove.is_empty() and to_add.is_empty():
+        fields._fits = info  # the set is not changed after it is built: the answer holds for good
         return None
     return fields.recursive_difference(to_remove).union(to_add)
 
