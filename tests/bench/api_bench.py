@@ -1,6 +1,6 @@
 """API server throughput and latency at N concurrent clients, beside the raw datastore floor.
 
-Run:  python tests/bench/api_bench.py --backend sqlite|etcd [--clients 100] [--objects 2000]
+Run:  python tests/bench/api_bench.py --backend sqlite|etcd [--clients 100] [--objects 2000] [--kind configmap|pod]
 Prints, for create / get / list / watch-delivery: operations per second and p50/p99 latency, and the
 floor measured in the same run (direct SQLite inserts with the same durability settings, or direct
 etcd puts through the same async client). Upstream's SLO for mutating calls is p99 <= 1 s.
@@ -12,6 +12,11 @@ Beside wall-clock figures, each API phase prints the server process's CPU time p
 threads, from /proc): on a loaded 2-core machine that is the steadier figure to compare across runs. The
 SQLite floor waits mostly on fsync, so it does not fall when other processes take the CPU while the API
 server (CPU-bound) does: the load average is printed so that ratios to the floor can be judged.
+
+``--kind pod`` measures the writes a scheduled pod costs the API server, as the scheduler makes them:
+Pod create (scheduler_perf's pod template: one container, requests 100m / 500Mi), pods/binding, and a
+core/v1 ``Scheduled`` Event; then the three together per pod ("scheduled pod"), which is what bounds the
+end-to-end scheduling throughput (issue 6 wants >= 680 pods/s).
 """
 
 from __future__ import annotations
@@ -89,6 +94,86 @@ async def run_phase(name: str, clients: int, per_client: int, op: Any, server_pi
     seconds = time.perf_counter() - started
     server_cpu = process_cpu(server_pid) - cpu if server_pid is not None else None
     return Figures(name, clients * per_client, seconds, latencies, server_cpu)
+
+
+def pod_body(name: str) -> dict[str, Any]:
+    """scheduler_perf's pod-default.yaml, as a client would create it."""
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": "bench"}},
+            "spec": {"containers": [{"name": "pause", "image": "registry.k8s.io/pause:3.10",
+                                     "ports": [{"containerPort": 80}],
+                                     "resources": {"limits": {"cpu": "100m", "memory": "500Mi"},
+                                                   "requests": {"cpu": "100m", "memory": "500Mi"}}}]}}
+
+
+def scheduled_event(pod: dict[str, Any], node: str) -> dict[str, Any]:
+    """The core/v1 Event the scheduler records for a bound pod (kubelite.client.events' makeEvent)."""
+    md = pod["metadata"]
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return {"apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": f"{md['name']}.{time.time_ns():x}", "namespace": md["namespace"]},
+            "involvedObject": {"kind": "Pod", "apiVersion": "v1", "namespace": md["namespace"], "name": md["name"],
+                               "uid": md["uid"], "resourceVersion": md["resourceVersion"]},
+            "reason": "Scheduled", "message": f"Successfully assigned {md['namespace']}/{md['name']} to {node}",
+            "type": "Normal", "source": {"component": "default-scheduler"}, "firstTimestamp": stamp,
+            "lastTimestamp": stamp, "count": 1, "reportingComponent": "default-scheduler",
+            "reportingInstance": "bench"}
+
+
+async def bench_pods(url: str, context: ssl.SSLContext, clients: int, objects: int,
+                     server_pid: int | None = None) -> list[Figures]:
+    per_client = max(1, objects // clients)
+    connector = aiohttp.TCPConnector(ssl=context, limit=clients * 2)
+    base = f"{url}/api/v1/namespaces/default"
+    json_headers = {"Content-Type": "application/json"}
+    figures = []
+    async with aiohttp.ClientSession(connector=connector) as session:
+        # the ServiceAccount admission reads the pods' account: a cluster's controllers create it (this
+        # server runs without them), and a missing one would send every create to the store
+        async with session.post(f"{base}/serviceaccounts", data=orjson.dumps({"metadata": {"name": "default"}}),
+                                headers=json_headers) as resp:
+            assert resp.status in (201, 409), await resp.text()
+        created: dict[str, dict[str, Any]] = {}
+
+        async def create_pod(name: str) -> dict[str, Any]:
+            async with session.post(f"{base}/pods", data=orjson.dumps(pod_body(name)), headers=json_headers) as resp:
+                assert resp.status == 201, await resp.text()
+                pod: dict[str, Any] = orjson.loads(await resp.read())
+                return pod
+
+        async def bind(name: str, node: str) -> None:
+            binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name},
+                       "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
+            async with session.post(f"{base}/pods/{name}/binding", data=orjson.dumps(binding),
+                                    headers=json_headers) as resp:
+                assert resp.status == 201, await resp.text()
+                await resp.read()
+
+        async def record(pod: dict[str, Any], node: str) -> None:
+            async with session.post(f"{base}/events", data=orjson.dumps(scheduled_event(pod, node)),
+                                    headers=json_headers) as resp:
+                assert resp.status == 201, await resp.text()
+                await resp.read()
+
+        async def create(w: int, i: int) -> None:
+            created[f"p-{w}-{i}"] = await create_pod(f"p-{w}-{i}")
+
+        async def binding(w: int, i: int) -> None:
+            await bind(f"p-{w}-{i}", f"node-{(w * per_client + i) % 5000}")
+
+        async def event(w: int, i: int) -> None:
+            await record(created[f"p-{w}-{i}"], f"node-{(w * per_client + i) % 5000}")
+
+        async def scheduled(w: int, i: int) -> None:
+            pod, node = await create_pod(f"s-{w}-{i}"), f"node-{(w * per_client + i) % 5000}"
+            await bind(f"s-{w}-{i}", node)
+            await record(pod, node)
+
+        figures.append(await run_phase(f"pod create ({clients} clients)", clients, per_client, create, server_pid))
+        figures.append(await run_phase(f"pod binding ({clients} clients)", clients, per_client, binding, server_pid))
+        figures.append(await run_phase(f"event create ({clients} clients)", clients, per_client, event, server_pid))
+        figures.append(await run_phase(f"scheduled pod: all 3 ({clients} cl.)", clients, per_client, scheduled,
+                                       server_pid))
+    return figures
 
 
 async def bench_api(url: str, context: ssl.SSLContext, clients: int, objects: int,
@@ -189,7 +274,8 @@ async def main_async(args: argparse.Namespace) -> list[Figures]:
             extra += ["--disable-controllers", "--disable-scheduler"]
         server = start_server(workdir / "server", *extra)
         url, context = client_ssl(server.kubeconfig, workdir)
-        figures = await bench_api(url, context, args.clients, args.objects, server.process.pid)
+        bench = bench_pods if args.kind == "pod" else bench_api
+        figures = await bench(url, context, args.clients, args.objects, server.process.pid)
         return [floor, *figures]
     finally:
         if server is not None:
@@ -204,13 +290,15 @@ def main(argv: list[str] | None = None) -> list[Figures]:
     parser.add_argument("--backend", choices=["sqlite", "etcd"], default="sqlite")
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--objects", type=int, default=2000)
+    parser.add_argument("--kind", choices=["configmap", "pod"], default="configmap",
+                        help="configmap: create/get/list/watch; pod: Pod create, pods/binding, Event create")
     parser.add_argument("--with-controllers", action="store_true",
                         help="also run the scheduler and controllers in the server process, as a default server does")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
     figures = asyncio.run(main_async(args))
     mode = "API server with controllers and scheduler" if args.with_controllers else "API server alone"
-    print(f"\nkubelite API benchmark, backend={args.backend}, {mode}, {os.cpu_count()} cpus, "
+    print(f"\nkubelite API benchmark, kind={args.kind}, backend={args.backend}, {mode}, {os.cpu_count()} cpus, "
           f"1-min load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
     for fig in figures:
         print("  " + fig.line())
