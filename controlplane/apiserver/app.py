@@ -703,6 +703,7 @@ class APIServer:
             options["preconditions"] = {**(options.get("preconditions") or {}),
                                         "resourceVersion": pod["metadata"].get("resourceVersion")}
         try:
+            await self._add_disruption_target(target, options)
             await self.registry.delete(target.info, target.namespace, target.name, options)
         except errors.APIError as exc:
             if exc.code == 409 and uncharged_budget is not None and not user_precondition:
@@ -710,6 +711,41 @@ class APIServer:
             raise
         return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                               "code": 201}, 201)
+
+    async def _add_disruption_target(self, target: Target, options: Obj) -> None:
+        """Upstream addConditionAndDeletePod: the evicted pod gets the DisruptionTarget condition (what a Job's
+        podFailurePolicy can match) before it is deleted, checked against the delete's preconditions; a
+        resourceVersion precondition then moves to the version this write made."""
+        if options.get("dryRun") == ["All"]:
+            return
+        pre = options.get("preconditions") or {}
+
+        def add(pod: Obj) -> Obj:
+            md = pod["metadata"]
+            if pre.get("uid") and pre["uid"] != md.get("uid"):
+                raise errors.conflict("pods", target.name, f"the UID in the precondition ({pre['uid']}) does not "
+                                      f"match the UID in record ({md.get('uid')}). The object might have been "
+                                      "deleted and then recreated")
+            if pre.get("resourceVersion") and pre["resourceVersion"] != md.get("resourceVersion"):
+                raise errors.conflict("pods", target.name, f"the ResourceVersion in the precondition "
+                                      f"({pre['resourceVersion']}) does not match the ResourceVersion in record "
+                                      f"({md.get('resourceVersion')}). The object might have been modified")
+            status = pod.setdefault("status", {})
+            conditions = [c for c in status.get("conditions") or [] if isinstance(c, dict)]
+            old = next((c for c in conditions if c.get("type") == "DisruptionTarget"), None)
+            if old is not None and old.get("status") == "True" and old.get("reason") == "EvictionByEvictionAPI":
+                return pod  # already marked: nothing to write
+            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            status["conditions"] = [c for c in conditions if c.get("type") != "DisruptionTarget"] + [
+                {"type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI",
+                 "message": "Eviction API: evicting", "lastProbeTime": None,
+                 "lastTransitionTime": old.get("lastTransitionTime") if old and old.get("status") == "True" else stamp}]
+            return pod
+
+        written = await self.registry.update(target.info, target.namespace, target.name, add, WriteOptions(),
+                                             subresource="status", precondition_from_body=False)
+        if pre.get("resourceVersion"):
+            options["preconditions"] = {**pre, "resourceVersion": written.obj["metadata"].get("resourceVersion")}
 
     async def _charge_disruption_budget(self, pod: Obj, options: Obj) -> str | None:
         """Charge the pod's budget one disruption (upstream checkAndDecrement); raise when it allows none.

@@ -18,6 +18,10 @@ this controller is what makes that number mean something. Per budget, level-trig
 * when the counts cannot be computed the budget is failed safe: ``disruptionsAllowed: 0`` and
   ``DisruptionAllowed=False`` reason ``SyncFailed`` with the error, so no eviction passes on a guess.
 
+A pod the eviction marked ``DisruptionTarget=True`` but that was not deleted within two minutes (upstream
+``stalePodDisruptionTimeout``) gets the condition set back to False, so a Job's podFailurePolicy does not
+mistake its later failure for the disruption.
+
 Status is written with the cached resourceVersion (as upstream's UpdateStatus), so a concurrent eviction
 charge is never overwritten: the write conflicts and the budget is recomputed from the newer object.
 """
@@ -50,6 +54,8 @@ CONDITION: Final = "DisruptionAllowed"
 SUFFICIENT_PODS: Final = "SufficientPods"
 INSUFFICIENT_PODS: Final = "InsufficientPods"
 SYNC_FAILED: Final = "SyncFailed"
+STALE_DISRUPTION_TIMEOUT: Final = 120.0
+STALE_PREFIX: Final = "stale-pod:"  # queue keys of pods whose DisruptionTarget condition may be stale
 
 
 class DisruptionError(Exception):
@@ -157,6 +163,23 @@ def conditions_up_to_date(pdb: Obj) -> bool:
     return False
 
 
+def stale_disruption_wait(pod: Obj, now: float) -> float | None:
+    """Upstream ``nonTerminatingPodHasStaleDisruptionCondition``: None when the pod has no DisruptionTarget
+    condition to clean (or it is being deleted, finished, or the kubelet set it), else seconds until it is stale."""
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return None
+    status = pod.get("status") or {}
+    if status.get("phase") in ("Succeeded", "Failed"):
+        return None
+    for condition in status.get("conditions") or []:
+        if isinstance(condition, dict) and condition.get("type") == "DisruptionTarget":
+            if condition.get("status") != "True" or condition.get("reason") == "TerminationByKubelet":
+                return None
+            since = parse_time(condition.get("lastTransitionTime")) or now
+            return max(since + STALE_DISRUPTION_TIMEOUT - now, 0.0)
+    return None
+
+
 def _now_rfc3339() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -170,6 +193,7 @@ class DisruptionController(Controller):
         self.client = client
         self.clock = clock
         self.pdbs_api = client.resource("policy", "v1", "poddisruptionbudgets")
+        self.pods_api = client.resource("", "v1", "pods")
         # upstream's event source for this controller is "controllermanager"
         self.recorder: EventRecorder = recorder or EventRecorder(client, component="controllermanager",
                                                                  host=socket.gethostname())
@@ -199,6 +223,10 @@ class DisruptionController(Controller):
         return found
 
     def _pod_changed(self, pod: Obj) -> None:
+        wait = stale_disruption_wait(pod, self.clock())
+        if wait is not None:
+            md = pod["metadata"]
+            self.queue.add_after(f"{STALE_PREFIX}{md.get('namespace')}/{md.get('name')}", wait)
         budgets = self.budgets_for(pod)
         if not budgets:
             return
@@ -312,6 +340,8 @@ class DisruptionController(Controller):
     # ---- reconcile ----
 
     async def reconcile(self, key: str) -> float | None:
+        if key.startswith(STALE_PREFIX):
+            return await self._clear_stale_disruption(key.removeprefix(STALE_PREFIX))
         cached = self.pdbs.store.get(key)
         if cached is None:
             return None
@@ -322,6 +352,27 @@ class DisruptionController(Controller):
             log.info("disruption: %s: %s", key, exc)
             await self._fail_safe(pdb, str(exc))
             return None
+
+    async def _clear_stale_disruption(self, pod_key: str) -> float | None:
+        """Upstream ``syncStalePodDisruption``: DisruptionTarget back to False on a pod that was not deleted."""
+        cached = self.pods.store.get(pod_key)
+        if cached is None:
+            return None
+        wait = stale_disruption_wait(cached, self.clock())
+        if wait is None or wait > 0:
+            return wait
+        pod = copy.deepcopy(cached)
+        conditions = [c for c in pod["status"].get("conditions") or [] if c.get("type") != "DisruptionTarget"]
+        conditions.append({"type": "DisruptionTarget", "status": "False", "lastProbeTime": None,
+                           "lastTransitionTime": _now_rfc3339()})
+        pod["status"]["conditions"] = conditions
+        try:
+            await self.pods_api.update_status(typed(pod, api_version="v1", kind="Pod"))
+        except APIStatusError as exc:
+            if not is_not_found(exc):
+                raise
+        log.info("disruption: reset the stale DisruptionTarget condition of pod %s", pod_key)
+        return None
 
     async def _try_sync(self, pdb: Obj) -> float | None:
         md = pdb["metadata"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from controller_waits import dump_state, exists, get_json, wait_for
-from e2e_harness import Server
+from e2e_harness import Server, raw_request
 from fake_kubelet import FakeNodes
 
 pytestmark = [pytest.mark.e2e]
@@ -184,6 +184,28 @@ def test_pod_replacement_policy_failed_waits_for_the_terminating_pod(server: Ser
                      for p in get_json(server, "pods", "-l", "job-name=patient", *ns)["items"]),
              what="the failed pod counted and replaced")
     server.kubectl("delete", "job", "patient", *ns)
+
+
+def test_an_evicted_pod_is_a_disruption_a_failure_policy_can_ignore(server: Server, nodes: FakeNodes,
+                                                                    namespace: str) -> None:
+    ns = ["-n", namespace]
+    ignore_disruptions = {"rules": [{"action": "Ignore",
+                                     "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]}
+    server.kubectl("apply", "-f", "-", input=job("evictable", namespace, command=["sleep", "30"], backoffLimit=0,
+                                                   podFailurePolicy=ignore_disruptions))
+    first = wait_for(lambda: [p for p in get_json(server, "pods", "-l", "job-name=evictable", *ns)["items"]
+                              if p["status"].get("phase") == "Running"], what="a running pod")[0]["metadata"]["name"]
+    body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": first, "namespace": namespace}}
+    status, _ = raw_request(server, "POST", f"/api/v1/namespaces/{namespace}/pods/{first}/eviction",
+                            json.dumps(body).encode())
+    assert status == 201
+    # the eviction marked the pod DisruptionTarget: its failure is ignored (backoffLimit 0 would fail the Job)
+    wait_for(lambda: any(p["metadata"]["name"] != first and p["status"].get("phase") == "Running"
+                         for p in get_json(server, "pods", "-l", "job-name=evictable", *ns)["items"]),
+             what="the evicted pod replaced")
+    status_now = get_json(server, "job", "evictable", *ns)["status"]
+    assert not status_now.get("failed") and not any(c["type"] == "Failed" for c in status_now.get("conditions", []))
+    server.kubectl("delete", "job", "evictable", *ns)
 
 
 def test_ttl_after_finished_and_suspend(server: Server, nodes: FakeNodes, namespace: str) -> None:

@@ -18,6 +18,7 @@ from kubelite.controlplane.controllers.disruption import (
     disruptions_allowed,
     scaled_value,
     set_condition,
+    stale_disruption_wait,
 )
 
 Obj = dict[str, Any]
@@ -147,3 +148,18 @@ async def test_unmanaged_pods_are_reported_and_missing_controllers_fail_the_sync
     put(controller, "replicasets", "ReplicaSet", "gone", "another-uid", 2)  # same name, new object
     with pytest.raises(DisruptionError, match="found no controllers"):
         await controller.expected_counts(pdb, [stale])
+
+
+@pytest.mark.parametrize(("condition", "extra", "expected"), [
+    pytest.param({"status": "True", "reason": "EvictionByEvictionAPI", "lastTransitionTime": "2027-01-15T07:59:00Z"},
+                 {}, 60.0, id="stale-in-a-minute"),
+    pytest.param({"status": "True", "reason": "EvictionByEvictionAPI", "lastTransitionTime": "2027-01-15T07:50:00Z"},
+                 {}, 0.0, id="stale-now"),
+    pytest.param({"status": "True", "reason": "TerminationByKubelet"}, {}, None, id="kubelet-set-it"),
+    pytest.param({"status": "False"}, {}, None, id="already-false"),
+    pytest.param({"status": "True", "reason": "EvictionByEvictionAPI"}, {"deleting": True}, None, id="deleting"),
+])
+def test_stale_disruption_condition(condition: Obj, extra: Obj, expected: float | None) -> None:
+    subject = pod("p", deleting=bool(extra.get("deleting")))
+    subject["status"]["conditions"].append({"type": "DisruptionTarget", **condition})
+    assert stale_disruption_wait(subject, NOW) == expected
