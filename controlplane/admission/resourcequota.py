@@ -5,11 +5,12 @@ Design
 ------
 Upstream's quota admission (``plugin/pkg/admission/resourcequota`` + ``pkg/quota/v1/evaluator/core``):
 
-* What is counted: pods (``pods``, compute ``requests.*``/``limits.*``; pods in a terminal phase do not
-  count), services (``services``, ``services.nodeports``: one per port of a NodePort or LoadBalancer
-  Service, ``services.loadbalancers``), persistent volume claims (``persistentvolumeclaims``,
-  ``requests.storage`` and the ``<class>.storageclass.storage.k8s.io/`` variants), configmaps, secrets,
-  replication controllers, quotas, and ``count/<resource>`` of each.
+* What is counted: any namespaced resource by ``count/<plural>.<group>`` (``count/deployments.apps``),
+  pods (``pods``, compute ``requests.*``/``limits.*``; pods in a terminal phase do not count), services
+  (``services``, ``services.nodeports``: one per port of a NodePort or LoadBalancer Service,
+  ``services.loadbalancers``), persistent volume claims (``persistentvolumeclaims``, ``requests.storage``
+  and the ``<class>.storageclass.storage.k8s.io/`` variants), configmaps, secrets, replication
+  controllers, quotas, and ``count/<resource>`` of each.
 * When: on a create, the new object's usage; on an update of the object itself (no subresource), the
   increase from the old object to the new (a Service turned into a NodePort, a claim grown). Pods are
   checked on create only (their resources are immutable), as upstream without in-place resize.
@@ -149,13 +150,36 @@ def _fmt(keys: list[str], values: dict[str, Any]) -> str:
     return ",".join(f"{k}={values[k]}" for k in keys)
 
 
+def _object_count_prefix(key: str) -> str | None:
+    """``count/<plural>[.<group>]`` -> that resource's storage prefix (upstream's generic object count)."""
+    if not key.startswith("count/"):
+        return None
+    plural, _, group = key[len("count/"):].partition(".")
+    return f"/{group or 'core'}/{plural}/" if plural else None
+
+
 async def admit(request: AdmissionRequest) -> None:
-    if request.group != "" or request.resource not in COUNTED or not request.namespace or request.subresource:
+    if not request.namespace or request.subresource:
         return
-    if request.operation != CREATE and request.resource not in ("services", "persistentvolumeclaims"):
+    counted_here = request.group == "" and request.resource in COUNTED
+    if not counted_here and request.operation != CREATE:
+        return
+    if counted_here and request.operation != CREATE and request.resource not in ("services",
+                                                                                    "persistentvolumeclaims"):
         return
     quotas = request.list_objects("/core/resourcequotas/", f"/core/resourcequotas/{request.namespace}/")
     if not quotas:
+        return
+    if not counted_here:
+        # any other namespaced resource is counted by ``count/<plural>.<group>`` (``count/<plural>`` in core)
+        key = f"count/{request.resource}.{request.group}" if request.group else f"count/{request.resource}"
+        if not any(key in ((q.get("spec") or {}).get("hard") or {}) for q in quotas):
+            return
+        prefix = f"/{request.group or 'core'}/{request.resource}/"
+        existing = len(request.list_objects(prefix, f"{prefix}{request.namespace}/"))
+        for quota in sorted(quotas, key=lambda q: q["metadata"]["name"]):
+            if key in ((quota.get("spec") or {}).get("hard") or {}):
+                await _charge(request, quota["metadata"]["name"], {key: Quantity(1)}, {key: Quantity(existing)})
         return
     wanted = _increase(request)
     if not wanted:
@@ -211,6 +235,10 @@ def quota_used(hard: dict[str, Any], namespace: str, list_objects: Any) -> dict[
     for resource in sorted(resources):
         prefix = f"/core/{resource}/"
         usage.update(usage_of(resource, list_objects(prefix, f"{prefix}{namespace}/")))
+    for key in hard:
+        generic = _object_count_prefix(key)
+        if key not in usage and generic is not None:
+            usage[key] = Quantity(len(list_objects(generic, f"{generic}{namespace}/")))
     return {key: str(usage.get(key, Quantity(0))) for key in hard}
 
 

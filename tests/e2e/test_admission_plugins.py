@@ -171,6 +171,12 @@ def test_quota_on_updates_and_claims(srv: Server) -> None:
     big = srv.kubectl("apply", "-n", "quota-upd", "-f", "-", input=json.dumps(claim), check=False)
     assert ('persistentvolumeclaims "data" is forbidden: maximum storage usage per PersistentVolumeClaim is 1Gi, '
             'but request is 2Gi') in big.stderr
+    # any resource by count/<plural>.<group>
+    srv.kubectl("create", "quota", "deploys", "--hard=count/deployments.apps=1", "-n", "quota-upd")
+    srv.kubectl("create", "deployment", "one", "--image=busybox", "-n", "quota-upd")
+    two = srv.kubectl("create", "deployment", "two", "--image=busybox", "-n", "quota-upd", check=False)
+    assert ('deployments.apps "two" is forbidden: exceeded quota: deploys, requested: count/deployments.apps=1, '
+            'used: count/deployments.apps=1, limited: count/deployments.apps=1') in two.stderr
 
 
 def test_racing_creates_never_exceed_the_quota(srv: Server) -> None:

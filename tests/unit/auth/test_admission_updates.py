@@ -404,3 +404,21 @@ async def test_mirror_pod_owner_and_references(pod: Obj, message: str | None) ->
         return
     with pytest.raises(AdmissionDenied, match=message):
         await node_restriction.admit(req)
+
+
+async def test_generic_object_count_quota() -> None:
+    objects = {"/core/resourcequotas/ns/q": {"metadata": {"name": "q"},
+                                             "spec": {"hard": {"count/deployments.apps": "1"}}},
+               "/apps/deployments/ns/a": {"metadata": {"name": "a"}}}
+    deployment = {"metadata": {"name": "b", "namespace": "ns"}, "spec": {}}
+    req = request(deployment, objects, resource="deployments")
+    req.group = "apps"
+    with pytest.raises(AdmissionDenied, match=r"exceeded quota: q, requested: count/deployments\.apps=1, used: "
+                                              r"count/deployments\.apps=1, limited: count/deployments\.apps=1"):
+        await resourcequota.admit(req)
+
+    def list_objects(prefix: str, key_prefix: str) -> list[Obj]:
+        return [o for k, o in objects.items() if k.startswith(key_prefix)]
+
+    assert resourcequota.quota_used({"count/deployments.apps": "1", "count/serviceaccounts": "5"}, "ns",
+                                    list_objects) == {"count/deployments.apps": "1", "count/serviceaccounts": "0"}
