@@ -11,6 +11,9 @@ Upstream's quota admission (``plugin/pkg/admission/resourcequota`` + ``pkg/quota
   ``services.loadbalancers``), persistent volume claims (``persistentvolumeclaims``, ``requests.storage``
   and the ``<class>.storageclass.storage.k8s.io/`` variants), configmaps, secrets, replication
   controllers, quotas, and ``count/<resource>`` of each.
+* Scopes (``spec.scopes``, ``spec.scopeSelector``): Terminating/NotTerminating (activeDeadlineSeconds),
+  BestEffort/NotBestEffort, PriorityClass (In/NotIn/Exists/DoesNotExist), CrossNamespacePodAffinity; a
+  scoped quota tracks only the pods that match every scope, and no other resource.
 * When: on a create, the new object's usage; on an update of the object itself (no subresource), the
   increase from the old object to the new (a Service turned into a NodePort, a claim grown). Pods are
   checked on create only (their resources are immutable), as upstream without in-place resize.
@@ -30,6 +33,7 @@ after admission.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final
 
 from kubelite.api.quantity import Quantity, QuantityError
@@ -150,6 +154,55 @@ def _fmt(keys: list[str], values: dict[str, Any]) -> str:
     return ",".join(f"{k}={values[k]}" for k in keys)
 
 
+def _best_effort(pod: Obj) -> bool:
+    spec = pod.get("spec") or {}
+    for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+        resources = container.get("resources") or {}
+        if any(name in (resources.get(bag) or {}) for bag in ("requests", "limits") for name in ("cpu", "memory")):
+            return False
+    return True
+
+
+def _cross_namespace_affinity(pod: Obj) -> bool:
+    affinity = (pod.get("spec") or {}).get("affinity") or {}
+    for kind in ("podAffinity", "podAntiAffinity"):
+        rules = affinity.get(kind) or {}
+        terms = [*(rules.get("requiredDuringSchedulingIgnoredDuringExecution") or []),
+                 *((t or {}).get("podAffinityTerm") or {} for t in
+                   rules.get("preferredDuringSchedulingIgnoredDuringExecution") or [])]
+        if any(t.get("namespaces") or t.get("namespaceSelector") is not None for t in terms):
+            return True
+    return False
+
+
+def _scope_matches(scope: str, operator: str, values: list[str], pod: Obj) -> bool:
+    spec = pod.get("spec") or {}
+    if scope == "PriorityClass":
+        name = spec.get("priorityClassName") or ""
+        return {"In": name in values, "NotIn": name not in values, "Exists": bool(name),
+                "DoesNotExist": not name}.get(operator, False)
+    deadline = spec.get("activeDeadlineSeconds")
+    found = {"Terminating": deadline is not None and deadline >= 0, "NotTerminating": deadline is None,
+             "BestEffort": _best_effort(pod), "NotBestEffort": not _best_effort(pod),
+             "CrossNamespacePodAffinity": _cross_namespace_affinity(pod)}.get(scope, False)
+    return found if operator in ("Exists", "In") else not found
+
+
+def scope_filter(spec: Obj | None) -> Callable[[str, Obj], bool]:
+    """Whether an object of a resource is tracked by a quota with ``spec`` (its ``scopes`` and
+    ``scopeSelector``, upstream's pod scopes; a scoped quota tracks pods only)."""
+    spec = spec or {}
+    terms = [(str(scope), "Exists", []) for scope in spec.get("scopes") or []]
+    terms += [(str(e.get("scopeName")), str(e.get("operator")), list(e.get("values") or []))
+              for e in (spec.get("scopeSelector") or {}).get("matchExpressions") or []]
+
+    def tracks(resource: str, obj: Obj) -> bool:
+        if not terms:
+            return True
+        return resource == "pods" and all(_scope_matches(scope, op, values, obj) for scope, op, values in terms)
+    return tracks
+
+
 def _object_count_prefix(key: str) -> str | None:
     """``count/<plural>[.<group>]`` -> that resource's storage prefix (upstream's generic object count)."""
     if not key.startswith("count/"):
@@ -178,12 +231,14 @@ async def admit(request: AdmissionRequest) -> None:
         prefix = f"/{request.group or 'core'}/{request.resource}/"
         existing = len(request.list_objects(prefix, f"{prefix}{request.namespace}/"))
         for quota in sorted(quotas, key=lambda q: q["metadata"]["name"]):
-            if key in ((quota.get("spec") or {}).get("hard") or {}):
+            if key in ((quota.get("spec") or {}).get("hard") or {}) and \
+                    scope_filter(quota.get("spec"))(request.resource, request.obj):
                 await _charge(request, quota["metadata"]["name"], {key: Quantity(1)}, {key: Quantity(existing)})
         return
     wanted = _increase(request)
     if not wanted:
         return
+    quotas = [q for q in quotas if scope_filter(q.get("spec"))(request.resource, request.obj)]
     if request.resource == "pods":
         for quota in sorted(quotas, key=lambda q: q["metadata"]["name"]):
             hard = (quota.get("spec") or {}).get("hard") or {}
@@ -194,11 +249,13 @@ async def admit(request: AdmissionRequest) -> None:
                 raise AdmissionDenied(f"failed quota: {quota['metadata']['name']}: must specify "
                                       f"{','.join(sorted(missing))} for: {containers}")
     prefix = f"/core/{request.resource}/"
-    counted = usage_of(request.resource, request.list_objects(prefix, f"{prefix}{request.namespace}/"))
+    existing = request.list_objects(prefix, f"{prefix}{request.namespace}/")
     for quota in sorted(quotas, key=lambda q: q["metadata"]["name"]):
         hard = (quota.get("spec") or {}).get("hard") or {}
         if not any(k in wanted for k in hard):
             continue
+        tracks = scope_filter(quota.get("spec"))
+        counted = usage_of(request.resource, [o for o in existing if tracks(request.resource, o)])
         await _charge(request, quota["metadata"]["name"], wanted, counted)
 
 
@@ -228,17 +285,23 @@ async def _charge(request: AdmissionRequest, name: str, wanted: dict[str, Quanti
                           "try again")
 
 
-def quota_used(hard: dict[str, Any], namespace: str, list_objects: Any) -> dict[str, str]:
-    """``status.used`` of a quota with ``hard`` in ``namespace`` (upstream's resourcequota controller)."""
+def quota_used(hard: dict[str, Any], namespace: str, list_objects: Any, *, spec: Obj | None = None
+               ) -> dict[str, str]:
+    """``status.used`` of a quota with ``hard`` (and the scopes of ``spec``) in ``namespace`` (upstream's
+    resourcequota controller)."""
+    tracks = scope_filter(spec)
     resources = {r for r in (_resource_of(key) for key in hard) if r in COUNTED}
     usage: dict[str, Quantity] = {}
     for resource in sorted(resources):
         prefix = f"/core/{resource}/"
-        usage.update(usage_of(resource, list_objects(prefix, f"{prefix}{namespace}/")))
+        usage.update(usage_of(resource, [o for o in list_objects(prefix, f"{prefix}{namespace}/")
+                                         if tracks(resource, o)]))
     for key in hard:
         generic = _object_count_prefix(key)
         if key not in usage and generic is not None:
-            usage[key] = Quantity(len(list_objects(generic, f"{generic}{namespace}/")))
+            plural = generic.split("/")[2]
+            usage[key] = Quantity(sum(1 for o in list_objects(generic, f"{generic}{namespace}/")
+                                      if tracks(plural, o)))
     return {key: str(usage.get(key, Quantity(0))) for key in hard}
 
 

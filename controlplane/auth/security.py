@@ -269,7 +269,7 @@ class ClusterSecurity:
                 md = quota["metadata"]
                 key = f"{md['namespace']}/{md['name']}"
                 hard = dict((quota.get("spec") or {}).get("hard") or {})
-                counted = resourcequota.quota_used(hard, md["namespace"], listed)
+                counted = resourcequota.quota_used(hard, md["namespace"], listed, spec=quota.get("spec"))
                 recorded = (quota.get("status") or {}).get("used") or {}
                 confirmed = seen.get(key) == (counted, recorded)
                 seen[key] = (counted, recorded)

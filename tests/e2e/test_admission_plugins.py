@@ -225,3 +225,14 @@ def test_immortal_namespaces_may_not_be_deleted(srv: Server) -> None:
         refused = srv.kubectl("delete", "namespace", name, check=False)
         assert f'namespaces "{name}" is forbidden: this namespace may not be deleted' in refused.stderr
     assert "deletionTimestamp" not in srv.kubectl("get", "namespace", "kube-public", "-o", "json").stdout
+
+
+def test_scoped_quota(srv: Server) -> None:
+    namespace(srv, "quota-scope")
+    srv.kubectl("create", "quota", "best", "--hard=pods=1", "--scopes=BestEffort", "-n", "quota-scope")
+    srv.kubectl("apply", "-n", "quota-scope", "-f", "-", input=pod("free-1"))
+    second = srv.kubectl("apply", "-n", "quota-scope", "-f", "-", input=pod("free-2"), check=False)
+    assert "exceeded quota: best, requested: pods=1, used: pods=1, limited: pods=1" in second.stderr
+    sized = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "sized"}, "spec": {"containers": [
+        {"name": "app", "image": "busybox", "resources": {"requests": {"cpu": "10m"}}}]}}
+    srv.kubectl("apply", "-n", "quota-scope", "-f", "-", input=json.dumps(sized))  # not BestEffort: not counted

@@ -422,3 +422,31 @@ async def test_generic_object_count_quota() -> None:
 
     assert resourcequota.quota_used({"count/deployments.apps": "1", "count/serviceaccounts": "5"}, "ns",
                                     list_objects) == {"count/deployments.apps": "1", "count/serviceaccounts": "0"}
+
+
+async def test_scoped_quotas_track_only_matching_pods() -> None:
+    burstable = make_pod(containers=[{"name": "c", "image": "i", "resources": {"requests": {"cpu": "100m"}}}])
+    objects = {"/core/resourcequotas/ns/best": {"metadata": {"name": "best"},
+                                                "spec": {"hard": {"pods": "1"}, "scopes": ["BestEffort"]}},
+               "/core/resourcequotas/ns/high": {"metadata": {"name": "high"}, "spec": {
+                   "hard": {"pods": "0"}, "scopeSelector": {"matchExpressions": [
+                       {"scopeName": "PriorityClass", "operator": "In", "values": ["high"]}]}}},
+               "/core/pods/ns/old": make_pod()}
+    # the BestEffort quota is full, but a Burstable pod is not its business
+    await resourcequota.admit(request(burstable, objects))
+    with pytest.raises(AdmissionDenied, match="exceeded quota: best"):
+        await resourcequota.admit(request(make_pod(), objects))
+    with pytest.raises(AdmissionDenied, match="exceeded quota: high"):
+        await resourcequota.admit(request({**burstable, "spec": {**burstable["spec"], "priorityClassName": "high"}},
+                                          objects))
+
+    def list_objects(prefix: str, key_prefix: str) -> list[Obj]:
+        return [o for k, o in objects.items() if k.startswith(key_prefix)]
+
+    objects["/core/pods/ns/b"] = burstable
+    assert resourcequota.quota_used({"pods": "1"}, "ns", list_objects, spec={"scopes": ["NotBestEffort"]}) == \
+        {"pods": "1"}
+    assert resourcequota.quota_used({"pods": "9"}, "ns", list_objects) == {"pods": "2"}
+    terminating = resourcequota.scope_filter({"scopes": ["Terminating"]})
+    assert not terminating("pods", burstable) and not terminating("services", {})
+    assert terminating("pods", make_pod(activeDeadlineSeconds=30))
