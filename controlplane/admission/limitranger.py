@@ -88,7 +88,27 @@ def violations(pod: Obj, item: Obj) -> list[str]:
                 problems.append(f"maximum {name} usage per {kind} is {bound}.  No limit is specified")
             elif value > high:
                 problems.append(f"maximum {name} usage per {kind} is {bound}, but limit is {limited[name]}")
+        for name, bound in (item.get("maxLimitRequestRatio") or {}).items():
+            problem = ratio_violation(kind, name, bound, requested.get(name), limited.get(name))
+            if problem:
+                problems.append(problem)
     return problems
+
+
+def ratio_violation(kind: str, name: str, bound: Any, request: Any, limit: Any) -> str | None:
+    """Upstream's limitRequestRatioConstraint: limit/request at most ``bound`` (compared in milli-units)."""
+    enforced = _q(bound)
+    if enforced is None:
+        return None
+    req, lim = _q(request), _q(limit)
+    if req is None or req.is_zero():
+        return f"{name} max limit to request ratio per {kind} is {bound}, but no request is specified or request is 0"
+    if lim is None or lim.is_zero():
+        return f"{name} max limit to request ratio per {kind} is {bound}, but no limit is specified or limit is 0"
+    observed = lim.milli_value() / req.milli_value()
+    if observed * 1000 > enforced.milli_value():
+        return f"{name} max limit to request ratio per {kind} is {bound}, but provided ratio is {observed:f}"
+    return None
 
 
 def claim_violations(claim: Obj, item: Obj) -> list[str]:

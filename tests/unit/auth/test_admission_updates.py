@@ -450,3 +450,17 @@ async def test_scoped_quotas_track_only_matching_pods() -> None:
     terminating = resourcequota.scope_filter({"scopes": ["Terminating"]})
     assert not terminating("pods", burstable) and not terminating("services", {})
     assert terminating("pods", make_pod(activeDeadlineSeconds=30))
+
+
+async def test_limit_range_max_limit_request_ratio() -> None:
+    ranges = {"/core/limitranges/ns/lr": {"spec": {"limits": [{"type": "Container",
+                                                               "maxLimitRequestRatio": {"cpu": "2"}}]}}}
+    fine = make_pod(containers=[{"name": "c", "resources": {"requests": {"cpu": "250m"}, "limits": {"cpu": "500m"}}}])
+    await limitranger.admit(request(fine, ranges))
+    greedy = make_pod(containers=[{"name": "c", "resources": {"requests": {"cpu": "100m"}, "limits": {"cpu": "1"}}}])
+    with pytest.raises(AdmissionDenied) as exc:
+        await limitranger.admit(request(greedy, ranges))
+    assert exc.value.message == "cpu max limit to request ratio per Container is 2, but provided ratio is 10.000000"
+    with pytest.raises(AdmissionDenied, match="but no limit is specified or limit is 0"):
+        await limitranger.admit(request(make_pod(containers=[{"name": "c", "resources": {
+            "requests": {"cpu": "100m"}}}]), ranges))
