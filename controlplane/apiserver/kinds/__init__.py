@@ -8,15 +8,20 @@ Each strategy is upstream's defaulting (``SetDefaults_*``) and validation (``Val
 from __future__ import annotations
 
 from kubelite.controlplane.apiserver.kinds.apps import (
+    ControllerRevisionStrategy,
     DaemonSetStrategy,
     DeploymentStrategy,
     ReplicaSetStrategy,
     StatefulSetStrategy,
 )
 from kubelite.controlplane.apiserver.kinds.batch import CronJobStrategy, JobStrategy
+from kubelite.controlplane.apiserver.kinds.certificates import CertificateSigningRequestStrategy
 from kubelite.controlplane.apiserver.kinds.config import ConfigMapStrategy, SecretStrategy
 from kubelite.controlplane.apiserver.kinds.coordination import LeaseStrategy
+from kubelite.controlplane.apiserver.kinds.core import EndpointsStrategy, EventStrategy, NodeStrategy
+from kubelite.controlplane.apiserver.kinds.discovery import EndpointSliceStrategy
 from kubelite.controlplane.apiserver.kinds.disruption import PodDisruptionBudgetStrategy
+from kubelite.controlplane.apiserver.kinds.networking import IngressClassStrategy, NetworkPolicyStrategy
 from kubelite.controlplane.apiserver.kinds.rbac import (
     ClusterRoleBindingStrategy,
     ClusterRoleStrategy,
@@ -24,6 +29,7 @@ from kubelite.controlplane.apiserver.kinds.rbac import (
     RoleStrategy,
 )
 from kubelite.controlplane.apiserver.kinds.scheduling import PriorityClassStrategy
+from kubelite.controlplane.apiserver.kinds.storage import PersistentVolumeClaimStrategy, StorageClassStrategy
 from kubelite.controlplane.apiserver.strategy import Strategy
 
 KIND_STRATEGIES: dict[tuple[str, str], type[Strategy]] = {
@@ -35,6 +41,17 @@ KIND_STRATEGIES: dict[tuple[str, str], type[Strategy]] = {
     ("batch", "cronjobs"): CronJobStrategy,
     ("", "configmaps"): ConfigMapStrategy,
     ("", "secrets"): SecretStrategy,
+    ("", "nodes"): NodeStrategy,
+    ("", "endpoints"): EndpointsStrategy,
+    ("", "events"): EventStrategy,
+    ("events.k8s.io", "events"): EventStrategy,
+    ("discovery.k8s.io", "endpointslices"): EndpointSliceStrategy,
+    ("certificates.k8s.io", "certificatesigningrequests"): CertificateSigningRequestStrategy,
+    ("apps", "controllerrevisions"): ControllerRevisionStrategy,
+    ("networking.k8s.io", "networkpolicies"): NetworkPolicyStrategy,
+    ("networking.k8s.io", "ingressclasses"): IngressClassStrategy,
+    ("storage.k8s.io", "storageclasses"): StorageClassStrategy,
+    ("", "persistentvolumeclaims"): PersistentVolumeClaimStrategy,
     ("policy", "poddisruptionbudgets"): PodDisruptionBudgetStrategy,
     ("coordination.k8s.io", "leases"): LeaseStrategy,
     ("scheduling.k8s.io", "priorityclasses"): PriorityClassStrategy,
@@ -46,14 +63,23 @@ KIND_STRATEGIES: dict[tuple[str, str], type[Strategy]] = {
 
 __all__ = [
     "KIND_STRATEGIES",
+    "CertificateSigningRequestStrategy",
     "ClusterRoleBindingStrategy",
     "ClusterRoleStrategy",
     "ConfigMapStrategy",
+    "ControllerRevisionStrategy",
     "CronJobStrategy",
     "DaemonSetStrategy",
     "DeploymentStrategy",
+    "EndpointSliceStrategy",
+    "EndpointsStrategy",
+    "EventStrategy",
+    "IngressClassStrategy",
     "JobStrategy",
     "LeaseStrategy",
+    "NetworkPolicyStrategy",
+    "NodeStrategy",
+    "PersistentVolumeClaimStrategy",
     "PodDisruptionBudgetStrategy",
     "PriorityClassStrategy",
     "ReplicaSetStrategy",
@@ -61,4 +87,5 @@ __all__ = [
     "RoleStrategy",
     "SecretStrategy",
     "StatefulSetStrategy",
+    "StorageClassStrategy",
 ]

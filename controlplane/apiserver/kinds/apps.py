@@ -355,3 +355,23 @@ class StatefulSetStrategy(Strategy):
                                                  "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' "
                                                  "are forbidden"))
         return problems
+
+
+class ControllerRevisionStrategy(Strategy):
+    """apps/v1 ControllerRevision (upstream ``ValidateControllerRevision``/``Update``): data is
+    mandatory and immutable, the revision number is not negative."""
+
+    def validate(self, obj: Obj) -> list[FieldError]:
+        problems = super().validate(obj)
+        if obj.get("data") is None:
+            problems.append(FieldError.required(Path("data"), "data is mandatory"))
+        revision = obj.get("revision")
+        if isinstance(revision, int) and not isinstance(revision, bool) and revision < 0:
+            problems.append(FieldError.invalid(Path("revision"), revision, "must be greater than or equal to 0"))
+        return problems
+
+    def validate_update(self, new: Obj, old: Obj) -> list[FieldError]:
+        problems = super().validate_update(new, old)
+        if new.get("data") != old.get("data"):
+            problems.append(FieldError.invalid(Path("data"), new.get("data"), "field is immutable"))
+        return problems
