@@ -17,6 +17,8 @@ from typing import Any, ClassVar
 
 from kubelite.api import crd_schema, openapi, validation
 from kubelite.api.meta import meta
+from kubelite.api.openapi import type_errors
+from kubelite.api.openapi.definitions import UnknownDefinitionError
 from kubelite.controlplane.apiserver import errors
 from kubelite.controlplane.apiserver.allocators import (
     AllocationError,
@@ -69,10 +71,25 @@ class Strategy:
         if mode not in ("Strict", "Warn", "Ignore"):
             raise errors.bad_request(f'fieldValidation: Unsupported value: "{mode}": supported values: '
                                      '"Ignore", "Strict", "Warn"')
+        self.check_types(obj)
         unknown = self.drop_unknown_fields(obj)
         if unknown and mode == "Strict":
             raise errors.bad_request(openapi.strict_decoding_error(unknown))
         return [openapi.unknown_field_message(p) for p in unknown] if mode == "Warn" else []
+
+    def check_types(self, obj: Obj) -> None:
+        """A value of the wrong JSON type fails the body with upstream's decode error (400), whatever
+        fieldValidation says: upstream's decoder rejects it before validation runs."""
+        if self._unknown_fields is None or not self.info.definition or self.info.custom:
+            return
+        try:
+            problem = type_errors.first_type_error(self.info.definition, obj)
+        except UnknownDefinitionError:
+            return
+        if problem is not None:
+            kind = self.info.kind
+            raise errors.bad_request(f'{kind} in version "{self.info.version}" cannot be handled as a {kind}: '
+                                     f"{problem}")
 
     def drop_unknown_fields(self, obj: Obj) -> list[str]:
         """Remove the fields the kind's schema does not declare; their paths, upstream-formatted."""
