@@ -526,27 +526,31 @@ class JobController(Controller):
         status.setdefault("uncountedTerminatedPods", {})
         await self._write_status(key, job, status)
 
+    async def _drop_finalizer(self, pod: Obj) -> bool:
+        """Patch the tracking finalizer off ``pod``: True when it is gone (or the pod is), False when another
+        pod has that name now (the UID in the patch no longer matches: ours is gone too, the cache will say)."""
+        md = pod["metadata"]
+        patch = {"metadata": {"$deleteFromPrimitiveList/finalizers": [TRACKING_FINALIZER], "uid": md.get("uid")}}
+        try:
+            await self.pods_api.patch(md["name"], patch, namespace=md["namespace"], patch_type="strategic")
+        except APIStatusError as exc:
+            if is_not_found(exc):
+                return True
+            if exc.code == 409:
+                return False
+            raise
+        return True
+
     async def _remove_finalizers(self, key: str, pods: list[Obj]) -> set[str]:
         """Remove the tracking finalizer from ``pods``; the UIDs it is gone from (or whose pod is gone)."""
         released: set[str] = set()
-        failures: list[BaseException] = []
-
-        async def remove(pod: Obj) -> None:
-            md = pod["metadata"]
-            uid = str(md.get("uid"))
-            patch = {"metadata": {"$deleteFromPrimitiveList/finalizers": [TRACKING_FINALIZER], "uid": uid}}
-            try:
-                await self.pods_api.patch(md["name"], patch, namespace=md["namespace"], patch_type="strategic")
-            except APIStatusError as exc:
-                if not (is_not_found(exc) or exc.code == 409):
-                    failures.append(exc)
-                    return
-                if exc.code == 409:
-                    return  # another pod by that name now: ours is gone
-            released.add(uid)
-            self.removing.setdefault(key, set()).add(uid)
-
-        await asyncio.gather(*(remove(p) for p in pods))
+        results = await asyncio.gather(*(self._drop_finalizer(p) for p in pods), return_exceptions=True)
+        for pod, result in zip(pods, results, strict=True):
+            if result is True:
+                uid = str(pod["metadata"].get("uid"))
+                released.add(uid)
+                self.removing.setdefault(key, set()).add(uid)
+        failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
             raise failures[0]
         return released
@@ -555,14 +559,8 @@ class JobController(Controller):
         pod = self.pods.store.get(pod_key)
         if pod is None or not has_tracking_finalizer(pod) or not self._orphaned(pod):
             return
-        md = pod["metadata"]
         log.info("job: removing the tracking finalizer of orphaned pod %s", pod_key)
-        patch = {"metadata": {"$deleteFromPrimitiveList/finalizers": [TRACKING_FINALIZER], "uid": md.get("uid")}}
-        try:
-            await self.pods_api.patch(md["name"], patch, namespace=md["namespace"], patch_type="strategic")
-        except APIStatusError as exc:
-            if not (is_not_found(exc) or exc.code == 409):
-                raise
+        await self._drop_finalizer(pod)
 
     @staticmethod
     def _complete(*, indexed: bool, completions: Any, succeeded: int, active: list[Obj],
