@@ -242,6 +242,38 @@ def test_a_higher_priority_pod_preempts_a_lower_priority_one(server: Server, nam
         server.kubectl("delete", "priorityclass", vip, polite, check=False)
 
 
+def test_room_freed_by_preemption_is_held_for_the_nominated_pod(server: Server, namespace: str) -> None:
+    vip_class = f"vip-{namespace}"
+    priority_class(server, vip_class, 1000)
+    hold = "kubelite.test/hold"
+    try:
+        create(server, node("only", cpu="2"))
+        create(server, pod("quick", namespace, cpu="1", terminationGracePeriodSeconds=0))
+        held = pod("held", namespace, cpu="1", terminationGracePeriodSeconds=0)
+        held["metadata"]["finalizers"] = [hold]  # this victim stays (terminating) until the test lets it go
+        create(server, held)
+        for name in ("quick", "held"):
+            assert node_of(server, namespace, name) == "only"
+        create(server, pod("vip", namespace, cpu="2", priorityClassName=vip_class))
+        wait_for(lambda: get_pod(server, namespace, "vip")["status"].get("nominatedNodeName") == "only",
+                 what="vip nominated to the node")
+        wait_for(lambda: server.kubectl("get", "pod", "quick", "-n", namespace, check=False).returncode != 0,
+                 what="the first victim gone")
+        # one cpu is free now, but it belongs to the nominated pod: a lower-priority pod must not take it
+        create(server, pod("late", namespace, cpu="1"))
+        condition = scheduled_condition(server, namespace, "late")
+        assert condition["message"].startswith("0/1 nodes are available: 1 Insufficient cpu."), condition
+        assert not get_pod(server, namespace, "late")["spec"].get("nodeName")
+        release = '{"metadata":{"finalizers":null}}'
+        server.kubectl("patch", "pod", "held", "-n", namespace, "--type=merge", "-p", release)
+        assert node_of(server, namespace, "vip") == "only"
+        assert not get_pod(server, namespace, "late")["spec"].get("nodeName")
+    finally:
+        server.kubectl("patch", "pod", "held", "-n", namespace, "--type=merge", "-p",
+                       '{"metadata":{"finalizers":null}}', check=False)
+        server.kubectl("delete", "priorityclass", vip_class, check=False)
+
+
 def test_priority_admission_resolves_classes_and_refuses_bad_pods(server: Server, namespace: str) -> None:
     # the built-in classes exist from the start
     builtin = json.loads(server.kubectl("get", "priorityclasses", "-o", "json").stdout)["items"]
