@@ -1,7 +1,5 @@
 from typing import Any
 
-def compile_service(spec: Any, numgen: str) -> tuple[tuple[tuple[str, str, str], ...],
-                                                     tuple[tuple[str, tuple[str, ...]], ...],
-                                                     tuple[tuple[str, str], ...],
-                                                     tuple[tuple[str, str], ...]]: ...
+def compile_service(spec: Any, numgen: str) -> tuple[Any, ...]:
+    """(elements, chains, sets) or, without session affinity, (elements, chains, sets, picks)."""
 def render_elements(family_table: str, name: str, items: list[tuple[str, str]]) -> str: ...

@@ -34,9 +34,6 @@ cdef tuple _affinity_chain(str sid, long timeout, tuple endpoints, bint masquera
     return tuple(rules)
 
 
-cdef str PICK_DECL = "typeof numgen inc mod 2 : verdict ;"
-
-
 cdef void _add_endpoints(list elements, str map_prefix, str key, tuple endpoints):
     cdef Py_ssize_t i
     for i in range(len(endpoints)):
@@ -44,21 +41,8 @@ cdef void _add_endpoints(list elements, str map_prefix, str key, tuple endpoints
         elements.append((map_prefix + str(i), key, f"{ip} . {tport}"))
 
 
-cdef void _pick(list elements, list chains, list maps, str kind, str dnat, str decl, str proto, Py_ssize_t n):
-    cdef str pick = f"{kind}pick-{proto}-{n}"
-    cdef str endpoint_map = "nodeport-endpoints" if kind else "endpoints"
-    cdef str chain
-    cdef Py_ssize_t i
-    maps.append((pick, PICK_DECL))
-    for i in range(n):
-        chain = f"{kind}idx-{proto}-{i}"
-        elements.append((pick, str(i), f"goto {chain}"))
-        chains.append((chain, (f"{dnat}{i}",)))
-        maps.append((f"{endpoint_map}-{proto}-{i}", decl))
-
-
 def compile_service(spec, str numgen):
-    """(elements, chains, sets, maps) of one service port; see nft_compiler.compile_service_py."""
+    """(elements, chains, sets[, picks]) of one service port; see nft_compiler.compile_service_py."""
     cdef str sid = spec.id
     cdef str proto = spec.protocol
     cdef str fam = spec.family
@@ -76,7 +60,6 @@ def compile_service(spec, str numgen):
     cdef list elements = []
     cdef list chains = []
     cdef list sets = []
-    cdef list maps = []
     cdef list picks
     cdef tuple masq_rules
     cdef str int_target, ext_target, np_target, key, vip, name, set_name, dnat, np_dnat, target
@@ -153,19 +136,16 @@ def compile_service(spec, str numgen):
         picks = []
         if n_int and cluster_ips:
             chains.append((f"svc-{sid}", (f"numgen {numgen} mod {n_int} vmap @pick-{proto}-{n_int}",)))
-            picks.append(n_int)
+            picks.append(("", proto, n_int))
         if n_ext and external_ips:
             chains.append((f"ext-{sid}", masq_rules + (f"numgen {numgen} mod {n_ext} vmap @pick-{proto}-{n_ext}",)))
-            if n_ext not in picks:
-                picks.append(n_ext)
-        for n in picks:
-            _pick(elements, chains, maps, "", f"dnat {fam} to {fam} daddr . {proto} dport map @{endpoints_map}",
-                  f"typeof {fam} daddr . {proto} dport : {fam} daddr . {proto} dport ;", proto, n)
+            if ("", proto, n_ext) not in picks:
+                picks.append(("", proto, n_ext))
         if n_ext and node_port:
             chains.append((f"np-{sid}", masq_rules + (f"numgen {numgen} mod {n_ext} vmap @nppick-{proto}-{n_ext}",)))
-            _pick(elements, chains, maps, "np", f"dnat {fam} to {proto} dport map @{nodeport_map}",
-                  f"typeof {proto} dport : {fam} daddr . {proto} dport ;", proto, n_ext)
-    return tuple(elements), tuple(chains), tuple(sets), tuple(maps)
+            picks.append(("np", proto, n_ext))
+        return tuple(elements), tuple(chains), tuple(sets), tuple(picks)
+    return tuple(elements), tuple(chains), tuple(sets)
 
 
 def render_elements(str family_table, str name, list items):

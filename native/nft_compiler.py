@@ -43,6 +43,7 @@ Compilation happens in two layers:
 
 from __future__ import annotations
 
+import functools
 import socket
 import warnings
 from collections import Counter
@@ -114,8 +115,11 @@ class Compiled(NamedTuple):
     """(chain name, its rules); shared load-balancing chains appear in many services' lists."""
     sets: tuple[tuple[str, str], ...]
     """(set name, declaration) of per-service dynamic sets."""
+    picks: tuple[tuple[str, str, int], ...] = ()
+    """(kind, protocol, endpoint count) of the pick maps its chains use (kind "" or "np"): the rule set
+    adds each :func:`pick_bundle` once, while any service uses it."""
     maps: tuple[tuple[str, str], ...] = ()
-    """(map name, declaration) of the shared maps it uses (picks, per-index endpoint maps)."""
+    """(map name, declaration): the maps of a :func:`pick_bundle`."""
 
 
 # ---- pure-Python twin of the kernel: the reference output --------------------------------------------
@@ -152,7 +156,6 @@ def compile_service_py(spec: ServicePortSpec, numgen: str) -> Compiled:
     n_int = len(internal)
     n_ext = len(external)
     affinity = spec.affinity_timeout > 0
-    maps: list[tuple[str, str]] = []
     if affinity:
         int_target = f"goto aff-{spec.id}"
         ext_target = np_target = f"goto affx-{spec.id}"
@@ -221,37 +224,39 @@ def compile_service_py(spec: ServicePortSpec, numgen: str) -> Compiled:
         # per-service chains, each with its own numgen counter (exact round robin per service, as kube-proxy),
         # whose pick goes through a named verdict map shared by services with as many endpoints
         masq = ("jump mark-masq",) if spec.external_masquerade else ()
-        picks: list[int] = []
+        picks: list[tuple[str, str, int]] = []
         if n_int and spec.cluster_ips:
             chains.append((f"svc-{spec.id}", (f"numgen {numgen} mod {n_int} vmap @pick-{proto}-{n_int}",)))
-            picks.append(n_int)
+            picks.append(("", proto, n_int))
         if n_ext and spec.external_ips:
             chains.append((f"ext-{spec.id}", (*masq, f"numgen {numgen} mod {n_ext} vmap @pick-{proto}-{n_ext}")))
-            if n_ext not in picks:
-                picks.append(n_ext)
-        for n in picks:
-            _pick(elements, chains, maps, "", f"dnat {fam} to {fam} daddr . {proto} dport map @endpoints-{proto}-",
-                  f"typeof {fam} daddr . {proto} dport : {fam} daddr . {proto} dport ;", proto, n)
+            if ("", proto, n_ext) not in picks:
+                picks.append(("", proto, n_ext))
         if n_ext and spec.node_port:
             chains.append((f"np-{spec.id}", (*masq, f"numgen {numgen} mod {n_ext} vmap @nppick-{proto}-{n_ext}")))
-            _pick(elements, chains, maps, "np", f"dnat {fam} to {proto} dport map @nodeport-endpoints-{proto}-",
-                  f"typeof {proto} dport : {fam} daddr . {proto} dport ;", proto, n_ext)
-    return Compiled(tuple(elements), tuple(chains), tuple(sets), tuple(maps))
+            picks.append(("np", proto, n_ext))
+        return Compiled(tuple(elements), tuple(chains), tuple(sets), tuple(picks))
+    return Compiled(tuple(elements), tuple(chains), tuple(sets))
 
 
-def _pick(elements: list[tuple[str, str, str]], chains: list[tuple[str, tuple[str, ...]]],
-          maps: list[tuple[str, str]], kind: str, dnat: str, decl: str, proto: str, n: int) -> None:
+@functools.lru_cache(maxsize=4096)
+def pick_bundle(family: str, kind: str, proto: str, n: int) -> Compiled:
     """The shared objects behind ``numgen ... mod n vmap @<kind>pick-<proto>-<n>``: that map, whose element
     i jumps to ``<kind>idx-<proto>-<i>``, a chain that DNATs through the i-th endpoint map (keyed by the
-    service address and port, or by the NodePort), one such map per index."""
+    service address and port, or by the NodePort for kind "np"), and one such map per index."""
     pick = f"{kind}pick-{proto}-{n}"
-    endpoint_map = "nodeport-endpoints" if kind else "endpoints"
-    maps.append((pick, PICK_DECL))
-    for i in range(n):
-        chain = f"{kind}idx-{proto}-{i}"
-        elements.append((pick, str(i), f"goto {chain}"))
-        chains.append((chain, (f"{dnat}{i}",)))
-        maps.append((f"{endpoint_map}-{proto}-{i}", decl))
+    if kind:
+        endpoint_map = f"nodeport-endpoints-{proto}"
+        dnat = f"dnat {family} to {proto} dport map @{endpoint_map}"
+        decl = f"typeof {proto} dport : {family} daddr . {proto} dport ;"
+    else:
+        endpoint_map = f"endpoints-{proto}"
+        dnat = f"dnat {family} to {family} daddr . {proto} dport map @{endpoint_map}"
+        decl = f"typeof {family} daddr . {proto} dport : {family} daddr . {proto} dport ;"
+    elements = tuple((pick, str(i), f"goto {kind}idx-{proto}-{i}") for i in range(n))
+    chains = tuple((f"{kind}idx-{proto}-{i}", (f"{dnat}-{i}",)) for i in range(n))
+    maps = ((pick, PICK_DECL), *((f"{endpoint_map}-{i}", decl) for i in range(n)))
+    return Compiled(elements, chains, (), (), maps)
 
 
 def render_elements_py(family_table: str, name: str, items: list[tuple[str, str]]) -> str:
@@ -476,6 +481,8 @@ class RuleSet:
         self._sets: dict[str, tuple[str, str]] = {}
         """Per-service sets and shared load-balancing maps: name -> ("set" | "map", declaration)."""
         self._set_refs: Counter[str] = Counter()
+        self._pick_refs: Counter[tuple[str, str, int]] = Counter()
+        """Services using each pick bundle (added with the first, withdrawn with the last)."""
         self._reset_delta()
         self._applied_chains: dict[str, tuple[str, ...]] = {}
         self._applied_sets: dict[str, tuple[str, str]] = {}
@@ -559,6 +566,10 @@ class RuleSet:
         for map_name, decl in compiled.maps:
             self._set_refs[map_name] += 1
             self._sets[map_name] = ("map", decl)
+        for pick in compiled.picks:
+            self._pick_refs[pick] += 1
+            if self._pick_refs[pick] == 1:
+                self._contribute("", pick_bundle(self.family, *pick))
 
     def _withdraw(self, owner: str, compiled: Compiled) -> None:
         for name, key, value in compiled.elements:
@@ -599,6 +610,11 @@ class RuleSet:
             if self._set_refs[set_name] <= 0:
                 del self._set_refs[set_name]
                 del self._sets[set_name]
+        for pick in compiled.picks:
+            self._pick_refs[pick] -= 1
+            if self._pick_refs[pick] <= 0:
+                del self._pick_refs[pick]
+                self._withdraw("", pick_bundle(self.family, *pick))
 
     # -- rendering -------------------------------------------------------------------------------------
 

@@ -309,10 +309,12 @@ def test_ipv6_service_without_endpoints_rejects_fast(node: tuple[Topology, str])
     svc = service("empty6", "fd00:43::22", ports=TCP + UDP, ipFamilies=["IPv6"])
     apply(topo, svc)
     try:
+        # refused, not left to time out (5 s); under heavy machine load a first IPv6 SYN was seen lost once
+        # (neighbour discovery) and answered on its 1 s retransmission, hence 2 s rather than the IPv4 test's 1 s
         error, took = topo.in_client(lambda: connect_error("fd00:43::22", 80))
-        assert error == "ConnectionRefusedError" and took < 1.0, (error, took)
+        assert error == "ConnectionRefusedError" and took < 2.0, (error, took)
         error, took = topo.in_client(lambda: udp_error("fd00:43::22", 53))
-        assert error == "ConnectionRefusedError" and took < 1.0, f"ICMPv6 port unreachable: {error} {took:.2f}s"
+        assert error == "ConnectionRefusedError" and took < 2.0, f"ICMPv6 port unreachable: {error} {took:.2f}s"
     finally:
         apply(topo, svc, delete=True)
 

@@ -32,7 +32,6 @@ def test_compiled_kernel_is_built() -> None:
         ("endpoints-tcp-0", "10.43.0.10 . 80", "10.42.0.5 . 8080"),
         ("endpoints-tcp-1", "10.43.0.10 . 80", "10.42.0.6 . 8080"),
         ("hairpin", "10.42.0.5 . 10.42.0.5", ""), ("hairpin", "10.42.0.6 . 10.42.0.6", ""),
-        ("pick-tcp-2", "0", "goto idx-tcp-0"), ("pick-tcp-2", "1", "goto idx-tcp-1"),
     }, id="cluster-ip"),
     pytest.param({"internal_endpoints": (), "external_endpoints": ()}, {
         ("no-endpoint-services", "10.43.0.10 . tcp . 80", "goto reject-chain"),
@@ -45,13 +44,11 @@ def test_compiled_kernel_is_built() -> None:
         ("nodeports", "udp . 30053", "goto np-svc1"),
         ("nodeport-endpoints-udp-0", "30053", "10.42.0.7 . 53"),
         ("hairpin", "10.42.0.7 . 10.42.0.7", ""),
-        ("nppick-udp-1", "0", "goto npidx-udp-0"),
     }, id="node-port-local"),
     pytest.param({"cluster_ips": (), "external_ips": ("192.0.2.1",), "external_endpoints": (("10.42.0.7", 80),)}, {
         ("service-ips", "192.0.2.1 . tcp . 80", "goto ext-svc1"),
         ("endpoints-tcp-0", "192.0.2.1 . 80", "10.42.0.7 . 80"),
         ("hairpin", "10.42.0.7 . 10.42.0.7", ""),
-        ("pick-tcp-1", "0", "goto idx-tcp-0"),
     }, id="external-ip-masqueraded"),
 ])
 def test_elements_of_one_service(kw: dict[str, object], expected: set[tuple[str, str, str]]) -> None:
@@ -64,19 +61,28 @@ def test_each_service_has_its_own_round_robin_counter_and_shares_the_rest() -> N
         # one numgen expression per service chain: its counter is the service's alone
         "svc-svc1": ("numgen inc mod 2 vmap @pick-tcp-2",),
         "np-svc1": ("jump mark-masq", "numgen inc mod 2 vmap @nppick-tcp-2"),
-        # shared by every service: one chain per endpoint index
-        "idx-tcp-0": ("dnat ip to ip daddr . tcp dport map @endpoints-tcp-0",),
-        "idx-tcp-1": ("dnat ip to ip daddr . tcp dport map @endpoints-tcp-1",),
-        "npidx-tcp-0": ("dnat ip to tcp dport map @nodeport-endpoints-tcp-0",),
-        "npidx-tcp-1": ("dnat ip to tcp dport map @nodeport-endpoints-tcp-1",),
     }
-    assert dict(rr.maps) == {
-        "pick-tcp-2": "typeof numgen inc mod 2 : verdict ;", "nppick-tcp-2": "typeof numgen inc mod 2 : verdict ;",
-        "endpoints-tcp-0": "typeof ip daddr . tcp dport : ip daddr . tcp dport ;",
-        "endpoints-tcp-1": "typeof ip daddr . tcp dport : ip daddr . tcp dport ;",
-        "nodeport-endpoints-tcp-0": "typeof tcp dport : ip daddr . tcp dport ;",
-        "nodeport-endpoints-tcp-1": "typeof tcp dport : ip daddr . tcp dport ;",
-    }
+    assert rr.picks == (("", "tcp", 2), ("np", "tcp", 2))
+    # shared by every service with two endpoints: the pick map and one DNAT chain and map per endpoint index
+    shared = c.pick_bundle("ip", "", "tcp", 2)
+    assert shared.elements == (("pick-tcp-2", "0", "goto idx-tcp-0"), ("pick-tcp-2", "1", "goto idx-tcp-1"))
+    assert dict(shared.chains) == {"idx-tcp-0": ("dnat ip to ip daddr . tcp dport map @endpoints-tcp-0",),
+                                   "idx-tcp-1": ("dnat ip to ip daddr . tcp dport map @endpoints-tcp-1",)}
+    assert dict(shared.maps) == {"pick-tcp-2": "typeof numgen inc mod 2 : verdict ;",
+                                 "endpoints-tcp-0": "typeof ip daddr . tcp dport : ip daddr . tcp dport ;",
+                                 "endpoints-tcp-1": "typeof ip daddr . tcp dport : ip daddr . tcp dport ;"}
+    assert dict(c.pick_bundle("ip6", "np", "udp", 1).chains) == {
+        "npidx-udp-0": ("dnat ip6 to udp dport map @nodeport-endpoints-udp-0",)}
+    rules = RuleSet(TableConfig())
+    rules.set_service("a", rr)
+    rules.set_service("b", c.compile_service(spec(id="b", cluster_ips=("10.43.0.11",))))
+    text = rules.full_text(recreate=True)
+    assert text.count("add map ip kubelite pick-tcp-2 ") == 1 and "add rule ip kubelite idx-tcp-1 dnat" in text
+    rules.commit()
+    rules.remove_service("a")
+    rules.remove_service("b")
+    delta = rules.delta_text()
+    assert "delete chain ip kubelite idx-tcp-1" in delta and "delete map ip kubelite pick-tcp-2" in delta
     random = c.compile_service(spec(), lb="random")
     assert dict(random.chains)["svc-svc1"] == ("numgen random mod 2 vmap @pick-tcp-2",)
 
@@ -313,10 +319,10 @@ def test_ipv6_service_compiles_for_the_ip6_table() -> None:
         ("nodeports", "tcp . 30080", "goto np-svc1"),
         ("nodeport-endpoints-tcp-0", "30080", "fd00:42::5 . 8080"),
         ("hairpin", "fd00:42::5 . fd00:42::5", ""),
-        ("pick-tcp-1", "0", "goto idx-tcp-0"), ("nppick-tcp-1", "0", "goto npidx-tcp-0"),
     }
-    assert dict(out.chains)["idx-tcp-0"] == ("dnat ip6 to ip6 daddr . tcp dport map @endpoints-tcp-0",)
-    assert dict(out.maps)["endpoints-tcp-0"] == "typeof ip6 daddr . tcp dport : ip6 daddr . tcp dport ;"
+    shared = c.pick_bundle("ip6", "", "tcp", 1)
+    assert dict(shared.chains)["idx-tcp-0"] == ("dnat ip6 to ip6 daddr . tcp dport map @endpoints-tcp-0",)
+    assert dict(shared.maps)["endpoints-tcp-0"] == "typeof ip6 daddr . tcp dport : ip6 daddr . tcp dport ;"
     sticky = c.compile_service(spec(family="ip6", cluster_ips=("fd00:43::10",), affinity_timeout=30,
                                     internal_endpoints=one, external_endpoints=one))
     chains = dict(sticky.chains)
