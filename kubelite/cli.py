@@ -124,6 +124,10 @@ def _add_agent_flags(p: argparse.ArgumentParser) -> None:
                    help="taint to register the node with (repeatable)")
     p.add_argument("--cluster-dns", default="", help="cluster DNS Service IP for pods' resolv.conf")
     p.add_argument("--cluster-domain", default="cluster.local")
+    # the server's ranges (the embedded agent gets them from the server's flags): pod network and proxy masquerade
+    p.add_argument("--cluster-cidr", default="10.42.0.0/16", help="the cluster's pod CIDR (as the server's)")
+    p.add_argument("--service-cidr", default="10.43.0.0/16", type=_service_cidr,
+                   help="the cluster's Service CIDR(s), as the server's (dual stack: IPv4,IPv6)")
     p.add_argument("--kubelet-port", type=int, default=10250)
     p.add_argument("--cgroup-root", default="/kubepods", help="parent cgroup of every pod (cgroupfs driver)")
     # tests shorten CrashLoopBackOff (upstream: 10s doubling to 5m)
@@ -144,11 +148,12 @@ def _add_agent_component_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--proxy-lb", choices=["round-robin", "random"], default="round-robin",
                    help="how the service proxy picks an endpoint for a new connection")
     p.add_argument("--nodeport-addresses", default="",
-                   help="comma-separated IPv4 CIDRs whose local addresses accept NodePorts (default: all)")
+                   help="comma-separated IPv4/IPv6 CIDRs whose local addresses accept NodePorts (default: all; a "
+                        "family without a CIDR here: all of its addresses)")
 
 
 def _nodeport_cidrs(value: str) -> tuple[str, ...]:
-    """``--nodeport-addresses`` as normalised IPv4 CIDRs; a clear error for anything else."""
+    """``--nodeport-addresses`` as normalised IPv4/IPv6 CIDRs; a clear error for anything else."""
     import ipaddress
 
     cidrs = []
@@ -157,8 +162,6 @@ def _nodeport_cidrs(value: str) -> tuple[str, ...]:
             net = ipaddress.ip_network(item, strict=False)
         except ValueError:
             raise CLIError(f"--nodeport-addresses {item!r}: not a CIDR such as 192.168.0.0/24") from None
-        if net.version != 4:
-            raise CLIError(f"--nodeport-addresses {item!r}: only IPv4 CIDRs are supported")
         cidrs.append(str(net))
     return tuple(cidrs)
 
@@ -212,7 +215,8 @@ def cmd_agent(args: argparse.Namespace) -> int:
         cluster_dns=args.cluster_dns, cluster_domain=args.cluster_domain, kubelet_port=args.kubelet_port,
         cgroup_root=args.cgroup_root, crash_loop_backoff_base=args.crash_loop_backoff_base,
         disabled_components=tuple(disabled), pod_network_backend=backend, proxy_mode=args.proxy_mode,
-        proxy_lb=args.proxy_lb, nodeport_addresses=_nodeport_cidrs(args.nodeport_addresses))
+        proxy_lb=args.proxy_lb, nodeport_addresses=_nodeport_cidrs(args.nodeport_addresses),
+        cluster_cidr=args.cluster_cidr, service_cidr=args.service_cidr)
     try:
         run_agent(config)
     except (AgentError, ContainerdError, CriError) as exc:
@@ -420,7 +424,8 @@ def _embedded_agent(args: argparse.Namespace) -> EmbeddedAgent:
     disabled, backend = _agent_component_args(args)
     extra = ["--kubelet-port", str(args.kubelet_port), "--flannel-backend", backend,
              *(f"--disable={name}" for name in disabled), "--proxy-mode", args.proxy_mode, "--proxy-lb", args.proxy_lb,
-             "--nodeport-addresses", ",".join(_nodeport_cidrs(args.nodeport_addresses))]
+             "--nodeport-addresses", ",".join(_nodeport_cidrs(args.nodeport_addresses)),
+             "--cluster-cidr", args.cluster_cidr, "--service-cidr", args.service_cidr]
     command = agent_command(data_dir=data_dir, server=f"https://{host}:{args.secure_port}", kubeconfig=kubeconfig,
                             node_name=args.node_name or "", node_ip=args.node_ip or "", extra=extra)
     return EmbeddedAgent(command=command, kubeconfig=kubeconfig, log_path=data_dir / "agent" / "agent.log")
