@@ -72,6 +72,8 @@ SETS = (HAIRPIN,)
 SHARED_PREFIXES = (HAIRPIN, "pick-", "nppick-")
 """Maps and sets whose elements several services legitimately share (reference counted, not owned)."""
 PICK_DECL = "typeof numgen inc mod 2 : verdict ;"
+_SHARED_NAMES: dict[str, bool] = {}
+"""Map/set name -> whether its elements are shared (a cache of ``startswith(SHARED_PREFIXES)``)."""
 
 LB_MODES = {"round-robin": "inc", "random": "random"}
 EMPTY_VERDICTS = {"reject": "goto reject-chain", "drop": "drop"}
@@ -473,7 +475,8 @@ class RuleSet:
         """(map, key) -> (owner id, value) for owned elements."""
         self._shadowed: dict[tuple[str, str], dict[str, str]] = {}
         """(map, key) -> {other owner: value} waiting for the key to be freed."""
-        self._shared: Counter[tuple[str, str]] = Counter()
+        self._shared: dict[tuple[str, str], int] = {}
+        """(map, key) -> how many services contribute that shared element."""
         self._shared_value: dict[tuple[str, str], str] = {}
         """Value of each shared element (the same for every service contributing it)."""
         self._chains: dict[str, tuple[str, ...]] = {}
@@ -537,13 +540,20 @@ class RuleSet:
             self._del[k] = value
 
     def _contribute(self, owner: str, compiled: Compiled) -> None:
+        # the hot loop of a full sync (every element of every service): plain dict operations only
         track = self._tracking
         owners = self._owner
+        shared = self._shared
+        is_shared = _SHARED_NAMES
         for name, key, value in compiled.elements:
             k = (name, key)
-            if name.startswith(SHARED_PREFIXES):
-                self._shared[k] += 1
-                if self._shared[k] == 1:
+            known = is_shared.get(name)
+            if known is None:
+                known = is_shared[name] = name.startswith(SHARED_PREFIXES)
+            if known:
+                count = shared.get(k, 0) + 1
+                shared[k] = count
+                if count == 1:
                     self._shared_value[k] = value
                     if track:
                         self._element_added(name, key, value)
