@@ -8,6 +8,7 @@ kubelet server relies on are the kubelet core's own.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_kubelet_pods import BUSYBOX, Node, _phase, _remove_cgroups
@@ -110,3 +112,27 @@ def test_kubectl_logs_exec_and_port_forward_reach_the_agents_pod(serving_node: S
     finally:
         forward.kill()
         forward.wait()
+
+
+def test_summary_and_resource_metrics_through_the_api_servers_node_proxy(serving_node: ServingNode) -> None:
+    node = serving_node
+    # a spinning shell, capped at a fifth of a core (this machine is shared)
+    node.pod("measured", [{"name": "busy", "command": ["sh", "-c", "while :; do :; done"],
+                           "resources": {"limits": {"cpu": "200m", "memory": "64Mi"}}}])
+    pod = node.wait_pod("measured", lambda p: _phase(p) == "Running", "Running")
+    base = f"/api/v1/nodes/{node.name}/proxy"
+
+    def busy_in_summary() -> dict[str, Any] | None:
+        summary = json.loads(node.kubectl("get", "--raw", f"{base}/stats/summary").stdout)
+        found = [p for p in summary["pods"] if p["podRef"]["uid"] == pod["metadata"]["uid"]]
+        # usageNanoCores needs two samples: the kubelet keeps the previous one
+        return found[0] if found and "usageNanoCores" in found[0]["containers"][0]["cpu"] else None
+
+    measured = node.wait_for("the pod's CPU rate in the Summary", busy_in_summary, timeout=30)
+    (busy,) = measured["containers"]
+    assert busy["name"] == "busy" and 10_000_000 < busy["cpu"]["usageNanoCores"] < 400_000_000
+    assert measured["memory"]["workingSetBytes"] > 0 and measured["podRef"]["name"] == "measured"
+    metrics = node.kubectl("get", "--raw", f"{base}/metrics/resource").stdout
+    assert 'container_cpu_usage_seconds_total{container="busy",namespace="default",pod="measured"}' in metrics
+    assert "node_memory_working_set_bytes" in metrics and "resource_scrape_error 0" in metrics
+    node.kubectl("delete", "pod", "measured", "--wait=false")
