@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
 import ssl
 import time
@@ -30,7 +29,7 @@ from kubelite.api import patch as patching
 from kubelite.controlplane.admission import chain as admission
 from kubelite.controlplane.apiserver import discovery, errors, openapi_service, tables
 from kubelite.controlplane.apiserver.kubelet_proxy import KubeletProxy
-from kubelite.controlplane.apiserver.registry import Registry, WriteOptions, WriteResult
+from kubelite.controlplane.apiserver.registry import Registry, WriteOptions, WriteResult, copy_json
 from kubelite.controlplane.apiserver.request import Target, parse_path, query_bool, query_int
 from kubelite.controlplane.apiserver.resources import ResourceInfo, ResourceTable
 from kubelite.controlplane.apiserver.watchcache import Filter, TooNew, TooOld, WatchClosed
@@ -115,6 +114,8 @@ class APIServer:
         self.openapi = openapi
         # the kubelet-backed subresources (pods/log|exec|attach|portforward, nodes/proxy); set by the server
         self.kubelet_proxy: KubeletProxy | None = None
+        # more paths served ahead of the generic resource routes (metrics.k8s.io); set by the server
+        self.extra_routes: list[Callable[[web.UrlDispatcher], None]] = []
         self.metrics = CollectorRegistry()
         self.requests = Counter("apiserver_request", "Requests by verb, resource and code",
                                 ["verb", "resource", "code"], registry=self.metrics)
@@ -129,6 +130,8 @@ class APIServer:
         app = web.Application(middlewares=[self._edge], client_max_size=MAX_BODY_BYTES)
         if self.kubelet_proxy is not None:  # before the generic /api routes, which would claim these paths
             self.kubelet_proxy.add_routes(app.router)
+        for add_routes in self.extra_routes:
+            add_routes(app.router)
         app.router.add_get("/version", self.version)
         app.router.add_get("/cacerts", self.cacerts)
         for path in ("/healthz", "/livez", "/readyz"):
@@ -521,7 +524,9 @@ class APIServer:
             raise errors.bad_request("the body must be a JSON object")
         if info.plural == "certificatesigningrequests" and "user" in request:
             csr.set_requester(body, request["user"])
-        result = await self.registry.create(info, target.namespace, body, self.write_options(request))
+        # the decoded body is this request's alone: the registry may fill it in place
+        result = await self.registry.create(info, target.namespace, body, self.write_options(request),
+                                            handed_over=True)
         return self.render(request, target, result.obj, 201, result.warnings)
 
     async def replace(self, request: web.Request, target: Target) -> web.Response:
@@ -531,11 +536,11 @@ class APIServer:
         opts = self.write_options(request)
         info = target.info
         if target.subresource == "scale":
-            return await self.update_scale(request, target, lambda _scale: copy.deepcopy(body), opts)
+            return await self.update_scale(request, target, lambda _scale: copy_json(body), opts)
         if target.subresource == "finalize":
             return await self.finalize_namespace(request, target, body, opts)
         # a fresh copy per attempt: the registry fills server fields into what it is given
-        result = await self.registry.update(info, target.namespace, target.name, lambda _old: copy.deepcopy(body),
+        result = await self.registry.update(info, target.namespace, target.name, lambda _old: copy_json(body),
                                             opts, subresource=target.subresource)
         return self.render(request, target, result.obj, 200, result.warnings)
 

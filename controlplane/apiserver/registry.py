@@ -77,6 +77,33 @@ def encode(obj: Obj) -> bytes:
     return orjson.dumps(obj)
 
 
+def copy_json(obj: Obj) -> Obj:
+    """A deep copy of a JSON object: through orjson, about 3x faster than ``copy.deepcopy`` for a Pod.
+
+    Values JSON cannot hold (a tuple would come back a list) take ``copy.deepcopy``.
+    """
+    try:
+        copied: Obj = orjson.loads(orjson.dumps(obj))
+    except (orjson.JSONEncodeError, TypeError):
+        return copy.deepcopy(obj)
+    return copied if _plain_json(obj) else copy.deepcopy(obj)
+
+
+def _plain_json(value: Any) -> bool:
+    """Whether ``value`` is made of dicts, lists, str, int, float, bool and None only (round-trips exactly)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+        elif kind not in (str, int, float, bool) and item is not None:
+            return False
+    return True
+
+
 def _stored(obj: Obj, kv: KeyValue) -> Obj:
     """What ``decode(kv)`` would give for the object just written as ``encode(obj)``, without parsing it again."""
     obj["metadata"]["resourceVersion"] = str(kv.mod_revision)
@@ -286,9 +313,10 @@ class Registry:
     # ---- writes --------------------------------------------------------------------------------
 
     async def create(self, info: ResourceInfo, namespace: str | None, body: Obj,
-                     opts: WriteOptions, *, track: bool = True) -> WriteResult:
+                     opts: WriteOptions, *, track: bool = True, handed_over: bool = False) -> WriteResult:
+        """Create ``body`` (copied first, unless ``handed_over``: a request body nobody else holds)."""
         strategy = self.strategies.for_resource(info)
-        obj = copy.deepcopy(body)
+        obj = body if handed_over else copy_json(body)
         warnings = strategy.check_unknown_fields(obj, opts.field_validation)
         self._check_type_meta(info, obj)
         md = meta(obj)
@@ -382,7 +410,7 @@ class Registry:
             if kv is None:
                 raise errors.not_found(info.group_resource, name)
             old = decode(kv)
-            wanted = mutate(copy.deepcopy(old))
+            wanted = mutate(decode(kv))  # parsing the few KB again costs a fraction of a deep copy
             warnings = strategy.check_unknown_fields(wanted, opts.field_validation)
             asked_rv = str(wanted.get("metadata", {}).get("resourceVersion") or "")
             if precondition_from_body and asked_rv and asked_rv != str(kv.mod_revision):

@@ -578,6 +578,7 @@ class SqliteStore:
         self._readers: ThreadPoolExecutor | None = None
         self._reader_local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
+        self._loop_reader: sqlite3.Connection | None = None  # point reads on the event loop (get)
         self._reader_lock = threading.Lock()
         self._lock_fd: int | None = None
         self._hub = _Hub()
@@ -655,6 +656,7 @@ class SqliteStore:
             for conn in self._reader_conns:
                 conn.close()
             self._reader_conns.clear()
+            self._loop_reader = None
         self._release_lock()
 
     def _require_open(self) -> None:
@@ -755,7 +757,23 @@ class SqliteStore:
 
     async def get(self, key: str) -> KeyValue | None:
         check_key(key)
-        return await self._read(_read_get, key)
+        self._require_open()
+        # A point read is one indexed lookup of a few microseconds, on pages the writes keep cached:
+        # it runs on the event loop's own connection, where handing it to a reader thread and back
+        # costs several times more. A lone SELECT is its own read transaction (one snapshot). The
+        # connection never waits for a lock: in the rare case it would, the read goes to a thread.
+        conn = self._loop_reader
+        if conn is None:
+            conn = self._loop_reader = _connect(self.path, synchronous=self._synchronous, query_only=True)
+            conn.execute("PRAGMA busy_timeout = 0")
+            with self._reader_lock:
+                self._reader_conns.append(conn)
+        try:
+            return _read_get(conn, key)
+        except sqlite3.OperationalError:
+            return await self._read(_read_get, key)
+        except sqlite3.Error as exc:
+            raise StorageUnavailable(f"sqlite read from {self.path} failed: {exc}") from None
 
     async def list(
         self, prefix: str, *, start_key: str | None = None, limit: int = 0, revision: int = 0
