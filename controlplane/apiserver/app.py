@@ -670,7 +670,7 @@ class APIServer:
         body = await self.read_body(request)
         if not isinstance(body, dict) or not isinstance(body.get("target"), dict):
             raise errors.bad_request("a Binding needs target.name")
-        binding_md = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+        binding_md: dict[str, Any] = body["metadata"] if isinstance(body.get("metadata"), dict) else {}
         if binding_md.get("name") != target.name:
             raise errors.bad_request("name in URL does not match name in Binding object")
         node = str(body["target"].get("name") or "")
