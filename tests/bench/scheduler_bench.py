@@ -168,7 +168,9 @@ async def run_e2e(*, nodes: int, placed: int, pods: int, clients: int, standalon
     if standalone and not precreated:
         scheduler = _start_standalone_scheduler(server.kubeconfig)
     try:
-        async with APIClient(load_kubeconfig(server.kubeconfig), max_connections=clients + 10) as client:
+        # a loaded server (the scheduler inside it, a burst of creates) may take long to answer one request
+        async with APIClient(load_kubeconfig(server.kubeconfig), max_connections=clients + 10,
+                             timeout=300.0) as client:
             node_api = client.resource("", "v1", "nodes", namespaced=False)
             pod_api = client.resource("", "v1", "pods")
 
