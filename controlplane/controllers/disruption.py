@@ -205,7 +205,8 @@ class DisruptionController(Controller):
         self.pdbs.add_handler(on_add=self.enqueue, on_update=lambda _o, n: self.enqueue(n), on_delete=self.enqueue)
         self.pods.add_handler(on_add=self._pod_changed, on_update=lambda _o, n: self._pod_changed(n),
                               on_delete=self._pod_changed)
-        self._scale_resources: dict[tuple[str, str], str | None] = {}  # (apiVersion, kind) -> plural with /scale
+        # (apiVersion, kind) -> (plural when it has a scale subresource, group resource for messages)
+        self._scale_resources: dict[tuple[str, str], tuple[str | None, str]] = {}
 
     # ---- events ----
 
@@ -240,32 +241,30 @@ class DisruptionController(Controller):
 
     # ---- expected scale ----
 
-    async def _scale_resource(self, api_version: str, kind: str) -> str | None:
-        """The plural of ``kind`` in ``api_version`` if it has a scale subresource (discovery, remembered)."""
-        if (api_version, kind) in self._scale_resources:
-            return self._scale_resources[(api_version, kind)]
-        path = f"/apis/{api_version}" if "/" in api_version else f"/api/{api_version}"
-        try:
-            listing = await self.client.request("GET", path)
-        except APIStatusError as exc:
-            if is_not_found(exc):
-                raise DisruptionError(f'no matches for kind "{kind}" in version "{api_version}"') from exc
-            raise
-        plural = None
-        for resource in listing.get("resources") or []:
-            if resource.get("kind") == kind and "/" not in str(resource.get("name")):
-                plural = str(resource["name"])
-                break
-        if plural is None:
-            raise DisruptionError(f'no matches for kind "{kind}" in version "{api_version}"')
-        names = {str(r.get("name")) for r in listing.get("resources") or []}
-        scalable = plural if f"{plural}/scale" in names else None
-        self._scale_resources[(api_version, kind)] = scalable
-        if scalable is None:
+    async def _scale_resource(self, api_version: str, kind: str) -> str:
+        """The plural of ``kind`` in ``api_version``, which must have a scale subresource (discovery, remembered
+        per kind: a kind without one keeps failing the same way)."""
+        if (api_version, kind) not in self._scale_resources:
+            path = f"/apis/{api_version}" if "/" in api_version else f"/api/{api_version}"
+            try:
+                listing = await self.client.request("GET", path)
+            except APIStatusError as exc:
+                if is_not_found(exc):
+                    raise DisruptionError(f'no matches for kind "{kind}" in version "{api_version}"') from exc
+                raise
+            resources = listing.get("resources") or []
+            plural = next((str(r["name"]) for r in resources
+                           if r.get("kind") == kind and "/" not in str(r.get("name"))), None)
+            if plural is None:
+                raise DisruptionError(f'no matches for kind "{kind}" in version "{api_version}"')
+            scalable = any(r.get("name") == f"{plural}/scale" for r in resources)
             group = api_version.partition("/")[0] if "/" in api_version else ""
-            raise DisruptionError(f"{plural}.{group} does not implement the scale subresource" if group
-                                  else f"{plural} does not implement the scale subresource")
-        return scalable
+            self._scale_resources[(api_version, kind)] = (plural if scalable else None,
+                                                          f"{plural}.{group}" if group else plural)
+        plural_or_none, group_resource = self._scale_resources[(api_version, kind)]
+        if plural_or_none is None:
+            raise DisruptionError(f"{group_resource} does not implement the scale subresource")
+        return plural_or_none
 
     async def _controller_scale(self, ref: Obj, namespace: str) -> tuple[str, int] | None:
         """(controller UID, desired replicas) for a pod's controller reference, or None when it is gone

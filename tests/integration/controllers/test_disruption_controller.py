@@ -121,7 +121,20 @@ async def test_a_controller_without_scale_fails_safe(client: APIClient, namespac
             return status if status.get("conditions") else None
 
         status = await eventually(failed, what="the budget failed safe")
-    condition = status["conditions"][0]
-    assert (condition["status"], condition["reason"]) == ("False", "SyncFailed")
-    assert condition["message"] == f"fixeds.{GROUP} does not implement the scale subresource"
-    assert status["disruptionsAllowed"] == 0
+        condition = status["conditions"][0]
+        assert (condition["status"], condition["reason"]) == ("False", "SyncFailed")
+        assert condition["message"] == f"fixeds.{GROUP} does not implement the scale subresource"
+        assert status["disruptionsAllowed"] == 0
+        # synced again (the budget changed), the remembered discovery answer fails it the same way
+        pdbs = client.resource("policy", "v1", "poddisruptionbudgets")
+        await pdbs.patch("budget", {"spec": {"maxUnavailable": 2}}, namespace=namespace)
+        events = client.resource("", "v1", "events")
+
+        async def failed_twice() -> bool:
+            items = (await events.list(namespace=namespace))["items"]
+            return any(e["reason"] == "CalculateExpectedPodCountFailed" and e.get("count", 1) >= 2
+                       and "does not implement the scale subresource" in e["message"] for e in items)
+
+        await eventually(failed_twice, what="the second sync to fail with the same message")
+    status = await status_of(client, namespace)
+    assert status["conditions"][0]["message"] == f"fixeds.{GROUP} does not implement the scale subresource"
