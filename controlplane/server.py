@@ -49,6 +49,9 @@ from kubelite.controlplane.auth.kubeconfig import kubeconfig_yaml, write_kubecon
 from kubelite.controlplane.auth.pki import ClusterPKI, ensure_pki, is_ip, write_file_atomically
 from kubelite.controlplane.auth.security import ClusterSecurity
 from kubelite.controlplane.controllers.manager import ControllerManager, default_controllers
+from kubelite.controlplane.metrics.api import MetricsAPI
+from kubelite.controlplane.metrics.scraper import DEFAULT_RESOLUTION, Scraper
+from kubelite.controlplane.metrics.storage import MetricsStorage
 from kubelite.controlplane.scheduler.config import SchedulerConfig
 from kubelite.controlplane.scheduler.scheduler import SchedulerRunner
 from kubelite.controlplane.storage import Store, open_store
@@ -88,6 +91,10 @@ class ServerConfig:
     node_monitor_grace_period: float = 40.0
     default_not_ready_toleration_seconds: int = 300
     default_unreachable_toleration_seconds: int = 300
+    # metrics-server --metric-resolution (kubelets scraped this often); kube-controller-manager
+    # --horizontal-pod-autoscaler-sync-period
+    metric_resolution: float = DEFAULT_RESOLUTION
+    horizontal_pod_autoscaler_sync_period: float = 15.0
 
 
 
@@ -128,6 +135,7 @@ class ControlPlane:
         self.controllers: asyncio.Task[None] | None = None
         self.scheduler_client: APIClient | None = None
         self.scheduler: asyncio.Task[None] | None = None
+        self.metrics_scraper: asyncio.Task[None] | None = None
         self.url = ""
 
     async def start(self) -> None:
@@ -173,6 +181,14 @@ class ControlPlane:
         kubelet_cert, kubelet_key = ensure_kubelet_client_certificate(self.pki)
         server.kubelet_proxy = KubeletProxy(registry=registry, table=table, client_cert=kubelet_cert,
                                             client_key=kubelet_key)
+        # metrics.k8s.io served in-process (what metrics-server does behind an APIService)
+        metrics_storage = MetricsStorage()
+        metrics_api = MetricsAPI(registry=registry, table=table, storage=metrics_storage)
+        metrics_api.register()
+        server.extra_routes.append(metrics_api.add_routes)
+        scraper = Scraper(registry=registry, table=table, ssl_context=server.kubelet_proxy.ssl,
+                          storage=metrics_storage, resolution=config.metric_resolution)
+        self.metrics_scraper = asyncio.create_task(scraper.run(), name="metrics-scraper")
         ssl_context = make_ssl_context(cert_file=str(self.pki.serving_cert), key_file=str(self.pki.serving_key),
                                        client_ca_file=str(self.pki.client_ca_cert))
         self.runner = web.AppRunner(server.app(), access_log=None, handle_signals=False,
@@ -196,7 +212,8 @@ class ControlPlane:
                 self.controller_client, leader_elect=config.leader_elect,
                 factory=lambda client: default_controllers(
                     client, cluster_cidr=config.cluster_cidr,
-                    node_monitor_grace_period=config.node_monitor_grace_period))
+                    node_monitor_grace_period=config.node_monitor_grace_period,
+                    horizontal_pod_autoscaler_sync_period=config.horizontal_pod_autoscaler_sync_period))
             self.controllers = asyncio.create_task(manager.run(), name="controller-manager")
         if not config.disable_scheduler:
             # the scheduler is a client over loopback too, under its own Lease kube-system/kube-scheduler
@@ -335,6 +352,10 @@ class ControlPlane:
             write_kubeconfig(self.config.write_kubeconfig, content)
 
     async def stop(self) -> None:
+        if self.metrics_scraper is not None:
+            self.metrics_scraper.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.metrics_scraper
         if self.scheduler is not None:
             self.scheduler.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

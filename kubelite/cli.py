@@ -84,6 +84,10 @@ def _add_server_flags(p: argparse.ArgumentParser) -> None:
                    help="tolerationSeconds added to pods for the not-ready NoExecute taint (default 300)")
     p.add_argument("--default-unreachable-toleration-seconds", type=_toleration_seconds, default=300,
                    help="tolerationSeconds added to pods for the unreachable NoExecute taint (default 300)")
+    p.add_argument("--horizontal-pod-autoscaler-sync-period", type=_duration, default=15.0,
+                   help="how often HorizontalPodAutoscalers are reconciled (default 15s)")
+    p.add_argument("--metric-resolution", type=_duration, default=15.0,
+                   help="how often kubelets are scraped for the metrics.k8s.io API (default 15s)")
 
 
 def _duration(value: str) -> float:
@@ -348,7 +352,8 @@ def cmd_controller_manager(args: argparse.Namespace) -> int:
                        "of seconds")
     run_standalone(client_config=client_config, leader_elect=args.leader_elect, cluster_cidr=args.cluster_cidr,
                    node_monitor_grace_period=args.node_monitor_grace_period,
-                   terminated_pod_gc_threshold=args.terminated_pod_gc_threshold)
+                   terminated_pod_gc_threshold=args.terminated_pod_gc_threshold,
+                   horizontal_pod_autoscaler_sync_period=args.horizontal_pod_autoscaler_sync_period)
     return 0
 
 
@@ -372,7 +377,9 @@ def cmd_server(args: argparse.Namespace) -> int:
         scheduler_config=_scheduler_config(args.scheduler_config),
         node_monitor_grace_period=args.node_monitor_grace_period,
         default_not_ready_toleration_seconds=args.default_not_ready_toleration_seconds,
-        default_unreachable_toleration_seconds=args.default_unreachable_toleration_seconds)
+        default_unreachable_toleration_seconds=args.default_unreachable_toleration_seconds,
+        horizontal_pod_autoscaler_sync_period=args.horizontal_pod_autoscaler_sync_period,
+        metric_resolution=args.metric_resolution)
     config.token = read_token(args)
     if config.token:
         from kubelite.controlplane.auth.bootstrap_token import TokenFormatError, parse_join_token
@@ -548,6 +555,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how long a node may miss heartbeats before it is marked Unknown (default 40s)")
     p.add_argument("--terminated-pod-gc-threshold", type=int, default=12500,
                    help="finished pods kept before the oldest are deleted (0: never)")
+    p.add_argument("--horizontal-pod-autoscaler-sync-period", type=_duration, default=15.0,
+                   help="how often HorizontalPodAutoscalers are reconciled (default 15s)")
     p.set_defaults(func=cmd_controller_manager)
 
     p = sub.add_parser("apiserver", help="run only the API server (scheduler, controllers and agent elsewhere)")

@@ -132,6 +132,9 @@ CLUSTER_ROLES: Final[list[Obj]] = [
     {"name": "system:aggregate-to-admin", "rules": _ADMIN, "labels": {f"{AGG}admin": "true"}},
     {"name": "system:aggregate-to-edit", "rules": _EDIT, "labels": {f"{AGG}edit": "true"}},
     {"name": "system:aggregate-to-view", "rules": _VIEW, "labels": {f"{AGG}view": "true"}},
+    # metrics-server's role for the metrics.k8s.io group the API server serves itself (kubectl top)
+    {"name": "system:aggregated-metrics-reader", "rules": [rule(READ, ["metrics.k8s.io"], ["nodes", "pods"])],
+     "labels": {f"{AGG}admin": "true", f"{AGG}edit": "true", f"{AGG}view": "true"}},
     {"name": "system:heapster", "rules": [rule(READ, [""], ["events", "namespaces", "nodes", "pods"]),
                                           rule(READ, ["extensions"], ["deployments"])]},
     {"name": "system:node", "rules": _NODE},

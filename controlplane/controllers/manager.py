@@ -24,6 +24,10 @@ from kubelite.controlplane.controllers.disruption import DisruptionController
 from kubelite.controlplane.controllers.endpoints import EndpointsController
 from kubelite.controlplane.controllers.endpointslice import EndpointSliceController
 from kubelite.controlplane.controllers.garbagecollector import GarbageCollector
+from kubelite.controlplane.controllers.horizontalpodautoscaler import (
+    DEFAULT_SYNC_PERIOD,
+    HorizontalPodAutoscalerController,
+)
 from kubelite.controlplane.controllers.job import JobController
 from kubelite.controlplane.controllers.namespace import NamespaceController
 from kubelite.controlplane.controllers.nodeipam import NodeIPAMController
@@ -41,7 +45,8 @@ LEASE_NAMESPACE, LEASE_NAME = "kube-system", "kube-controller-manager"
 
 def default_controllers(client: APIClient, *, cluster_cidr: str = "10.42.0.0/16",
                         node_monitor_grace_period: float = GRACE_PERIOD,
-                        terminated_pod_gc_threshold: int = TERMINATED_THRESHOLD) -> list[Controller]:
+                        terminated_pod_gc_threshold: int = TERMINATED_THRESHOLD,
+                        horizontal_pod_autoscaler_sync_period: float = DEFAULT_SYNC_PERIOD) -> list[Controller]:
     """Every controller, sharing one informer per resource (one watch each for the whole manager)."""
     factory = SharedInformerFactory(client)
     return [NamespaceController(client), NodeIPAMController(client, cluster_cidr=cluster_cidr),
@@ -53,7 +58,9 @@ def default_controllers(client: APIClient, *, cluster_cidr: str = "10.42.0.0/16"
             PodGCController(client, factory=factory, terminated_threshold=terminated_pod_gc_threshold),
             JobController(client, factory=factory), TTLAfterFinishedController(client, factory=factory),
             DaemonSetController(client, factory=factory), StatefulSetController(client, factory=factory),
-            CronJobController(client, factory=factory)]
+            CronJobController(client, factory=factory),
+            HorizontalPodAutoscalerController(client, factory=factory,
+                                              sync_period=horizontal_pod_autoscaler_sync_period)]
 
 
 ControllerFactory = Callable[[APIClient], list[Controller]]
