@@ -31,7 +31,8 @@ After commit, the batch's events and results go to the event loop in one callbac
 published to watchers first, then the callers' futures complete, so a caller that sees its write
 return finds it in every watch and in ``current_revision()``. Reads use a small pool of reader
 threads with their own connections (WAL lets them run beside the writer); each read is one read
-transaction, so a list and the revision it reports come from the same snapshot.
+transaction, so a list and the revision it reports come from the same snapshot. A ``get`` (one indexed
+SELECT, its own snapshot) runs on the event loop's connection instead: a thread hand-off costs more.
 
 A watch registers with the in-process hub, noting the last published revision H, then replays
 ``(after_revision, H]`` from the log and continues with the live events buffered since registration
