@@ -82,6 +82,8 @@ class ServerConfig:
     encryption_provider_config: Path | None = None
     audit_log_path: Path | None = None
     audit_policy_file: Path | None = None
+    # --audit-log-maxsize (MB), --audit-log-maxbackup, --audit-log-maxage (days); 0: lumberjack's defaults
+    audit_log_rotation: tuple[int, int, int] = (0, 0, 0)
     admission_control_config_file: Path | None = None
     # the embedded agent gets a node kubeconfig (<data-dir>/agent/kubelet.kubeconfig)
     disable_agent: bool = True
@@ -176,7 +178,10 @@ class ControlPlane:
                            authenticator=self.security.authenticator, authorizer=self.security.authorizer,
                            service_account_tokens=self.security.sa_tokens, ca_pem=self.pki.server_ca_pem(),
                            client_ca_pem=self.pki.client_ca_pem(),
-                           audit_log=open_audit_log(path=config.audit_log_path, policy_file=config.audit_policy_file),
+                           audit_log=open_audit_log(
+                               path=config.audit_log_path, policy_file=config.audit_policy_file,
+                               max_megabytes=config.audit_log_rotation[0], max_backups=config.audit_log_rotation[1],
+                               max_age_days=config.audit_log_rotation[2]),
                            openapi=openapi)
         kubelet_cert, kubelet_key = ensure_kubelet_client_certificate(self.pki)
         server.kubelet_proxy = KubeletProxy(registry=registry, table=table, client_cert=kubelet_cert,

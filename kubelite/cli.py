@@ -68,6 +68,11 @@ def _add_server_flags(p: argparse.ArgumentParser) -> None:
                    help="EncryptionConfiguration for data at rest (default: a generated aesgcm key for Secrets)")
     p.add_argument("--audit-log-path", help="write audit.k8s.io/v1 events here, one JSON line each")
     p.add_argument("--audit-policy-file", help="audit.k8s.io/v1 Policy (default with a log path: Metadata for all)")
+    p.add_argument("--audit-log-maxsize", type=int, default=0, metavar="MB",
+                   help="rotate the audit log before it grows past this many megabytes (0: 100)")
+    p.add_argument("--audit-log-maxbackup", type=int, default=0, help="rotated audit logs to keep (0: all)")
+    p.add_argument("--audit-log-maxage", type=int, default=0, metavar="DAYS",
+                   help="remove rotated audit logs older than this (0: never)")
     p.add_argument("--admission-control-config-file",
                    help="AdmissionConfiguration (PodSecurity defaults and exemptions)")
     p.add_argument("--disable-agent", action="store_true")
@@ -399,6 +404,10 @@ def cmd_server(args: argparse.Namespace) -> int:
         raise CLIError("--audit-policy-file needs --audit-log-path")
     config.audit_log_path = Path(args.audit_log_path) if args.audit_log_path else None
     config.audit_policy_file = Path(args.audit_policy_file) if args.audit_policy_file else None
+    for flag in ("maxsize", "maxbackup", "maxage"):
+        if getattr(args, f"audit_log_{flag}") < 0:
+            raise CLIError(f"--audit-log-{flag} {getattr(args, f'audit_log_{flag}')}: must not be negative")
+    config.audit_log_rotation = (args.audit_log_maxsize, args.audit_log_maxbackup, args.audit_log_maxage)
     if args.admission_control_config_file:
         from kubelite.controlplane.admission.config import AdmissionConfigError, load_admission_configuration
 

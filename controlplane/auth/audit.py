@@ -14,6 +14,11 @@ Levels: ``Metadata`` (who, what, when, the response code), ``Request`` (plus the
 and reason, and what admission plugins added (PodSecurity's ``pod-security.kubernetes.io/*``). The file
 is opened in append mode, created 0600, and each event is one ``write`` of a complete line, so a crash
 never leaves half a line in the middle of the log.
+
+Rotation as upstream's (lumberjack): a write that would take the file past ``--audit-log-maxsize``
+megabytes (0: lumberjack's 100) first renames it to ``<name>-<UTC time>.<ext>`` and starts a new one;
+then backups beyond ``--audit-log-maxbackup`` (0: all kept) or older than ``--audit-log-maxage`` days
+(0: any age) are removed. ``--audit-log-path -`` writes to standard output.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,16 +146,62 @@ def _micro(moment: dt.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+DEFAULT_MAX_MEGABYTES: Final = 100  # lumberjack's default when --audit-log-maxsize is 0
+
+
 class AuditLog:
-    def __init__(self, *, path: Path, policy: Policy) -> None:
+    def __init__(self, *, path: Path, policy: Policy, max_megabytes: int = 0, max_backups: int = 0,
+                 max_age_days: int = 0) -> None:
         self.path = path
         self.policy = policy
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        self._file: IO[bytes] = os.fdopen(fd, "ab", buffering=0)
+        self.max_bytes = (max_megabytes or DEFAULT_MAX_MEGABYTES) * 1024 * 1024
+        self.max_backups = max_backups
+        self.max_age_days = max_age_days
+        self._stdout = str(path) == "-"
+        self._size = 0
+        self._file: IO[bytes] = sys.stdout.buffer if self._stdout else self._open()
+
+    def _open(self) -> IO[bytes]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._size = os.fstat(fd).st_size
+        return os.fdopen(fd, "ab", buffering=0)
 
     def close(self) -> None:
+        if not self._stdout:
+            self._file.close()
+
+    def _write(self, line: bytes) -> None:
+        if not self._stdout and self._size and self._size + len(line) > self.max_bytes:
+            self._rotate()
+        self._file.write(line)
+        if not self._stdout:
+            self._size += len(line)
+
+    def _rotate(self) -> None:
         self._file.close()
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H-%M-%S.%f")[:-3]
+        backup = self.path.with_name(f"{self.path.stem}-{stamp}{self.path.suffix}")
+        while backup.exists():  # two rotations in one millisecond: never overwrite a backup
+            backup = backup.with_name(f"{backup.stem}0{self.path.suffix}")
+        os.replace(self.path, backup)
+        self._file = self._open()
+        self.prune()
+
+    def backups(self) -> list[Path]:
+        """Rotated files of this log, oldest first (their names sort by time)."""
+        prefix, suffix = f"{self.path.stem}-", self.path.suffix
+        return sorted(p for p in self.path.parent.iterdir()
+                      if p.name.startswith(prefix) and p.name.endswith(suffix) and p != self.path)
+
+    def prune(self) -> None:
+        backups = self.backups()
+        doomed = set(backups[:-self.max_backups]) if self.max_backups else set()
+        if self.max_age_days:
+            cutoff = dt.datetime.now(dt.UTC).timestamp() - self.max_age_days * 86400
+            doomed |= {p for p in backups if p.stat().st_mtime < cutoff}
+        for path in doomed:
+            path.unlink(missing_ok=True)
 
     def record(self, *, attributes: Attributes | None, uri: str, source_ip: str, user_agent: str, code: int,
                received: dt.datetime, request_body: bytes | None = None, response_body: bytes | None = None,
@@ -182,7 +234,7 @@ class AuditLog:
             event["requestObject"] = _json_or_none(request_body)
         if level == "RequestResponse" and response_body:
             event["responseObject"] = _json_or_none(response_body)
-        self._file.write((json.dumps(event, separators=(",", ":")) + "\n").encode())
+        self._write((json.dumps(event, separators=(",", ":")) + "\n").encode())
         return event
 
 
@@ -193,7 +245,8 @@ def _json_or_none(raw: bytes) -> Any:
         return None
 
 
-def open_audit_log(*, path: Path | None, policy_file: Path | None) -> AuditLog | None:
+def open_audit_log(*, path: Path | None, policy_file: Path | None, max_megabytes: int = 0, max_backups: int = 0,
+                   max_age_days: int = 0) -> AuditLog | None:
     if path is None:
         return None
     policy = Policy()
@@ -202,4 +255,5 @@ def open_audit_log(*, path: Path | None, policy_file: Path | None) -> AuditLog |
             policy = parse_policy(policy_file.read_text(), source=str(policy_file))
         except OSError as exc:
             raise AuditPolicyError(f"{policy_file}: {exc.strerror or exc}") from None
-    return AuditLog(path=path, policy=policy)
+    return AuditLog(path=path, policy=policy, max_megabytes=max_megabytes, max_backups=max_backups,
+                    max_age_days=max_age_days)

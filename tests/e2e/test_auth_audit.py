@@ -41,7 +41,8 @@ def test_audit_levels_follow_the_policy() -> None:
     (workdir / "policy.yaml").write_text(POLICY)
     log = workdir / "audit.log"
     with temporary_server("kubelite-audit-srv-", "--audit-log-path", str(log), "--audit-policy-file",
-                          str(workdir / "policy.yaml")) as server:
+                          str(workdir / "policy.yaml"), "--audit-log-maxsize", "1", "--audit-log-maxbackup", "3",
+                          "--audit-log-maxage", "7") as server:
         server.kubectl("create", "secret", "generic", "s", "--from-literal=password=hunter2")
         server.kubectl("create", "configmap", "c", "--from-literal=k=v")
         server.kubectl("get", "pods")

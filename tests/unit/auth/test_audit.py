@@ -62,3 +62,30 @@ def test_event_lines(tmp_path: Path) -> None:
     line = json.loads((tmp_path / "a.log").read_text())
     assert line["objectRef"] == {"resource": "configmaps", "apiVersion": "v1", "namespace": "prod"}
     assert line["stage"] == "ResponseComplete" and line["user"]["username"] == "alice"
+
+
+def test_rotation_keeps_max_backups(tmp_path: Path) -> None:
+    log = AuditLog(path=tmp_path / "audit.log", policy=parse_policy(POLICY), max_megabytes=1, max_backups=2)
+    attributes = request_attributes(ALICE, "GET", "/api/v1/namespaces/a/secrets/s", {})
+    log.max_bytes = 2000  # a few events per file instead of a megabyte's worth
+    received = dt.datetime.now(dt.UTC)
+    for _ in range(60):
+        log.record(attributes=attributes, uri="/api/v1/namespaces/a/secrets/s", source_ip="127.0.0.1",
+                   user_agent="kubectl", code=200, received=received)
+    log.close()
+    backups = log.backups()
+    assert len(backups) == 2  # older ones were removed
+    for path in [*backups, tmp_path / "audit.log"]:
+        assert path.stat().st_size <= 2000 and path.stat().st_mode & 0o777 == 0o600
+        assert all(json.loads(line)["kind"] == "Event" for line in path.read_text().splitlines())
+    assert all(p.name.startswith("audit-") and p.name.endswith(".log") for p in backups)
+
+
+def test_negative_rotation_flag_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from kubelite import cli
+
+    code = cli.main(["server", "--data-dir", str(tmp_path / "d"), "--audit-log-path", str(tmp_path / "a.log"),
+                     "--audit-log-maxbackup", "-1", "--disable-agent"])
+    assert code != 0
+    assert "--audit-log-maxbackup -1: must not be negative" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists() and not (tmp_path / "a.log").exists()
