@@ -192,7 +192,7 @@ def scope_filter(spec: Obj | None) -> Callable[[str, Obj], bool]:
     """Whether an object of a resource is tracked by a quota with ``spec`` (its ``scopes`` and
     ``scopeSelector``, upstream's pod scopes; a scoped quota tracks pods only)."""
     spec = spec or {}
-    terms = [(str(scope), "Exists", []) for scope in spec.get("scopes") or []]
+    terms: list[tuple[str, str, list[str]]] = [(str(scope), "Exists", []) for scope in spec.get("scopes") or []]
     terms += [(str(e.get("scopeName")), str(e.get("operator")), list(e.get("values") or []))
               for e in (spec.get("scopeSelector") or {}).get("matchExpressions") or []]
 
@@ -229,11 +229,11 @@ async def admit(request: AdmissionRequest) -> None:
         if not any(key in ((q.get("spec") or {}).get("hard") or {}) for q in quotas):
             return
         prefix = f"/{request.group or 'core'}/{request.resource}/"
-        existing = len(request.list_objects(prefix, f"{prefix}{request.namespace}/"))
+        count = len(request.list_objects(prefix, f"{prefix}{request.namespace}/"))
         for quota in sorted(quotas, key=lambda q: q["metadata"]["name"]):
             if key in ((quota.get("spec") or {}).get("hard") or {}) and \
                     scope_filter(quota.get("spec"))(request.resource, request.obj):
-                await _charge(request, quota["metadata"]["name"], {key: Quantity(1)}, {key: Quantity(existing)})
+                await _charge(request, quota["metadata"]["name"], {key: Quantity(1)}, {key: Quantity(count)})
         return
     wanted = _increase(request)
     if not wanted:
