@@ -454,9 +454,23 @@ def created_fields(info: TypeInfo, value: JSON) -> FieldSet | None:
     return out
 
 
+# value type -> the scalar kinds it satisfies (bool is not numeric: Go keeps them apart)
+_FAST_SCALAR_KINDS: Final[dict[type, tuple[str, ...]]] = {
+    str: ("string",), int: ("numeric",), float: ("numeric",), bool: ("boolean",),
+}
+
+
 def _created(info: TypeInfo, value: JSON, element: PathElement, members: set[PathElement],
              children: dict[PathElement, FieldSet]) -> bool:
     """Add ``element`` (the position of ``value``) and all below it; False when ``value`` does not fit."""
+    # the common cases first, without the general dispatch: a string, a number or a boolean where the
+    # schema wants exactly that, and a map where a granular map is declared
+    kind_of_value = type(value)
+    if kind_of_value in _FAST_SCALAR_KINDS:
+        scalar = info.scalar_kind()
+        if scalar is not None and (scalar == "untyped" or scalar in _FAST_SCALAR_KINDS[kind_of_value]):
+            members.add(element)
+            return True
     aspect = _aspect(info, value)
     if aspect is None:
         return False
