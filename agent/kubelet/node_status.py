@@ -249,6 +249,11 @@ def without_heartbeats(status: Mapping[str, Any]) -> Obj:
     return out
 
 
+def condition_states(conditions: Sequence[Mapping[str, Any]]) -> dict[str, tuple[Any, Any, Any]]:
+    """Each condition's type -> (status, reason, message): what a status write must bring up to date."""
+    return {str(c.get("type")): (c.get("status"), c.get("reason"), c.get("message")) for c in conditions}
+
+
 class NodeStatusManager:
     """Registers the Node and keeps its status and Lease current; `run()` until cancelled."""
 
@@ -279,10 +284,12 @@ class NodeStatusManager:
             return None
         return node_images(images)
 
-    async def compute_status(self) -> Obj:
+    async def compute_status(self, *, server_conditions: list[Obj] | None = None) -> Obj:
         version, status, error = await self._runtime_facts()
         info = await asyncio.to_thread(MachineInfo.read, self.config.data_dir)
-        old = (self._last_status or {}).get("conditions") or []
+        # transition times follow what the API holds (the node controller may have set Unknown meanwhile)
+        old = server_conditions if server_conditions is not None else \
+            (self._last_status or {}).get("conditions") or []
         return node_status(config=self.config, info=info, address=self.address, runtime_version=version,
                            runtime=status, runtime_error=error, old_conditions=old, images=await self._images())
 
@@ -313,10 +320,18 @@ class NodeStatusManager:
         return node
 
     async def update_status(self, *, force: bool = False) -> bool:
-        """Write the status when it changed (or the report frequency elapsed); True when written."""
-        status = await self.compute_status()
+        """Write the status when it changed (or the report frequency elapsed); True when written.
+
+        "Changed" is judged against the Node the API server holds, as upstream's tryUpdateNodeStatus does:
+        after a partition the node lifecycle controller has set the conditions to Unknown, and the kubelet
+        must report Ready again at once, not when its own last report differs or five minutes pass.
+        """
+        server_conditions = await self._server_conditions()
+        status = await self.compute_status(server_conditions=server_conditions)
         due = time.monotonic() - self._last_report >= NODE_STATUS_REPORT_FREQUENCY
-        if not force and not due and self._last_status is not None and \
+        server_differs = server_conditions is not None and \
+            condition_states(server_conditions) != condition_states(status.get("conditions") or [])
+        if not force and not due and not server_differs and self._last_status is not None and \
                 without_heartbeats(status) == without_heartbeats(self._last_status):
             return False
         try:
@@ -330,6 +345,14 @@ class NodeStatusManager:
         self._last_status = status
         self._last_report = time.monotonic()
         return True
+
+    async def _server_conditions(self) -> list[Obj] | None:
+        """The Node's conditions as the API server has them; None when it cannot say (we then judge alone)."""
+        try:
+            node = await self.nodes.get(self.config.node_name)
+        except APIStatusError:
+            return None
+        return list((node.get("status") or {}).get("conditions") or [])
 
     def reported_ready(self) -> bool:
         """Whether the last status written said Ready=True."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import time
 from pathlib import Path
 from typing import Any, cast
@@ -109,16 +110,22 @@ def test_node_images_largest_first_and_capped() -> None:
 class _FakeResource:
     """Records writes; answers as the API server would for a Node or a Lease."""
 
-    def __init__(self, writes: list[tuple[float, str, dict[str, Any]]]) -> None:
+    def __init__(self, writes: list[tuple[float, str, dict[str, Any]]], stored: dict[str, Any]) -> None:
         self.writes = writes
+        self.stored = stored  # the status the "server" holds, as the last write left it
 
     async def create(self, body: dict[str, Any], **_: Any) -> dict[str, Any]:
         self.writes.append((time.monotonic(), "create", body))
+        self.stored.update(copy.deepcopy(body.get("status") or {}))
         return {**body, "metadata": {**body["metadata"], "uid": "u1"}}
 
     async def patch(self, name: str, body: dict[str, Any], **_: Any) -> dict[str, Any]:
         self.writes.append((time.monotonic(), "patch", body))
+        self.stored.update(copy.deepcopy(body.get("status") or {}))
         return {"metadata": {"name": name, "uid": "u1"}, **body}
+
+    async def get(self, name: str, **_: Any) -> dict[str, Any]:
+        return {"metadata": {"name": name, "uid": "u1"}, "status": copy.deepcopy(self.stored)}
 
     def subresource(self, _name: str) -> _FakeResource:
         return self
@@ -127,9 +134,10 @@ class _FakeResource:
 class _FakeClient:
     def __init__(self) -> None:
         self.writes: list[tuple[float, str, dict[str, Any]]] = []
+        self.node_status: dict[str, Any] = {}
 
     def resource(self, *_: Any, **__: Any) -> _FakeResource:
-        return _FakeResource(self.writes)
+        return _FakeResource(self.writes, self.node_status)
 
 
 class _FakeRuntime:
@@ -178,3 +186,21 @@ async def test_a_node_registered_not_ready_reports_ready_as_soon_as_the_network_
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_conditions_the_node_controller_set_unknown_are_reported_again_at_once(tmp_path: Path) -> None:
+    # upstream's tryUpdateNodeStatus compares with the server's Node: after a partition the kubelet must not
+    # wait for its own status to change (or for the 5-minute report) to say Ready again
+    config = AgentConfig(data_dir=tmp_path, server="https://127.0.0.1:6443", node_name="n1", node_ip="10.0.0.1")
+    client, runtime = _FakeClient(), _FakeRuntime()
+    runtime.network_ready = True
+    manager = NodeStatusManager(config=config, client=cast(Any, client), runtime=cast(Any, runtime))
+    await manager.register()
+    assert not await manager.update_status()  # nothing changed: no write
+    for cond in client.node_status["conditions"]:
+        cond.update(status="Unknown", reason="NodeStatusUnknown", message="Kubelet stopped posting node status.",
+                     lastTransitionTime="2000-01-01T00:00:00Z")
+    assert await manager.update_status()
+    ready = next(c for c in client.node_status["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "True" and ready["lastTransitionTime"] != "2000-01-01T00:00:00Z"
+    assert not await manager.update_status()  # and then quiet again
