@@ -138,7 +138,8 @@ class NodeAuthorizer:
                 attributes.subresource == "status" or verb == "delete") and verb in ("update", "patch", "delete"):
             pod = next((p for p in self.list_objects("/core/pods/", f"/core/pods/{attributes.namespace}/")
                         if p["metadata"].get("name") == name), None)
-            if pod is None or (pod.get("spec") or {}).get("nodeName") != node:
+            # a pod that is gone is the handler's 404, as upstream (a kubelet retrying a delete must learn it)
+            if pod is not None and (pod.get("spec") or {}).get("nodeName") != node:
                 return Decision.NO_OPINION, f"node '{node}' can only update pods bound to it"
         if attributes.api_group == "coordination.k8s.io" and resource == "leases" and verb not in (
                 "create", "list", "watch"):
