@@ -52,6 +52,17 @@ def _service_cidr(value: str) -> str:
     return value
 
 
+def _pod_cidr(value: str) -> str:
+    """An agent's --cluster-cidr: one CIDR (the pod network is single-stack)."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a CIDR: {exc}") from None
+    return value
+
+
 def _add_server_flags(p: argparse.ArgumentParser) -> None:
     _add_common(p)
     p.add_argument("--write-kubeconfig", default=DEFAULT_KUBECONFIG, help="admin kubeconfig (mode 0600)")
@@ -134,7 +145,8 @@ def _add_agent_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cluster-dns", default="", help="cluster DNS Service IP for pods' resolv.conf")
     p.add_argument("--cluster-domain", default="cluster.local")
     # the server's ranges (the embedded agent gets them from the server's flags): pod network and proxy masquerade
-    p.add_argument("--cluster-cidr", default="10.42.0.0/16", help="the cluster's pod CIDR (as the server's)")
+    p.add_argument("--cluster-cidr", default="10.42.0.0/16", type=_pod_cidr,
+                   help="the cluster's pod CIDR (as the server's)")
     p.add_argument("--service-cidr", default="10.43.0.0/16", type=_service_cidr,
                    help="the cluster's Service CIDR(s), as the server's (dual stack: IPv4,IPv6)")
     p.add_argument("--kubelet-port", type=int, default=10250)

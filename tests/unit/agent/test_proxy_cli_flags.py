@@ -42,3 +42,10 @@ def test_embedded_agent_gets_the_servers_ranges(tmp_path: Path) -> None:
     command = cli._embedded_agent(args).command
     assert command[command.index("--cluster-cidr") + 1] == "10.50.0.0/16"
     assert command[command.index("--service-cidr") + 1] == "10.51.0.0/16,fd00:51::/112"
+
+
+def test_agent_cluster_cidr_must_be_one_cidr(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.build_parser().parse_args(["agent", "--server", "https://127.0.0.1:6443", "--cluster-cidr",
+                                       "10.42.0.0/16,fd00:42::/56"])
+    assert exc.value.code == 2 and "is not a CIDR" in capsys.readouterr().err
