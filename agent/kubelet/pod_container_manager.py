@@ -15,8 +15,11 @@ before the sandbox and destroys it after); kubelite does the destroying half:
   all), then rmdir every directory deepest first, in every hierarchy.
 * `PodContainerManager.cleanup_orphans` on the kubelet's housekeeping tick: ``pod<uid>`` directories of
   pods the kubelet does not know (an agent that crashed between removing a sandbox and its cgroup, or
-  ran with an older version) are destroyed too, as upstream's HandlePodCleanups does. A directory that
-  cannot be removed yet (a process that ignores nothing but has not died yet) is retried next time.
+  ran with an older version) are removed too, as upstream's HandlePodCleanups does, but, unlike
+  upstream, only when no process is left in them and they are older than ``min_age``: nothing is
+  killed. Several kubelite nodes may run side by side on one host with the same cgroup root (the
+  default ``/kubepods``, each with its own containerd): another node's live pod must never look like an
+  orphan of ours, and a pod cgroup its runtime is creating right now is younger than ``min_age``.
 
 Only directories under the configured root whose names are ``pod<uid>`` are ever touched, so a
 test's or another node's cgroup root is never walked. The QoS directories and the root itself stay,
@@ -146,11 +149,23 @@ class PodContainerManager:
                 ok = False
         return ok
 
-    def cleanup_orphans(self, active: Iterable[str]) -> list[str]:
-        """Destroy the cgroups of pods not in ``active``; returns the UIDs whose cgroups are gone."""
+    def cleanup_orphans(self, active: Iterable[str], *, min_age: float = 60.0) -> list[str]:
+        """Remove the empty cgroups of pods not in ``active`` (none younger than ``min_age`` seconds).
+
+        Returns the UIDs whose cgroups are gone. A pod cgroup with a process in it is left alone: it may
+        belong to another kubelite node sharing this cgroup root.
+        """
         keep = set(active)
         removed = []
+        now = time.time()
         for uid in sorted(self.pod_uids() - keep):
-            if self.destroy(uid):
+            directories = self.pod_cgroups(uid)
+            try:
+                young = any(now - d.stat().st_mtime < min_age for d in directories)
+            except FileNotFoundError:
+                continue
+            if young or any(self._pids(d) for d in directories):
+                continue
+            if all(self._remove_tree(d) for d in directories):
                 removed.append(uid)
         return removed

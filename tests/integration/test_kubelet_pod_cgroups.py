@@ -67,11 +67,24 @@ def test_destroy_kills_leftovers_and_removes_the_pod_cgroup_everywhere(cgroup_ro
             sleeper.wait()
 
 
-def test_orphan_sweep_removes_only_pods_that_are_not_active(cgroup_root: str) -> None:
-    keep, gone = str(uuid.uuid4()), str(uuid.uuid4())
+def test_orphan_sweep_removes_empty_pods_that_are_not_active_and_never_kills(cgroup_root: str) -> None:
+    keep, gone, alive = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
     _make_pod(cgroup_root, "besteffort", keep)
     _make_pod(cgroup_root, "", gone)
-    manager = PodContainerManager(cgroup_root=cgroup_root)
-    assert manager.pod_uids() == {keep, gone}
-    assert manager.cleanup_orphans({keep}) == [gone]
-    assert manager.pod_uids() == {keep}
+    leaves = _make_pod(cgroup_root, "burstable", alive)  # as another node's live pod under the same root
+    sleeper = subprocess.Popen(["sleep", "300"])
+    try:
+        placed = 0
+        for leaf in leaves:
+            with contextlib.suppress(OSError):
+                (leaf / "cgroup.procs").write_text(str(sleeper.pid))
+                placed += 1
+        assert placed > 0
+        manager = PodContainerManager(cgroup_root=cgroup_root)
+        assert manager.pod_uids() == {keep, gone, alive}
+        assert manager.cleanup_orphans({keep}) == []  # just made: a runtime may be creating them
+        assert manager.cleanup_orphans({keep}, min_age=0) == [gone]
+        assert manager.pod_uids() == {keep, alive} and sleeper.poll() is None
+    finally:
+        sleeper.kill()
+        sleeper.wait()
