@@ -14,6 +14,7 @@ from kubelite.controlplane.apiserver.kinds.apps import (
     ReplicaSetStrategy,
     StatefulSetStrategy,
 )
+from kubelite.controlplane.apiserver.kinds.autoscaling import HorizontalPodAutoscalerStrategy
 from kubelite.controlplane.apiserver.kinds.batch import CronJobStrategy, JobStrategy
 from kubelite.controlplane.apiserver.kinds.certificates import CertificateSigningRequestStrategy
 from kubelite.controlplane.apiserver.kinds.config import ConfigMapStrategy, SecretStrategy
@@ -22,6 +23,7 @@ from kubelite.controlplane.apiserver.kinds.core import EndpointsStrategy, EventS
 from kubelite.controlplane.apiserver.kinds.discovery import EndpointSliceStrategy
 from kubelite.controlplane.apiserver.kinds.disruption import PodDisruptionBudgetStrategy
 from kubelite.controlplane.apiserver.kinds.networking import IngressClassStrategy, NetworkPolicyStrategy
+from kubelite.controlplane.apiserver.kinds.quota import ResourceQuotaStrategy
 from kubelite.controlplane.apiserver.kinds.rbac import (
     ClusterRoleBindingStrategy,
     ClusterRoleStrategy,
@@ -52,6 +54,8 @@ KIND_STRATEGIES: dict[tuple[str, str], type[Strategy]] = {
     ("networking.k8s.io", "ingressclasses"): IngressClassStrategy,
     ("storage.k8s.io", "storageclasses"): StorageClassStrategy,
     ("", "persistentvolumeclaims"): PersistentVolumeClaimStrategy,
+    ("", "resourcequotas"): ResourceQuotaStrategy,
+    ("autoscaling", "horizontalpodautoscalers"): HorizontalPodAutoscalerStrategy,
     ("policy", "poddisruptionbudgets"): PodDisruptionBudgetStrategy,
     ("coordination.k8s.io", "leases"): LeaseStrategy,
     ("scheduling.k8s.io", "priorityclasses"): PriorityClassStrategy,
@@ -74,6 +78,7 @@ __all__ = [
     "EndpointSliceStrategy",
     "EndpointsStrategy",
     "EventStrategy",
+    "HorizontalPodAutoscalerStrategy",
     "IngressClassStrategy",
     "JobStrategy",
     "LeaseStrategy",
@@ -83,6 +88,7 @@ __all__ = [
     "PodDisruptionBudgetStrategy",
     "PriorityClassStrategy",
     "ReplicaSetStrategy",
+    "ResourceQuotaStrategy",
     "RoleBindingStrategy",
     "RoleStrategy",
     "SecretStrategy",
