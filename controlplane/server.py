@@ -28,6 +28,7 @@ from kubelite.controlplane.apiserver.allocators import (
     repair,
 )
 from kubelite.controlplane.apiserver.app import APIServer, make_ssl_context
+from kubelite.controlplane.apiserver.autoscaling_v1 import AutoscalingV1
 from kubelite.controlplane.apiserver.crds import CRDRegistrar
 from kubelite.controlplane.apiserver.errors import APIError
 from kubelite.controlplane.apiserver.kinds.scheduling import SYSTEM_PRIORITY_CLASSES
@@ -189,8 +190,14 @@ class ControlPlane:
         # metrics.k8s.io served in-process (what metrics-server does behind an APIService)
         metrics_storage = MetricsStorage()
         metrics_api = MetricsAPI(registry=registry, table=table, storage=metrics_storage)
-        metrics_api.register()
+        metrics_api.register(openapi=openapi)
         server.extra_routes.append(metrics_api.add_routes)
+        # autoscaling/v1 HPAs (kubectl autoscale) by conversion from the stored autoscaling/v2 objects
+        hpa_v1 = AutoscalingV1(registry=registry, table=table, read_body=server.read_body,
+                               write_options=server.write_options)
+        hpa_v1.register()
+        openapi.invalidate()
+        server.extra_routes.append(hpa_v1.add_routes)
         scraper = Scraper(registry=registry, table=table, ssl_context=server.kubelet_proxy.ssl,
                           storage=metrics_storage, resolution=config.metric_resolution)
         self.metrics_scraper = asyncio.create_task(scraper.run(), name="metrics-scraper")

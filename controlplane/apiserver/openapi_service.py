@@ -30,7 +30,7 @@ import orjson
 
 from kubelite.api import openapi
 from kubelite.api.openapi import crd_v2, v2_protobuf
-from kubelite.controlplane.apiserver.resources import ResourceInfo, ResourceTable
+from kubelite.controlplane.apiserver.resources import STANDARD_VERBS, ResourceInfo, ResourceTable
 
 Obj = dict[str, Any]
 
@@ -143,6 +143,10 @@ def _operation(info: ResourceInfo, *, verb: str, op_id: str, action: str, defini
     return op
 
 
+ACTION_VERBS: Final = {"list": "list", "post": "create", "deletecollection": "deletecollection", "get": "get",
+                       "put": "update", "patch": "patch", "delete": "delete"}
+
+
 def resource_paths(info: ResourceInfo, *, v3: bool) -> dict[str, Obj]:
     """Path items for one resource: collection, item, all-namespaces list and subresources."""
     if not info.definition:
@@ -185,6 +189,11 @@ def resource_paths(info: ResourceInfo, *, v3: bool) -> dict[str, Obj]:
                               definition=list_def, params=LIST_PARAMS, codes=("200",), v3=v3),
             "parameters": [_param("pretty", v3=v3)],
         }
+    if set(info.verbs) != set(STANDARD_VERBS):  # a read-only resource (metrics.k8s.io) documents what it serves
+        for path_item in paths.values():
+            for method in [m for m in path_item if m != "parameters"]:
+                if ACTION_VERBS[path_item[method]["x-kubernetes-action"]] not in info.verbs:
+                    del path_item[method]
     for sub in info.subresources:
         if sub.name == "status":
             definition, suffix = info.definition, "Status"
@@ -302,6 +311,7 @@ class OpenAPIService:
         self._v3: dict[str, Obj] = {}
         self._v3_index: Obj | None = None
         self._custom: dict[str, Obj] = {}  # schemas of custom kinds, by definition name
+        self._served: dict[str, Obj] = {}  # schemas of kinds the server adds itself (metrics.k8s.io)
         self._v2_encoded: dict[str, Encoded] = {}
         # the last protobuf document's encoded definitions and paths: a CRD change re-encodes only its own
         self._v2_entries = v2_protobuf.DocumentEntries()
@@ -321,16 +331,24 @@ class OpenAPIService:
         self._custom = dict(schemas)
         self.invalidate()
 
+    def add_schemas(self, schemas: dict[str, Obj]) -> None:
+        """Schemas (v3 form, like a CRD's) of kinds the server serves itself; they stay across CRD changes."""
+        self._served.update(schemas)
+        self.invalidate()
+
+    def _extra(self) -> dict[str, Obj]:
+        return {**self._served, **self._custom}
+
     def _infos(self) -> list[ResourceInfo]:
-        known = known_definitions()
-        return [i for i in self.table if i.definition and (i.definition in known or i.definition in self._custom)]
+        known, extra = known_definitions(), self._extra()
+        return [i for i in self.table if i.definition and (i.definition in known or i.definition in extra)]
 
     def v2(self) -> Obj:
         if self._v2 is None:
             paths: dict[str, Obj] = {}
             for info in self._infos():
                 paths.update(resource_paths(info, v3=False))
-            custom = {name: crd_v2.published_schema(schema) for name, schema in self._custom.items()}
+            custom = {name: crd_v2.published_schema(schema) for name, schema in self._extra().items()}
             self._v2 = openapi.openapi_v2(paths, extra_definitions=custom, info_version="v1.32.0")
         return self._v2
 
@@ -409,12 +427,13 @@ class OpenAPIService:
             group, _, version = gv.rpartition("/")
             paths: dict[str, Obj] = {}
             custom: dict[str, Obj] = {}
+            extra = self._extra()
             for info in self._infos():
                 if (info.group, info.version) == (group, version):
                     paths.update(resource_paths(info, v3=True))
                     for name in (info.definition, info.definition + "List"):
-                        if name in self._custom:
-                            custom[name] = self._custom[name]
+                        if name in extra:
+                            custom[name] = extra[name]
             self._v3[gv] = openapi.openapi_v3(gv, paths, extra_schemas=custom, info_version="v1.32.0")
         return self._v3[gv]
 

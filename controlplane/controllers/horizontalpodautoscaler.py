@@ -723,6 +723,7 @@ class HorizontalPodAutoscalerController(Controller):
         return replicas, label, {"type": kind, key: source}
 
     async def _write_status(self, hpa: Obj, original: Obj, status: Obj) -> None:
+        status.setdefault("desiredReplicas", 0)  # not omitempty upstream
         if status == original["status"]:
             return
         body = {**hpa, "status": status}

@@ -29,6 +29,7 @@ from kubelite.api import fields as field_selectors
 from kubelite.api import labels as label_selectors
 from kubelite.api.quantity import Quantity, QuantityFormat
 from kubelite.controlplane.apiserver import errors
+from kubelite.controlplane.apiserver.openapi_service import OpenAPIService
 from kubelite.controlplane.apiserver.registry import Registry
 from kubelite.controlplane.apiserver.resources import ResourceInfo, ResourceTable
 from kubelite.controlplane.metrics.storage import MetricsStorage, ResourceUsage
@@ -39,9 +40,12 @@ Obj = dict[str, Any]
 GROUP: Final = "metrics.k8s.io"
 VERSION: Final = "v1beta1"
 API_VERSION: Final = f"{GROUP}/{VERSION}"
+DEFINITIONS: Final = "io.k8s.metrics.pkg.apis.metrics.v1beta1."
 METRICS_RESOURCES: Final = (
-    ResourceInfo(GROUP, VERSION, "NodeMetrics", "nodes", False, verbs=("get", "list"), singular=""),
-    ResourceInfo(GROUP, VERSION, "PodMetrics", "pods", True, verbs=("get", "list"), singular=""),
+    ResourceInfo(GROUP, VERSION, "NodeMetrics", "nodes", False, verbs=("get", "list"),
+                 definition=DEFINITIONS + "NodeMetrics"),
+    ResourceInfo(GROUP, VERSION, "PodMetrics", "pods", True, verbs=("get", "list"),
+                 definition=DEFINITIONS + "PodMetrics"),
 )
 ROOT: Final = f"/apis/{API_VERSION}"
 TABLE_COLUMNS: Final = [
@@ -50,6 +54,42 @@ TABLE_COLUMNS: Final = [
     {"name": "Memory", "type": "string", "format": "", "description": "Memory usage", "priority": 0},
     {"name": "Window", "type": "string", "format": "", "description": "Interval of the measurement", "priority": 0},
 ]
+
+
+def _schemas() -> dict[str, Obj]:
+    """OpenAPI schemas of the two kinds and their lists, as metrics-server publishes them."""
+    meta = "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1."
+    quantity = {"$ref": "#/definitions/io.k8s.apimachinery.pkg.api.resource.Quantity"}
+    usage = {"type": "object", "additionalProperties": quantity,
+             "description": "The memory and cpu usage of the object"}
+    common = {"apiVersion": {"type": "string", "description": "APIVersion defines the versioned schema of this "
+                             "representation of an object."},
+              "kind": {"type": "string", "description": "Kind is a string value representing the REST resource "
+                       "this object represents."}}
+    timing = {"timestamp": {"$ref": meta + "Time"}, "window": {"type": "string", "description": "The window of "
+                                                              "time the usage is averaged over"}}
+    out: dict[str, Obj] = {}
+    for kind, body in (
+            ("NodeMetrics", {"usage": usage}),
+            ("PodMetrics", {"containers": {"type": "array", "description": "Metrics for all containers",
+                                           "items": {"type": "object", "required": ["name", "usage"],
+                                                     "properties": {"name": {"type": "string"}, "usage": usage}}}})):
+        gvk = {"group": GROUP, "version": VERSION, "kind": kind}
+        out[DEFINITIONS + kind] = {
+            "type": "object", "description": f"{kind} sets resource usage metrics of a "
+            f"{'node' if kind == 'NodeMetrics' else 'pod'}.",
+            "required": ["timestamp", "window", *body],
+            "properties": {**common, "metadata": {"$ref": meta + "ObjectMeta"}, **timing, **body},
+            "x-kubernetes-group-version-kind": [gvk]}
+        out[DEFINITIONS + kind + "List"] = {
+            "type": "object", "required": ["items"], "description": f"{kind}List is a list of {kind}.",
+            "properties": {**common, "metadata": {"$ref": meta + "ListMeta"},
+                           "items": {"type": "array", "items": {"$ref": f"#/definitions/{DEFINITIONS}{kind}"}}},
+            "x-kubernetes-group-version-kind": [{**gvk, "kind": kind + "List"}]}
+    return out
+
+
+METRICS_SCHEMAS: Final = _schemas()
 
 
 def go_duration(seconds: float) -> str:
@@ -114,7 +154,10 @@ class MetricsAPI:
         self.table = table
         self.storage = storage
 
-    def register(self) -> None:
+    def register(self, *, openapi: OpenAPIService | None = None) -> None:
+        """Serve the group: discovery (the table) and, given the server's OpenAPI service, its documents."""
+        if openapi is not None:
+            openapi.add_schemas(METRICS_SCHEMAS)
         for info in METRICS_RESOURCES:
             self.table.add(info)
 
