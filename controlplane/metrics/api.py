@@ -240,8 +240,8 @@ class MetricsAPI:
             try:
                 node = await self.registry.get(info, None, name)
             except errors.APIError as exc:
-                if exc.code == 404:
-                    raise errors.not_found(f"nodes.{GROUP}", name)
+                if exc.code == 404:  # metrics-server passes its node lister's error on
+                    raise errors.not_found("node", name)
                 raise
             usage = self.storage.node(name)
             if usage is None:
@@ -279,12 +279,12 @@ class MetricsAPI:
             try:
                 pod = await self.registry.get(info, namespace, name)
             except errors.APIError as exc:
-                if exc.code == 404:
-                    raise errors.not_found(f"pods.{GROUP}", name)
+                if exc.code == 404:  # metrics-server passes its pod lister's error on
+                    raise errors.not_found("pod", name)
                 raise
             metrics = self._pod_metrics(pod, now)
             if metrics is None:
-                raise errors.not_found(f"pods.{GROUP}", name)
+                raise errors.not_found(f"pods.{GROUP}", f"{namespace}/{name}")
             return self._respond(request, "PodMetrics", [metrics], True)
         page = await self.registry.list(info, namespace, predicate=self._predicate(request, True))
         items = [m for m in (self._pod_metrics(p, now) for p in page.items) if m is not None]
