@@ -258,7 +258,7 @@ async def sqlite_store_floor(workdir: Path, clients: int, count: int) -> Figures
             await store.create(f"/floor/{w}/{i}", b"x" * 300)
 
         figures = await run_phase(f"floor: SqliteStore create ({clients} cl.)", clients, max(1, count // clients), put)
-        stats = store.stats()  # type: ignore[attr-defined]
+        stats = store.stats  # type: ignore[attr-defined]
         if stats.transactions:
             figures.name = f"floor: SqliteStore ({clients} cl., {stats.writes / stats.transactions:.0f}/txn)"
         return figures

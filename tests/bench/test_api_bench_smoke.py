@@ -23,3 +23,13 @@ def test_api_bench_runs_and_reports(backend: str) -> None:
     assert "server cpu" in create.line()
     watch = next(f for f in figures if f.name.startswith("watch delivery"))
     assert watch.count == 100, "every created object was delivered to the watcher"
+
+
+def test_api_bench_pod_kind_reports_create_binding_and_event() -> None:
+    figures = main(["--kind", "pod", "--clients", "5", "--objects", "20"])
+    names = [f.name for f in figures]
+    assert any(n.startswith("floor: SqliteStore") for n in names), "the group-commit floor is printed"
+    for phase in ("pod create", "pod binding", "event create", "scheduled pod"):
+        found = next(f for f in figures if f.name.startswith(phase))
+        assert found.count == 20 and len(found.latencies) == 20
+        assert found.server_cpu is not None and found.server_cpu > 0
