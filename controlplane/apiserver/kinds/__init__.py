@@ -22,7 +22,11 @@ from kubelite.controlplane.apiserver.kinds.coordination import LeaseStrategy
 from kubelite.controlplane.apiserver.kinds.core import EndpointsStrategy, EventStrategy, NodeStrategy
 from kubelite.controlplane.apiserver.kinds.discovery import EndpointSliceStrategy
 from kubelite.controlplane.apiserver.kinds.disruption import PodDisruptionBudgetStrategy
-from kubelite.controlplane.apiserver.kinds.networking import IngressClassStrategy, NetworkPolicyStrategy
+from kubelite.controlplane.apiserver.kinds.networking import (
+    IngressClassStrategy,
+    IngressStrategy,
+    NetworkPolicyStrategy,
+)
 from kubelite.controlplane.apiserver.kinds.quota import ResourceQuotaStrategy
 from kubelite.controlplane.apiserver.kinds.rbac import (
     ClusterRoleBindingStrategy,
@@ -52,6 +56,7 @@ KIND_STRATEGIES: dict[tuple[str, str], type[Strategy]] = {
     ("apps", "controllerrevisions"): ControllerRevisionStrategy,
     ("networking.k8s.io", "networkpolicies"): NetworkPolicyStrategy,
     ("networking.k8s.io", "ingressclasses"): IngressClassStrategy,
+    ("networking.k8s.io", "ingresses"): IngressStrategy,
     ("storage.k8s.io", "storageclasses"): StorageClassStrategy,
     ("", "persistentvolumeclaims"): PersistentVolumeClaimStrategy,
     ("", "resourcequotas"): ResourceQuotaStrategy,
@@ -80,6 +85,7 @@ __all__ = [
     "EventStrategy",
     "HorizontalPodAutoscalerStrategy",
     "IngressClassStrategy",
+    "IngressStrategy",
     "JobStrategy",
     "LeaseStrategy",
     "NetworkPolicyStrategy",

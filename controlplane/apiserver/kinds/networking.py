@@ -4,6 +4,8 @@
   kind with ipBlock alone, ``except`` a strict subset of ``cidr``, policyTypes) and upstream's defaults
   (ports TCP; policyTypes ``[Ingress]`` plus ``Egress`` when there are egress rules).
 * IngressClass: ``spec.controller`` is a domain-prefixed path of at most 250 characters, immutable.
+* Ingress: ``ValidateIngressSpec`` (rules or a default backend, DNS hosts, path types and absolute,
+  clean paths, Service backends by port name or number, TLS hosts and secret names, class name).
 """
 
 from __future__ import annotations
@@ -165,3 +167,121 @@ class IngressClassStrategy(Strategy):
                 *validation.validate_immutable_field(as_dict(new.get("spec")).get("controller"),
                                                      as_dict(old.get("spec")).get("controller"),
                                                      Path("spec", "controller"))]
+
+
+PATH_TYPES: Final = ("Exact", "ImplementationSpecific", "Prefix")
+INVALID_PATH_SEQUENCES: Final = ("//", "/./", "/../", "%2f", "%2F")
+INVALID_PATH_SUFFIXES: Final = ("/..", "/.")
+
+
+def _host_errors(host: str, path: Path) -> list[FieldError]:
+    check = validation.is_wildcard_dns1123_subdomain if "*" in host else validation.is_dns1123_subdomain
+    return [FieldError.invalid(path, host, msg) for msg in check(host)]
+
+
+def validate_ingress_backend(backend: Obj, path: Path) -> list[FieldError]:
+    """Upstream ``validateIngressBackend``: a Service (name, port name or number) or a resource."""
+    resource, service = backend.get("resource"), backend.get("service")
+    if resource is not None and service is not None:
+        return [FieldError.invalid(path, "", "cannot set both resource and service backends")]
+    if resource is not None:
+        reference = as_dict(resource)
+        problems: list[FieldError] = []
+        for name in ("kind", "name"):
+            if not reference.get(name):
+                problems.append(FieldError.required(path.child("resource", name), ""))
+        return problems
+    if service is None:
+        return [FieldError.invalid(path, "", "resource or service backend is required")]
+    service = as_dict(service)
+    problems = []
+    name = str(service.get("name") or "")
+    if not name:
+        problems.append(FieldError.required(path.child("service", "name"), ""))
+    else:
+        problems.extend(FieldError.invalid(path.child("service", "name"), name, msg)
+                        for msg in validation.name_is_dns1035_label(name, False))
+    port = as_dict(service.get("port"))
+    port_name, number = str(port.get("name") or ""), port.get("number") or 0
+    if port_name and number:
+        problems.append(FieldError.invalid(path, "", "cannot set both port name & port number"))
+    elif port_name:
+        problems.extend(FieldError.invalid(path.child("service", "port", "name"), port_name, msg)
+                        for msg in validation.is_valid_port_name(port_name))
+    elif isinstance(number, int) and number:
+        problems.extend(FieldError.invalid(path.child("service", "port", "number"), number, msg)
+                        for msg in validation.is_valid_port_num(number))
+    else:
+        problems.append(FieldError.required(path, "port name or number is required"))
+    return problems
+
+
+def validate_http_path(entry: Obj, path: Path) -> list[FieldError]:
+    """Upstream ``validateHTTPIngressPath``."""
+    kind = entry.get("pathType")
+    if kind is None:
+        return [FieldError.required(path.child("pathType"), "pathType must be specified")]
+    text = str(entry.get("path") or "")
+    ppath = path.child("path")
+    problems: list[FieldError] = []
+    if kind in ("Exact", "Prefix"):
+        if not text.startswith("/"):
+            problems.append(FieldError.invalid(ppath, text, "must be an absolute path"))
+        problems.extend(FieldError.invalid(ppath, text, f"must not contain '{seq}'")
+                        for seq in INVALID_PATH_SEQUENCES if text and seq in text)
+        problems.extend(FieldError.invalid(ppath, text, f"cannot end with '{suffix}'")
+                        for suffix in INVALID_PATH_SUFFIXES if text and text.endswith(suffix))
+    elif kind == "ImplementationSpecific":
+        if text and not text.startswith("/"):
+            problems.append(FieldError.invalid(ppath, text, "must be an absolute path"))
+    else:
+        problems.append(FieldError.not_supported(path.child("pathType"), kind, PATH_TYPES))
+    problems.extend(validate_ingress_backend(as_dict(entry.get("backend")), path.child("backend")))
+    return problems
+
+
+class IngressStrategy(Strategy):
+    """networking.k8s.io/v1 Ingress (upstream ``ValidateIngressSpec``)."""
+
+    def validate(self, obj: Obj) -> list[FieldError]:
+        problems = super().validate(obj)
+        spec = as_dict(obj.get("spec"))
+        path = Path("spec")
+        rules = _list(spec.get("rules"))
+        if not rules and spec.get("defaultBackend") is None:
+            problems.append(FieldError.invalid(path, spec.get("rules"),
+                                               "either `defaultBackend` or `rules` must be specified"))
+        if spec.get("defaultBackend") is not None:
+            problems.extend(validate_ingress_backend(as_dict(spec["defaultBackend"]), path.child("defaultBackend")))
+        for i, item in enumerate(rules):
+            rpath = path.child("rules").index(i)
+            rule = as_dict(item)
+            host = str(rule.get("host") or "")
+            if host:
+                try:
+                    ipaddress.ip_address(host)
+                    problems.append(FieldError.invalid(rpath.child("host"), host,
+                                                       "must be a DNS name, not an IP address"))
+                except ValueError:
+                    pass
+                problems.extend(_host_errors(host, rpath.child("host")))
+            if rule.get("http") is not None:
+                paths = _list(as_dict(rule["http"]).get("paths"))
+                hpath = rpath.child("http", "paths")
+                if not paths:
+                    problems.append(FieldError.required(hpath, ""))
+                for j, entry in enumerate(paths):
+                    problems.extend(validate_http_path(as_dict(entry), hpath.index(j)))
+        for i, item in enumerate(_list(spec.get("tls"))):
+            tls = as_dict(item)
+            for j, host in enumerate(_list(tls.get("hosts"))):
+                problems.extend(_host_errors(str(host), Path("spec", "tls").index(i).child("hosts").index(j)))
+            secret = str(tls.get("secretName") or "")
+            if secret:
+                problems.extend(FieldError.invalid(Path("spec", "tls").index(i).child("secretName"), secret, msg)
+                                for msg in validation.name_is_dns_subdomain(secret, False))
+        class_name = spec.get("ingressClassName")
+        if class_name is not None:
+            problems.extend(FieldError.invalid(path.child("ingressClassName"), class_name, msg)
+                            for msg in validation.name_is_dns_subdomain(str(class_name), False))
+        return problems

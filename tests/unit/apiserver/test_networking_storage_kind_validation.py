@@ -1,4 +1,4 @@
-"""Defaulting and validation of NetworkPolicies, IngressClasses, StorageClasses, PersistentVolumeClaims and
+"""Defaulting and validation of NetworkPolicies, Ingresses, IngressClasses, StorageClasses, PersistentVolumeClaims and
 ControllerRevisions (kubelite.controlplane.apiserver.kinds.{networking,storage,apps}); messages are upstream's.
 """
 
@@ -151,3 +151,33 @@ def test_controller_revision_data_is_mandatory_and_immutable() -> None:
         new["data"] = {"spec": {"x": 1}}
     assert run("apps", "controllerrevisions", revision, change)[1] == [
         'data: Invalid value: {"spec":{"x":1}}: field is immutable']
+
+
+def ingress(**spec: Any) -> Obj:
+    return {"metadata": {"name": "web", "namespace": "default"}, "spec": spec}
+
+
+BACKEND: Obj = {"service": {"name": "web", "port": {"number": 80}}}
+
+
+@pytest.mark.parametrize("obj, errors", [
+    pytest.param(ingress(rules=[{"host": "a.example.com", "http": {"paths": [
+        {"path": "/", "pathType": "Prefix", "backend": BACKEND}]}}]), [], id="valid"),
+    pytest.param(ingress(), ["spec: Invalid value: null: either `defaultBackend` or `rules` must be specified"],
+                 id="nothing"),
+    pytest.param(ingress(rules=[{"host": "10.0.0.1", "http": {"paths": [
+        {"path": "/", "pathType": "Prefix", "backend": BACKEND}]}}]),
+                 ['spec.rules[0].host: Invalid value: "10.0.0.1": must be a DNS name, not an IP address'],
+                 id="ip-host"),
+    pytest.param(ingress(rules=[{"http": {"paths": [{"path": "/a//b", "pathType": "Exact", "backend": BACKEND}]}}]),
+                 ["spec.rules[0].http.paths[0].path: Invalid value: \"/a//b\": must not contain '//'"],
+                 id="double-slash"),
+    pytest.param(ingress(rules=[{"http": {"paths": [{"path": "/", "backend": BACKEND}]}}]),
+                 ["spec.rules[0].http.paths[0].pathType: Required value: pathType must be specified"], id="no-type"),
+    pytest.param(ingress(defaultBackend={"service": {"name": "web", "port": {"name": "http", "number": 80}}}),
+                 ['spec.defaultBackend: Invalid value: "": cannot set both port name & port number'], id="port-both"),
+    pytest.param(ingress(defaultBackend={}),
+                 ['spec.defaultBackend: Invalid value: "": resource or service backend is required'], id="empty"),
+])
+def test_ingress_validation(obj: Obj, errors: list[str]) -> None:
+    assert run("networking.k8s.io", "ingresses", obj)[1] == errors
