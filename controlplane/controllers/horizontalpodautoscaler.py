@@ -292,27 +292,33 @@ class History:
 
 
 def stabilize(history: History, *, desired: int, current: int, behavior: Behavior, now: float) -> tuple[int, str, str]:
-    """Upstream stabilizeRecommendationWithBehaviors; records ``desired`` in the history."""
-    up_cutoff, down_cutoff = now - behavior.up.stabilization, now - behavior.down.stabilization
-    up, down = desired, desired
-    old_index = -1
-    for index, (recommendation, stamp) in enumerate(history.recommendations):
-        if stamp > up_cutoff:
-            up = min(recommendation, up)
-        if stamp > down_cutoff:
-            down = max(recommendation, down)
-        if stamp < up_cutoff and stamp < down_cutoff:
+    """Upstream stabilizeRecommendationWithBehaviors; records ``desired`` in the history.
+
+    Going up, the lowest recommendation within the scale-up window wins; going down, the highest within
+    the scale-down window (so a brief dip never removes pods that the last five minutes wanted).
+    """
+    pick: Callable[[int, int], int]
+    if desired >= current:
+        window, pick = behavior.up.stabilization, min
+        reason, message = "ScaleUpStabilized", ("recent recommendations were lower than current one, applying the "
+                                                "lowest recent recommendation")
+    else:
+        window, pick = behavior.down.stabilization, max
+        reason, message = "ScaleDownStabilized", ("recent recommendations were higher than current one, applying "
+                                                  "the highest recent recommendation")
+    obsolete = now - max(behavior.up.stabilization, behavior.down.stabilization)
+    cutoff = now - window
+    recommendation, old_index = desired, -1
+    for index, (earlier, stamp) in enumerate(history.recommendations):
+        if stamp > cutoff:
+            recommendation = pick(earlier, recommendation)
+        if stamp < obsolete:
             old_index = index
-    recommendation = min(max(current, up), down)
     if old_index >= 0:
         history.recommendations[old_index] = (desired, now)
     else:
         history.recommendations.append((desired, now))
-    if desired >= current:
-        return recommendation, "ScaleUpStabilized", ("recent recommendations were lower than current one, "
-                                                     "applying the lowest recent recommendation")
-    return recommendation, "ScaleDownStabilized", ("recent recommendations were higher than current one, "
-                                                   "applying the highest recent recommendation")
+    return recommendation, reason, message
 
 
 def _change_in_period(period: int, events: list[ScaleEvent], now: float) -> int:
@@ -326,8 +332,7 @@ def scale_up_limit(current: int, history: History, rules: Rules, now: float) -> 
     pick: Callable[[int, int], int] = min if rules.select == "Min" else max
     result: int | None = None
     for policy in rules.policies:
-        start = (current - _change_in_period(policy.period, history.ups, now)
-                 + _change_in_period(policy.period, history.downs, now))
+        start = current - _change_in_period(policy.period, history.ups, now)
         proposed = (start + policy.value if policy.type == "Pods"
                     else math.ceil(start * (1 + policy.value / 100)))
         result = proposed if result is None else pick(result, proposed)
@@ -340,8 +345,7 @@ def scale_down_limit(current: int, history: History, rules: Rules, now: float) -
     pick: Callable[[int, int], int] = max if rules.select == "Min" else min
     result: int | None = None
     for policy in rules.policies:
-        start = (current - _change_in_period(policy.period, history.ups, now)
-                 + _change_in_period(policy.period, history.downs, now))
+        start = current + _change_in_period(policy.period, history.downs, now)
         proposed = (start - policy.value if policy.type == "Pods"
                     else int(start * (1 - policy.value / 100)))
         result = proposed if result is None else pick(result, proposed)
@@ -562,7 +566,11 @@ class HorizontalPodAutoscalerController(Controller):
         set_condition(status, "AbleToScale", "True", "SucceededGetScale",
                       "the HPA controller was able to get the target's current scale", stamp)
         current = int((scale.get("spec") or {}).get("replicas") or 0)
-        status["currentReplicas"] = int((scale.get("status") or {}).get("replicas") or 0)
+        status["currentReplicas"] = current  # upstream reports the scale's spec.replicas
+        # upstream recordInitialRecommendation: the first decision is stabilized against today's size
+        history = self.history.setdefault(key, History())
+        if not history.recommendations:
+            history.recommendations.append((current, now))
         status["observedGeneration"] = hpa["metadata"].get("generation")
         rescale, reason = False, ""
         desired = current
@@ -585,15 +593,12 @@ class HorizontalPodAutoscalerController(Controller):
             status["currentMetrics"] = metric_statuses
             set_condition(status, "ScalingActive", "True", "ValidMetricFound",
                           f"the HPA was able to successfully calculate a replica count from {metric_name}", stamp)
-            history = self.history.setdefault(key, History())
             if (spec.get("behavior") or None) is None:
                 stabilized = stabilize_without_behavior(history, desired=proposal, now=now)
                 why, message = "ScaleDownStabilized", ("recent recommendations were higher than current one, "
                                                        "applying the highest recent recommendation")
             else:
                 behavior = Behavior.of(hpa)
-                if not history.recommendations and behavior.down.stabilization > 0:
-                    history.recommendations.append((current, now))
                 stabilized, why, message = stabilize(history, desired=proposal, current=current,
                                                      behavior=behavior, now=now)
             if stabilized != proposal:
@@ -636,7 +641,7 @@ class HorizontalPodAutoscalerController(Controller):
                                    previous=current, new=desired, now=now)
             log.info("horizontalpodautoscaler: %s: %s %d -> %d (%s)", key, reference, current, desired, reason)
             status["lastScaleTime"] = stamp
-        status["desiredReplicas"] = desired
+        status["desiredReplicas"] = desired if rescale else current
         await self._write_status(hpa, original, status)
 
     async def _replicas_for_metrics(self, hpa: Obj, scale: Obj, current: int, namespace: str, status: Obj,
