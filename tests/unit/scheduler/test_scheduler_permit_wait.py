@@ -178,3 +178,43 @@ async def test_out_of_tree_plugins_may_not_shadow_in_tree_ones() -> None:
 
 def test_the_handle_reaches_the_waiting_pods() -> None:
     assert "waiting_pods" in {f.name for f in dataclasses.fields(Handle)}
+
+
+async def test_freeze_gc_freezes_when_synced_and_again_each_time_the_caches_doubled(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import kubelite.controlplane.scheduler.scheduler as scheduler_module
+
+    freezes: list[int] = []
+    client = APIClient(ClientConfig(server="http://127.0.0.1:9"), timeout=2, connect_timeout=1, max_retries=0)
+    sched = Scheduler(client, freeze_gc=True)
+    sched.recorder._closed = True
+    monkeypatch.setattr(scheduler_module.gc, "freeze", lambda: freezes.append(len(sched.pods.store)))
+    try:
+        sched.on_node_add(make_node("n1").capacity(cpu="8", memory="8Gi", pods="5000").obj())
+        sched._freeze_gc()  # what run() does once the caches synced
+        assert freezes == [0]
+
+        def cycle(name: str) -> None:
+            pod = make_pod(name).container().obj()
+            pod["status"] = {"phase": "Pending"}
+            sched.pods.store.put(pod)
+            sched.on_pod_add(pod)
+            info = sched.queue.pop_nowait()
+            assert info is not None
+            sched._last_cleanup = 0.0  # the once-a-second sweep is due
+            sched.schedule_one(info)
+
+        for i in range(1500):
+            sched.pods.store.put(make_pod(f"bound-{i}").node("n1").obj())
+        cycle("a")
+        assert freezes == [0], "1500 cached objects: not yet twice the 1000 floor"
+        for i in range(1500, 2100):
+            sched.pods.store.put(make_pod(f"bound-{i}").node("n1").obj())
+        cycle("b")
+        assert freezes == [0, 2102]
+        cycle("c")
+        assert freezes == [0, 2102], "not again until the caches doubled once more"
+    finally:
+        for task in list(sched._tasks):
+            task.cancel()
+        await client.close()
