@@ -35,7 +35,11 @@ from kubelite.controlplane.apiserver.kinds.rbac import (
     RoleStrategy,
 )
 from kubelite.controlplane.apiserver.kinds.scheduling import PriorityClassStrategy
-from kubelite.controlplane.apiserver.kinds.storage import PersistentVolumeClaimStrategy, StorageClassStrategy
+from kubelite.controlplane.apiserver.kinds.storage import (
+    PersistentVolumeClaimStrategy,
+    PersistentVolumeStrategy,
+    StorageClassStrategy,
+)
 from kubelite.controlplane.apiserver.strategy import Strategy
 
 KIND_STRATEGIES: dict[tuple[str, str], type[Strategy]] = {
@@ -59,6 +63,7 @@ KIND_STRATEGIES: dict[tuple[str, str], type[Strategy]] = {
     ("networking.k8s.io", "ingresses"): IngressStrategy,
     ("storage.k8s.io", "storageclasses"): StorageClassStrategy,
     ("", "persistentvolumeclaims"): PersistentVolumeClaimStrategy,
+    ("", "persistentvolumes"): PersistentVolumeStrategy,
     ("", "resourcequotas"): ResourceQuotaStrategy,
     ("autoscaling", "horizontalpodautoscalers"): HorizontalPodAutoscalerStrategy,
     ("policy", "poddisruptionbudgets"): PodDisruptionBudgetStrategy,
@@ -91,6 +96,7 @@ __all__ = [
     "NetworkPolicyStrategy",
     "NodeStrategy",
     "PersistentVolumeClaimStrategy",
+    "PersistentVolumeStrategy",
     "PodDisruptionBudgetStrategy",
     "PriorityClassStrategy",
     "ReplicaSetStrategy",

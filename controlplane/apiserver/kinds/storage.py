@@ -1,5 +1,5 @@
-"""storage.k8s.io/v1 StorageClasses and core/v1 PersistentVolumeClaims (upstream ``pkg/apis/storage/validation``
-and ``ValidatePersistentVolumeClaim*`` in ``pkg/apis/core/validation``).
+"""storage.k8s.io/v1 StorageClasses, core/v1 PersistentVolumeClaims and PersistentVolumes (upstream
+``pkg/apis/storage/validation`` and ``ValidatePersistentVolume*`` in ``pkg/apis/core/validation``).
 
 * StorageClass: a provisioner (a qualified name), at most 512 parameters of 256 KiB in all, reclaim
   policy Delete|Retain (default Delete), binding mode Immediate|WaitForFirstConsumer (default
@@ -139,4 +139,80 @@ class PersistentVolumeClaimStrategy(Strategy):
                 del spec[name]
         if new_spec != old_spec:
             problems.append(FieldError.forbidden(Path("spec"), PVC_SPEC_IMMUTABLE))
+        return problems
+
+
+PV_RECLAIM_POLICIES: Final = ("Delete", "Recycle", "Retain")
+PV_SOURCES: Final = ("gcePersistentDisk", "awsElasticBlockStore", "hostPath", "glusterfs", "nfs", "rbd", "iscsi",
+                     "cinder", "cephfs", "fc", "flocker", "flexVolume", "azureFile", "vsphereVolume", "quobyte",
+                     "azureDisk", "photonPersistentDisk", "portworxVolume", "scaleIO", "local", "storageos", "csi")
+PV_SOURCE_IMMUTABLE: Final = "spec.persistentvolumesource is immutable after creation"
+
+
+class PersistentVolumeStrategy(Strategy):
+    """v1 PersistentVolume (upstream ``ValidatePersistentVolume``/``Update``, ``SetDefaults_PersistentVolume``).
+
+    Access modes and a positive ``capacity.storage`` (the only capacity key), exactly one volume source,
+    a known reclaim policy (default Retain) and volume mode (default Filesystem); the source and the
+    volume mode cannot change, node affinity can only be set where there was none.
+    """
+
+    def default(self, obj: Obj) -> None:
+        spec = obj.get("spec")
+        if isinstance(spec, dict):
+            spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
+            spec.setdefault("volumeMode", "Filesystem")
+
+    def initial_status(self, obj: Obj) -> Obj | None:
+        return {"phase": "Pending"}
+
+    def validate(self, obj: Obj) -> list[FieldError]:
+        problems = super().validate(obj)
+        spec = as_dict(obj.get("spec"))
+        path = Path("spec")
+        raw_modes = spec.get("accessModes")
+        modes: list[Any] = raw_modes if isinstance(raw_modes, list) else []
+        if not modes:
+            problems.append(FieldError.required(path.child("accessModes"), ""))
+        capacity = as_dict(spec.get("capacity"))
+        if not capacity:
+            problems.append(FieldError.required(path.child("capacity"), ""))
+        if "storage" not in capacity or len(capacity) > 1:
+            problems.append(FieldError.not_supported(path.child("capacity"), sorted(capacity), ["storage"]))
+        for name, value in sorted(capacity.items()):
+            quantity = _quantity(value, path.child("capacity").key(str(name)), problems)
+            if quantity is not None and quantity.sign() <= 0:
+                problems.append(FieldError.invalid(path.child("capacity").key(str(name)), value,
+                                                   "must be greater than zero"))
+        for mode in modes:
+            if mode not in ACCESS_MODES:
+                problems.append(FieldError.not_supported(path.child("accessModes"), mode, ACCESS_MODES))
+        class_name = spec.get("storageClassName")
+        if class_name:
+            problems.extend(FieldError.invalid(path.child("storageClassName"), class_name, msg)
+                            for msg in validation.name_is_dns_subdomain(str(class_name), False))
+        mode = spec.get("volumeMode")
+        if mode is not None and mode not in VOLUME_MODES:
+            problems.append(FieldError.not_supported(path.child("volumeMode"), mode, VOLUME_MODES))
+        policy = spec.get("persistentVolumeReclaimPolicy")
+        if policy and policy not in PV_RECLAIM_POLICIES:
+            problems.append(FieldError.not_supported(path.child("persistentVolumeReclaimPolicy"), policy,
+                                                     PV_RECLAIM_POLICIES))
+        sources = [name for name in PV_SOURCES if spec.get(name) is not None]
+        if not sources:
+            problems.append(FieldError.required(path, "must specify a volume type"))
+        elif len(sources) > 1:
+            problems.append(FieldError.forbidden(path.child(sources[1]), "may not specify more than 1 volume type"))
+        return problems
+
+    def validate_update(self, new: Obj, old: Obj) -> list[FieldError]:
+        problems = super().validate_update(new, old)
+        spec, old_spec = as_dict(new.get("spec")), as_dict(old.get("spec"))
+        if {k: spec.get(k) for k in PV_SOURCES} != {k: old_spec.get(k) for k in PV_SOURCES}:
+            problems.append(FieldError.forbidden(Path("spec", "persistentvolumesource"), PV_SOURCE_IMMUTABLE))
+        problems.extend(validation.validate_immutable_field(spec.get("volumeMode"), old_spec.get("volumeMode"),
+                                                            Path("spec", "volumeMode")))
+        if old_spec.get("nodeAffinity") is not None and spec.get("nodeAffinity") != old_spec.get("nodeAffinity"):
+            problems.append(FieldError.invalid(Path("spec", "nodeAffinity"), spec.get("nodeAffinity"),
+                                               "field is immutable"))
         return problems

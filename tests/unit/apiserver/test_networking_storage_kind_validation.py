@@ -181,3 +181,36 @@ BACKEND: Obj = {"service": {"name": "web", "port": {"number": 80}}}
 ])
 def test_ingress_validation(obj: Obj, errors: list[str]) -> None:
     assert run("networking.k8s.io", "ingresses", obj)[1] == errors
+
+
+def volume(**spec: Any) -> Obj:
+    base: Obj = {"accessModes": ["ReadWriteOnce"], "capacity": {"storage": "1Gi"}, "hostPath": {"path": "/d"}}
+    base.update(spec)
+    return {"metadata": {"name": "pv-1"}, "spec": {k: v for k, v in base.items() if v is not None}}
+
+
+@pytest.mark.parametrize("obj, errors", [
+    pytest.param(volume(), [], id="valid"),
+    pytest.param(volume(hostPath=None), ["spec: Required value: must specify a volume type"], id="no-source"),
+    pytest.param(volume(nfs={"server": "s", "path": "/x"}),
+                 ["spec.nfs: Forbidden: may not specify more than 1 volume type"], id="two-sources"),
+    pytest.param(volume(capacity={"storage": "1Gi", "cpu": "1"}),
+                 ['spec.capacity: Unsupported value: ["cpu","storage"]: supported values: "storage"'],
+                 id="capacity-keys"),
+    pytest.param(volume(persistentVolumeReclaimPolicy="Keep"),
+                 ['spec.persistentVolumeReclaimPolicy: Unsupported value: "Keep": supported values: "Delete", '
+                  '"Recycle", "Retain"'], id="reclaim"),
+])
+def test_persistent_volume_validation(obj: Obj, errors: list[str]) -> None:
+    assert run("", "persistentvolumes", obj)[1] == errors
+
+
+def test_persistent_volume_defaults_and_immutable_source() -> None:
+    stored, _ = run("", "persistentvolumes", volume())
+    assert (stored["spec"]["persistentVolumeReclaimPolicy"], stored["spec"]["volumeMode"]) == ("Retain", "Filesystem")
+    assert stored["status"] == {"phase": "Pending"}
+
+    def change(new: Obj) -> None:
+        new["spec"]["hostPath"] = {"path": "/other"}
+    assert run("", "persistentvolumes", volume(), change)[1] == [
+        "spec.persistentvolumesource: Forbidden: spec.persistentvolumesource is immutable after creation"]
