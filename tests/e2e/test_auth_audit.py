@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,8 +35,8 @@ def events(path: Path, predicate: object, timeout: float = 10.0) -> list[dict[st
         time.sleep(0.1)
 
 
-def test_audit_levels_follow_the_policy() -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="kubelite-audit-"))
+def test_audit_levels_follow_the_policy(tmp_path: Path) -> None:
+    workdir = tmp_path
     (workdir / "policy.yaml").write_text(POLICY)
     log = workdir / "audit.log"
     with temporary_server("kubelite-audit-srv-", "--audit-log-path", str(log), "--audit-policy-file",
@@ -77,10 +76,10 @@ plugins:
 """
 
 
-def test_pod_security_audit_annotations_defaults_and_exemptions() -> None:
+def test_pod_security_audit_annotations_defaults_and_exemptions(tmp_path: Path) -> None:
     """--admission-control-config-file: unlabelled namespaces enforce the configured baseline, the audit level's
     violations land in the audit event, an exempt namespace admits anything (and says why in the event)."""
-    workdir = Path(tempfile.mkdtemp(prefix="kubelite-psa-"))
+    workdir = tmp_path
     (workdir / "admission.yaml").write_text(ADMISSION)
     log = workdir / "audit.log"
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
