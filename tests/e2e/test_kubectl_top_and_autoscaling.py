@@ -150,7 +150,22 @@ def test_kubectl_top_shows_a_busy_pod_and_an_hpa_scales_its_deployment_up() -> N
         events = _kubectl(kubeconfig, "get", "events", "--field-selector", "reason=SuccessfulRescale", "-o", "json")
         messages = [e["message"] for e in json.loads(events.stdout)["items"]]
         assert "New size: 2; reason: cpu resource utilization (percentage of request) above target" in messages
-        _kubectl(kubeconfig, "delete", "hpa", "burn")
+        # an HPA whose target does not exist says so in its status and does nothing else
+        ghost = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+                 "metadata": {"name": "ghost", "namespace": "default"},
+                 "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "ghost"},
+                          "minReplicas": 1, "maxReplicas": 3}}
+        assert _kubectl(kubeconfig, "apply", "-f", "-", input=json.dumps(ghost)).returncode == 0
+
+        def ghost_condition() -> dict[str, Any] | None:
+            done = _kubectl(kubeconfig, "get", "hpa", "ghost", "-o", "json")
+            status = json.loads(done.stdout).get("status", {}) if done.returncode == 0 else {}
+            return next((c for c in status.get("conditions") or [] if c["type"] == "AbleToScale"), None)
+
+        condition = _wait("the missing target's condition", ghost_condition, logs)
+        assert (condition["status"], condition["reason"]) == ("False", "FailedGetScale")
+        assert 'deployments.apps "ghost" not found' in condition["message"]
+        _kubectl(kubeconfig, "delete", "hpa", "burn", "ghost")
         _kubectl(kubeconfig, "delete", "deployment", "burn", "--wait=false")
         pods()
     finally:
