@@ -19,6 +19,7 @@ authorization on never locks the control plane out of its own API.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import datetime as dt
 import logging
@@ -57,7 +58,7 @@ from kubelite.controlplane.auth.csr import CSRSigner
 from kubelite.controlplane.auth.kubeconfig import kubeconfig_yaml, write_kubeconfig
 from kubelite.controlplane.auth.node_authorizer import NodeAuthorizer
 from kubelite.controlplane.auth.pki import ClusterPKI, write_file_atomically
-from kubelite.controlplane.auth.serviceaccount_token import ServiceAccountTokens
+from kubelite.controlplane.auth.serviceaccount_token import LEGACY_SECRET_TYPE, ServiceAccountTokens
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,8 @@ class ClusterSecurity:
     async def start(self, *, controllers: bool = True) -> None:
         """Reconcile the default policy and start the RBAC index; with ``controllers`` also what upstream's
         kube-controller-manager runs here (clusterrole aggregation, CSR approving and signing, the root CA
-        publisher, the token cleaner), which ``kubelite server --disable-controllers`` turns off. The
+        publisher, the token cleaner, the legacy ServiceAccount token filler), which ``kubelite server
+        --disable-controllers`` turns off. The
         ResourceQuota status resync always runs (see below)."""
         await self.ensure_policy()
         self.registry.admission = self.admission
@@ -147,7 +149,8 @@ class ClusterSecurity:
             self._tasks += [
                 asyncio.create_task(self.signer.run(lambda: self._objects(CSR_PREFIX)), name="csr-signer"),
                 asyncio.create_task(self._publish_root_ca(), name="root-ca-publisher"),
-                asyncio.create_task(self._clean_tokens(), name="token-cleaner")]
+                asyncio.create_task(self._clean_tokens(), name="token-cleaner"),
+                asyncio.create_task(self._fill_legacy_tokens(), name="serviceaccount-tokens")]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -305,6 +308,63 @@ class ClusterSecurity:
                         await self.registry.delete(secrets, BOOTSTRAP_NAMESPACE, secret["metadata"]["name"], {})
                         log.info("deleted expired bootstrap token %s", secret["metadata"]["name"])
             await asyncio.sleep(period)
+
+    async def _fill_legacy_tokens(self, *, resync: float = 10.0) -> None:
+        """Upstream's tokens controller for the Secrets users still create by hand: a
+        ``kubernetes.io/service-account-token`` Secret naming an existing account gets ``token`` (a legacy,
+        non-expiring JWT), ``ca.crt`` and ``namespace``, and the account's uid as an annotation. Secrets
+        are seen as they change; a resync fills those whose account was created after them."""
+        async def watch() -> None:
+            while True:
+                try:
+                    async for secret in self._objects("/core/secrets/"):
+                        await self._fill_legacy_token(secret)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("legacy ServiceAccount token filler: %s; restarting", exc)
+                await asyncio.sleep(0.5)
+
+        async def resync_loop() -> None:
+            while True:
+                await asyncio.sleep(resync)
+                for secret in self.registry.cache.snapshot("/core/secrets/", "/core/secrets/")[0]:
+                    if secret.get("type") == LEGACY_SECRET_TYPE:
+                        with contextlib.suppress(Exception):
+                            await self._fill_legacy_token(secret)
+
+        await asyncio.gather(watch(), resync_loop())
+
+    async def _fill_legacy_token(self, secret: Obj) -> None:
+        md = secret.get("metadata") or {}
+        if secret.get("type") != LEGACY_SECRET_TYPE or (secret.get("data") or {}).get("token") or \
+                md.get("deletionTimestamp"):
+            return
+        account = (md.get("annotations") or {}).get("kubernetes.io/service-account.name")
+        sa = await self.get_object(f"/core/serviceaccounts/{md['namespace']}/{account}") if account else None
+        if sa is None:
+            return
+        uid = str(sa["metadata"].get("uid") or "")
+        token = self.sa_tokens.issue_legacy(namespace=md["namespace"], name=str(account), uid=uid,
+                                            secret_name=md["name"])
+        ca = base64.b64encode(self.pki.server_ca_pem()).decode()
+
+        def fill(current: Obj) -> Obj:
+            if (current.get("data") or {}).get("token"):
+                return current  # filled meanwhile (another server of an HA cluster)
+            current.setdefault("metadata", {}).setdefault("annotations", {})["kubernetes.io/service-account.uid"] = uid
+            current["data"] = {**(current.get("data") or {}), "ca.crt": ca,
+                               "namespace": base64.b64encode(str(md["namespace"]).encode()).decode(),
+                               "token": base64.b64encode(token.encode()).decode()}
+            return current
+
+        try:
+            await self.registry.update(self._info("", "secrets"), md["namespace"], md["name"], fill,
+                                       WriteOptions(field_manager="kube-controller-manager"),
+                                       precondition_from_body=False)
+        except errors.APIError as exc:
+            if exc.code != 404:
+                log.warning("legacy token for secret %s/%s: %s", md["namespace"], md["name"], exc.message)
 
     async def _publish_root_ca(self) -> None:
         """Upstream's root-ca-cert-publisher: ConfigMap kube-root-ca.crt (the server CA) in every namespace,

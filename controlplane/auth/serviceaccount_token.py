@@ -15,6 +15,12 @@ So deleting an account or its pod revokes its tokens at once, without a deny lis
 
 ``token_request`` serves ``POST .../serviceaccounts/<name>/token`` (``kubectl create token``):
 ``expirationSeconds`` defaults to one hour and must be at least 10 minutes, as upstream.
+
+Legacy tokens (a Secret of type ``kubernetes.io/service-account-token`` that a user creates with the
+``kubernetes.io/service-account.name`` annotation; ``controlplane.auth.security`` fills in its ``token``):
+issuer ``kubernetes/serviceaccount``, no expiry, upstream's ``kubernetes.io/serviceaccount/*`` claims. They
+authenticate while the Secret still holds exactly that token and the account still exists with the same
+uid, as upstream's legacy validator: deleting either revokes them.
 """
 
 from __future__ import annotations
@@ -44,6 +50,9 @@ MIN_EXPIRATION_SECONDS: Final = 600
 MAX_EXPIRATION_SECONDS: Final = 1 << 32
 POD_DELETION_GRACE: Final = dt.timedelta(seconds=60)
 SA_PREFIX: Final = "system:serviceaccount:"
+LEGACY_ISSUER: Final = "kubernetes/serviceaccount"
+LEGACY_SECRET_TYPE: Final = "kubernetes.io/service-account-token"
+_LEGACY: Final = "kubernetes.io/serviceaccount/"
 
 
 class TokenRequestError(ValueError):
@@ -107,6 +116,13 @@ class ServiceAccountTokens:
         token = jwt.encode(claims, self.private_key, algorithm=self.algorithm, headers={"kid": self.kid})
         return token, expires
 
+    def issue_legacy(self, *, namespace: str, name: str, uid: str, secret_name: str) -> str:
+        """A legacy (Secret-based, non-expiring) token, as upstream's tokens controller writes it."""
+        claims: Obj = {"iss": LEGACY_ISSUER, "sub": service_account_user_name(namespace, name),
+                       f"{_LEGACY}namespace": namespace, f"{_LEGACY}secret.name": secret_name,
+                       f"{_LEGACY}service-account.name": name, f"{_LEGACY}service-account.uid": uid}
+        return jwt.encode(claims, self.private_key, algorithm=self.algorithm, headers={"kid": self.kid})
+
     # ---- verifying ----------------------------------------------------------------------------
 
     async def authenticate_token(self, token: str) -> UserInfo | None:
@@ -116,6 +132,8 @@ class ServiceAccountTokens:
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError:
             return None
+        if isinstance(unverified, dict) and unverified.get("iss") == LEGACY_ISSUER:
+            return await self._authenticate_legacy(token)
         if not isinstance(unverified, dict) or unverified.get("iss") != self.issuer:
             return None  # not ours: another issuer's JWT
         try:
@@ -163,6 +181,29 @@ class ServiceAccountTokens:
                     extra["authentication.kubernetes.io/node-name"] = (str(node),)
         return UserInfo(service_account_user_name(namespace, name), str(sa["metadata"].get("uid") or uid),
                         service_account_groups(namespace), extra)
+
+    async def _authenticate_legacy(self, token: str) -> UserInfo:
+        try:
+            claims = jwt.decode(token, self.public_key, algorithms=[self.algorithm], issuer=LEGACY_ISSUER,
+                                options={"require": ["sub", "iss"], "verify_aud": False})
+        except jwt.PyJWTError as exc:
+            raise AuthenticationError(f"legacy service account token is not valid: {exc}")
+        namespace, secret_name = claims.get(f"{_LEGACY}namespace"), claims.get(f"{_LEGACY}secret.name")
+        name, uid = claims.get(f"{_LEGACY}service-account.name"), claims.get(f"{_LEGACY}service-account.uid")
+        if not all(isinstance(v, str) and v for v in (namespace, secret_name, name, uid)):
+            raise AuthenticationError("legacy service account token lacks its kubernetes.io/serviceaccount claims")
+        assert isinstance(namespace, str) and isinstance(name, str)
+        if claims.get("sub") != service_account_user_name(namespace, name):
+            raise AuthenticationError("legacy service account token: sub does not match its claims")
+        secret = await self.get_object(f"/core/secrets/{namespace}/{secret_name}")
+        stored = ((secret or {}).get("data") or {}).get("token")
+        if secret is None or secret["metadata"].get("deletionTimestamp") or not isinstance(stored, str) or \
+                base64.b64decode(stored) != token.encode():
+            raise AuthenticationError(f"the token secret {namespace}/{secret_name} no longer holds this token")
+        sa = await self.get_object(f"/core/serviceaccounts/{namespace}/{name}")
+        if sa is None or sa["metadata"].get("uid") != uid or sa["metadata"].get("deletionTimestamp"):
+            raise AuthenticationError(f"service account {namespace}/{name} no longer exists")
+        return UserInfo(service_account_user_name(namespace, name), str(uid), service_account_groups(namespace))
 
     # ---- the TokenRequest subresource ---------------------------------------------------------
 

@@ -258,3 +258,28 @@ def test_garbage_on_the_tls_port_is_refused_cleanly(srv: Server) -> None:
         assert b"Traceback" not in answer and b"api/v1" not in answer
     assert curl(srv, "/healthz")[0] == 200
     assert "Traceback" not in srv.log.read_text()
+
+
+def test_legacy_service_account_token_secret(srv: Server) -> None:
+    """A hand-made kubernetes.io/service-account-token Secret gets a token (upstream's tokens controller)
+    that authenticates as the account until the Secret is deleted."""
+    srv.kubectl("create", "serviceaccount", "legacy")
+    srv.kubectl("create", "clusterrolebinding", "legacy-view", "--clusterrole=view", "--serviceaccount=default:legacy")
+    srv.kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+        "metadata": {"name": "legacy-token", "annotations": {"kubernetes.io/service-account.name": "legacy"}}}))
+    found: dict[str, str] = {}
+
+    def filled() -> bool:
+        found.update(json.loads(srv.kubectl("get", "secret", "legacy-token", "-o", "json").stdout).get("data") or {})
+        return "token" in found
+
+    eventually(filled)
+    assert base64.b64decode(found["namespace"]) == b"default"
+    assert base64.b64decode(found["ca.crt"]) == ca_file(srv).read_bytes()
+    token = base64.b64decode(found["token"]).decode()
+    who = json.loads(as_token(srv, token, "auth", "whoami", "-o", "json").stdout)["status"]["userInfo"]
+    assert who["username"] == "system:serviceaccount:default:legacy"
+    eventually(lambda: as_token(srv, token, "get", "pods").returncode == 0)
+    srv.kubectl("delete", "secret", "legacy-token")
+    eventually(lambda: "Unauthorized" in as_token(srv, token, "get", "pods").stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from typing import Any
 
@@ -144,3 +145,24 @@ async def test_a_node_gets_only_tokens_bound_to_its_own_pods(rsa_pem: bytes) -> 
     # anyone else may still ask for an unbound token
     admin = UserInfo("system:admin", "", ("system:masters",))
     assert (await tokens.token_request(service_account=sa, body={"spec": {}}, user=admin))["status"]["token"]
+
+
+async def test_legacy_secret_tokens(rsa_pem: bytes) -> None:
+    objs = objects()
+    tokens = make(objs, rsa_pem)
+    token = tokens.issue_legacy(namespace="default", name="builder", uid="sa-uid", secret_name="builder-token")
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["iss"] == "kubernetes/serviceaccount" and "exp" not in claims
+    assert claims["kubernetes.io/serviceaccount/secret.name"] == "builder-token"
+    with pytest.raises(AuthenticationError, match="no longer holds this token"):
+        await tokens.authenticate_token(token)  # no Secret yet
+    objs["/core/secrets/default/builder-token"] = {"metadata": {"name": "builder-token"},
+                                                   "data": {"token": base64.b64encode(token.encode()).decode()}}
+    user = await tokens.authenticate_token(token)
+    assert user is not None and user.name == "system:serviceaccount:default:builder" and user.uid == "sa-uid"
+    objs[SA_KEY]["metadata"]["uid"] = "recreated"
+    with pytest.raises(AuthenticationError, match="no longer exists"):
+        await tokens.authenticate_token(token)
+    forged = jwt.encode(claims, rsa.generate_private_key(public_exponent=65537, key_size=2048), algorithm="RS256")
+    with pytest.raises(AuthenticationError, match="not valid"):
+        await tokens.authenticate_token(forged)
