@@ -42,6 +42,7 @@ from kubelite.api import labels as label_selectors
 from kubelite.api.meta import rfc3339
 from kubelite.api.quantity import Quantity, QuantityError
 from kubelite.client import APIClient, APIStatusError, EventRecorder, SharedInformerFactory
+from kubelite.client.informer import NAMESPACE_INDEX
 from kubelite.controlplane.controllers.base import Controller
 from kubelite.controlplane.controllers.pod_control import parse_time
 
@@ -661,8 +662,8 @@ class HorizontalPodAutoscalerController(Controller):
             set_condition(status, "ScalingActive", "False", "InvalidSelector",
                           f"the HPA target's scale has an invalid selector: {exc}", stamp)
             raise MetricError(str(exc)) from None
-        pods = [p for p in self.pods.store.list() if p["metadata"].get("namespace") == namespace
-                and selector.matches(p["metadata"].get("labels") or {})]
+        pods = [p for p in self.pods.store.by_index(NAMESPACE_INDEX, namespace)
+                if selector.matches(p["metadata"].get("labels") or {})]
         metric_specs = (hpa.get("spec") or {}).get("metrics") or [
             {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization",
                                                                          "averageUtilization": 80}}}]

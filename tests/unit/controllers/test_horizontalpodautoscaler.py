@@ -185,3 +185,110 @@ def test_a_condition_keeps_its_transition_time_while_its_status_holds() -> None:
                                      "reason": "B", "message": "b"}]
     set_condition(status, "AbleToScale", "False", "C", "c", "t3")
     assert status["conditions"][0]["lastTransitionTime"] == "t3"
+
+
+# ---- one reconcile against a fake API -----------------------------------------------------------------
+
+
+class FakeScale:
+    def __init__(self, api: FakeAPI) -> None:
+        self.api = api
+
+    async def get(self, name: str, *, namespace: str | None = None) -> dict[str, Any]:
+        if name not in self.api.replicas:
+            from kubelite.client import APIStatusError
+            raise APIStatusError({"kind": "Status", "code": 404, "reason": "NotFound",
+                                  "message": f'deployments.apps "{name}" not found'})
+        return {"spec": {"replicas": self.api.replicas[name]}, "status": {"replicas": self.api.replicas[name],
+                                                                           "selector": "app=web"}}
+
+    async def update(self, body: dict[str, Any], *, name: str, namespace: str | None = None) -> dict[str, Any]:
+        self.api.replicas[name] = body["spec"]["replicas"]
+        return body
+
+
+class FakeResource:
+    def __init__(self, api: FakeAPI, group: str, version: str, plural: str, namespaced: bool) -> None:
+        self.api = api
+        self.group, self.version, self.plural, self.namespaced = group, version, plural, namespaced
+        self.group_resource = f"{plural}.{group}" if group else plural
+
+    def subresource(self, name: str) -> FakeScale:
+        return FakeScale(self.api)
+
+    async def update_status(self, body: dict[str, Any], *, namespace: str | None = None) -> dict[str, Any]:
+        self.api.statuses.append(body["status"])
+        return body
+
+
+class FakeAPI:
+    """What the controller calls: resources (scale, HPA status) and GETs of PodMetrics."""
+
+    def __init__(self, usage_milli: dict[str, int]) -> None:
+        self.replicas = {"web": 2}
+        self.usage = usage_milli
+        self.statuses: list[dict[str, Any]] = []
+
+    def resource(self, group: str, version: str, plural: str, *, namespaced: bool = True) -> FakeResource:
+        return FakeResource(self, group, version, plural, namespaced)
+
+    async def request(self, method: str, path: str, **_: Any) -> dict[str, Any]:
+        assert path == "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods"
+        return {"items": [{"metadata": {"name": name}, "timestamp": "1970-01-01T00:00:00Z", "window": "15s",
+                           "containers": [{"name": "c", "usage": {"cpu": f"{milli}m"}}]}
+                          for name, milli in self.usage.items()]}
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, str]] = []
+
+    def event(self, involved: dict[str, Any], *, event_type: str, reason: str, message: str) -> None:
+        assert involved["kind"] == "HorizontalPodAutoscaler"
+        self.events.append((event_type, reason, message))
+
+
+def _controller(api: FakeAPI, target: str = "web") -> tuple[Any, Recorder]:
+    from kubelite.controlplane.controllers.horizontalpodautoscaler import HorizontalPodAutoscalerController
+
+    recorder = Recorder()
+    controller = HorizontalPodAutoscalerController(api, recorder=recorder)  # type: ignore[arg-type]
+    controller.hpas.store.put({"metadata": {"name": "hpa", "namespace": "default", "generation": 1},
+                               "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                                                           "name": target},
+                                        "minReplicas": 1, "maxReplicas": 10, "metrics": [CPU_50]}})
+    for name in api.usage:
+        p = pod(name)
+        p["metadata"]["labels"] = {"app": "web"}
+        controller.pods.store.put(p)
+    return controller, recorder
+
+
+CPU_50 = {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}}
+
+
+async def test_a_reconcile_scales_through_the_scale_subresource_and_reports_it() -> None:
+    api = FakeAPI({"a": 150, "b": 150})  # 150% of a 100m request against a 50% target: 2 -> 6
+    controller, recorder = _controller(api)
+    assert await controller.reconcile("default/hpa") == controller.sync_period
+    assert api.replicas["web"] == 4  # no behavior: at most max(2 x 2, 4) in one step
+    status = api.statuses[-1]
+    assert status["desiredReplicas"] == 4 and status["currentReplicas"] == 2 and status["lastScaleTime"]
+    assert status["currentMetrics"] == [{"type": "Resource", "resource": {
+        "name": "cpu", "current": {"averageUtilization": 150, "averageValue": "150m"}}}]
+    conditions = {c["type"]: (c["status"], c["reason"]) for c in status["conditions"]}
+    assert conditions == {"AbleToScale": ("True", "SucceededRescale"), "ScalingActive": ("True", "ValidMetricFound"),
+                          "ScalingLimited": ("True", "ScaleUpLimit")}
+    assert recorder.events == [("Normal", "SuccessfulRescale",
+                                "New size: 4; reason: cpu resource utilization (percentage of request) above target")]
+
+
+async def test_a_missing_target_is_failed_get_scale_and_nothing_else() -> None:
+    api = FakeAPI({"a": 150})
+    controller, recorder = _controller(api, target="ghost")
+    await controller.reconcile("default/hpa")
+    (status,) = api.statuses
+    assert [(c["type"], c["status"], c["reason"]) for c in status["conditions"]] == [
+        ("AbleToScale", "False", "FailedGetScale")]
+    assert recorder.events == [("Warning", "FailedGetScale", 'deployments.apps "ghost" not found')]
+    assert api.replicas == {"web": 2}
