@@ -22,6 +22,7 @@ from kubelite.controlplane.apiserver.kinds.coordination import LeaseStrategy
 from kubelite.controlplane.apiserver.kinds.core import EndpointsStrategy, EventStrategy, NodeStrategy
 from kubelite.controlplane.apiserver.kinds.discovery import EndpointSliceStrategy
 from kubelite.controlplane.apiserver.kinds.disruption import PodDisruptionBudgetStrategy
+from kubelite.controlplane.apiserver.kinds.limits import LimitRangeStrategy
 from kubelite.controlplane.apiserver.kinds.networking import (
     IngressClassStrategy,
     IngressStrategy,
@@ -65,6 +66,7 @@ KIND_STRATEGIES: dict[tuple[str, str], type[Strategy]] = {
     ("", "persistentvolumeclaims"): PersistentVolumeClaimStrategy,
     ("", "persistentvolumes"): PersistentVolumeStrategy,
     ("", "resourcequotas"): ResourceQuotaStrategy,
+    ("", "limitranges"): LimitRangeStrategy,
     ("autoscaling", "horizontalpodautoscalers"): HorizontalPodAutoscalerStrategy,
     ("policy", "poddisruptionbudgets"): PodDisruptionBudgetStrategy,
     ("coordination.k8s.io", "leases"): LeaseStrategy,
@@ -93,6 +95,7 @@ __all__ = [
     "IngressStrategy",
     "JobStrategy",
     "LeaseStrategy",
+    "LimitRangeStrategy",
     "NetworkPolicyStrategy",
     "NodeStrategy",
     "PersistentVolumeClaimStrategy",

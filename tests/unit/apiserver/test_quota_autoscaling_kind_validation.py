@@ -109,3 +109,34 @@ def test_hpa_defaults() -> None:
 ])
 def test_hpa_validation(obj: Obj, errors: list[str]) -> None:
     assert run("autoscaling", "horizontalpodautoscalers", obj)[1] == errors
+
+
+def limit_range(*limits: Obj) -> Obj:
+    return {"metadata": {"name": "lr", "namespace": "default"}, "spec": {"limits": list(limits)}}
+
+
+@pytest.mark.parametrize("obj, errors", [
+    pytest.param(limit_range({"type": "Container", "min": {"cpu": "100m"}, "max": {"cpu": "2"},
+                              "default": {"cpu": "500m"}, "defaultRequest": {"cpu": "200m"}}), [], id="valid"),
+    pytest.param(limit_range({"type": "Container", "min": {"cpu": "2"}, "max": {"cpu": "1"}}),
+                 ['spec.limits[0].min[cpu]: Invalid value: "2": min value 2 is greater than max value 1'],
+                 id="min-over-max"),
+    pytest.param(limit_range({"type": "Container", "default": {"memory": "1Gi"}, "defaultRequest": {"memory": "2Gi"}}),
+                 ['spec.limits[0].defaultRequest[memory]: Invalid value: "2Gi": default request value 2Gi is greater '
+                  "than default limit value 1Gi"], id="request-over-limit"),
+    pytest.param(limit_range({"type": "Pod", "default": {"cpu": "1"}, "max": {"cpu": "2"}}),
+                 ["spec.limits[0].default: Forbidden: may not be specified when `type` is 'Pod'"], id="pod-default"),
+    pytest.param(limit_range({"type": "PersistentVolumeClaim"}),
+                 ["spec.limits[0].limits: Required value: either minimum or maximum storage value is required, but "
+                  "neither was provided"], id="pvc-no-storage"),
+    pytest.param(limit_range({"type": "Container", "max": {"cpu": "1"}}, {"type": "Container", "max": {"cpu": "1"}}),
+                 ['spec.limits[1].type: Duplicate value: "Container"'], id="duplicate-type"),
+    pytest.param(limit_range({"type": "Container", "maxLimitRequestRatio": {"cpu": "500m"}}),
+                 ['spec.limits[0].maxLimitRequestRatio[cpu]: Invalid value: "500m": ratio 500m is less than 1'],
+                 id="ratio-below-one"),
+    pytest.param(limit_range({"type": "Container", "max": {"pods": "1"}}),
+                 ['spec.limits[0].max[pods]: Invalid value: "pods": must be a standard resource for containers'],
+                 id="container-resource"),
+])
+def test_limit_range_validation(obj: Obj, errors: list[str]) -> None:
+    assert run("", "limitranges", obj)[1] == errors
