@@ -9,7 +9,9 @@ authenticated path the API server's kubelet proxy uses (its client certificate, 
 and stored (:mod:`.storage` keeps two points per node/container and computes rates from them); a node
 that cannot be reached keeps its old points, exactly as metrics-server, and a deleted node is pruned.
 A round never takes longer than the resolution: every request has a timeout below it, and the next
-round starts one resolution after the previous one began (missed rounds are skipped, not queued).
+round starts one resolution after the previous one began (missed rounds are skipped, not queued). A node
+whose kubelet keeps failing is tried again after 1, 2, 4, ... rounds (at most 5 minutes apart), so nodes
+without a reachable kubelet (registered by hand, or gone) cost almost nothing.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RESOLUTION: Final = 15.0  # metrics-server's --metric-resolution in its recommended manifest
 MAX_BODY: Final = 32 * 1024 * 1024
+MAX_BACKOFF: Final = 300.0
 
 
 class Scraper:
@@ -48,6 +51,7 @@ class Scraper:
         self.resolution = resolution
         # a scrape must end before the next one is due (metrics-server: timeout = 0.9 x resolution)
         self.timeout = max(0.5, min(10.0, resolution * 0.9))
+        self._failures: dict[str, tuple[int, float]] = {}  # node -> (failures in a row, next attempt)
 
     async def _nodes(self) -> list[dict[str, Any]]:
         info = self.table.get("", "v1", "nodes")
@@ -56,22 +60,33 @@ class Scraper:
 
     async def _scrape_node(self, session: aiohttp.ClientSession, node: dict[str, Any]) -> None:
         name = str(node["metadata"]["name"])
+        failures, next_attempt = self._failures.get(name, (0, 0.0))
+        if time.monotonic() < next_attempt:
+            return
         try:
             host, port = kubelet_address(node)
         except errors.APIError:
             return  # not registered with an address yet
+        if await self._scrape(session, name, host, port):
+            self._failures.pop(name, None)
+        else:
+            delay = min(MAX_BACKOFF, self.resolution * 2 ** failures)
+            self._failures[name] = (failures + 1, time.monotonic() + delay - self.resolution / 2)
+
+    async def _scrape(self, session: aiohttp.ClientSession, name: str, host: str, port: int) -> bool:
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         try:
             async with session.get(f"https://{address}/metrics/resource", ssl=self.ssl_context) as response:
                 if response.status != 200:
                     log.info("scraping node %s: the kubelet answered %d", name, response.status)
-                    return
+                    return False
                 body = await response.content.read(MAX_BODY)
             batch = parse_resource_metrics(body.decode("utf-8", "replace"))
         except (aiohttp.ClientError, OSError, TimeoutError, MetricsParseError) as exc:
             log.info("scraping node %s failed: %s", name, exc or type(exc).__name__)
-            return
+            return False
         self.storage.store(name, batch)
+        return True
 
     async def scrape_once(self) -> None:
         """One round over every node."""
@@ -79,7 +94,10 @@ class Scraper:
         timeout = aiohttp.ClientTimeout(total=self.timeout)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             await asyncio.gather(*(self._scrape_node(session, node) for node in nodes))
-        self.storage.prune(str(n["metadata"]["name"]) for n in nodes)
+        names = {str(n["metadata"]["name"]) for n in nodes}
+        self.storage.prune(names)
+        for gone in [n for n in self._failures if n not in names]:
+            del self._failures[gone]
 
     async def run(self) -> None:
         while True:

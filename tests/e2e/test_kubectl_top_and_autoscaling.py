@@ -150,6 +150,18 @@ def test_kubectl_top_shows_a_busy_pod_and_an_hpa_scales_its_deployment_up() -> N
         events = _kubectl(kubeconfig, "get", "events", "--field-selector", "reason=SuccessfulRescale", "-o", "json")
         messages = [e["message"] for e in json.loads(events.stdout)["items"]]
         assert "New size: 2; reason: cpu resource utilization (percentage of request) above target" in messages
+        # the autoscaling/v1 view (what kubectl autoscale wrote) patches and reads back through the v2 object
+        patched = _kubectl(kubeconfig, "patch", "horizontalpodautoscalers.v1.autoscaling", "burn", "-p",
+                           '{"spec":{"targetCPUUtilizationPercentage":60}}')
+        assert patched.returncode == 0, patched.stderr
+        v2_metrics = json.loads(_kubectl(kubeconfig, "get", "hpa", "burn", "-o", "json").stdout)["spec"]["metrics"]
+        assert v2_metrics == [{"type": "Resource", "resource": {"name": "cpu", "target": {
+            "type": "Utilization", "averageUtilization": 60}}}]
+        v1 = json.loads(_kubectl(kubeconfig, "get", "horizontalpodautoscalers.v1.autoscaling", "burn", "-o",
+                                 "json").stdout)
+        assert v1["apiVersion"] == "autoscaling/v1" and v1["spec"]["targetCPUUtilizationPercentage"] == 60
+        assert v1["status"]["currentCPUUtilizationPercentage"] > 50
+
         # an HPA whose target does not exist says so in its status and does nothing else
         ghost = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
                  "metadata": {"name": "ghost", "namespace": "default"},
