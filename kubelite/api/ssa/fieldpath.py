@@ -368,6 +368,11 @@ class FieldSet:
         new._fits = None
         return new
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> FieldSet:
+        # a copy may be built further: the same paths, without the memos (elements are immutable)
+        return FieldSet._make(set(self._members), {element: child.__deepcopy__(memo)
+                                                   for element, child in self._children.items()})
+
     def _insert(self, path: Sequence[PathElement]) -> None:
         # A zero-length path is the whole object, whose ownership is never tracked.
         if not path:

@@ -282,3 +282,14 @@ def test_values_python_calls_equal_are_compared_as_json(path: tuple[str, str], o
     new["spec"]["ratio"] = 0.75  # a real change beside: recorded, unless the object no longer fits
     expected = general(old, new, info=info, api_version="example.com/v1", manager="other")
     assert fast(old, new, info=info, api_version="example.com/v1", manager="other") == expected
+
+
+def test_a_deep_copy_of_an_encoded_set_is_independent_of_its_memos() -> None:
+    info = type_info_for_kind("", "v1", "Pod")
+    owned = created_fields(info, POD)
+    assert owned is not None
+    encoded = owned.to_fieldsv1()
+    copied = copy.deepcopy(owned)
+    copied._insert((PathElement.field("extra"),))
+    assert copied.to_fieldsv1() != encoded and owned.to_fieldsv1() == encoded
+    assert FieldSet.from_fieldsv1(encoded) == owned
