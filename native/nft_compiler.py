@@ -37,8 +37,8 @@ Compilation happens in two layers:
   ``compile_service_py`` below is the pure twin that defines the output (tests hold both equal).
 * :class:`RuleSet` keeps what was applied, per owner, and renders either the full ruleset or the delta
   since the last successful apply: only changed elements and chains are written. Two services that
-  claim the same key (two Services with one externalIP and port) do not fight: the first owner keeps
-  it and the other takes over when it goes.
+  claim the same key (two Services with one externalIP and port) do not fight: the one with the
+  smaller id owns it (whatever the order of events) and the other takes over when it goes.
 """
 
 from __future__ import annotations
@@ -562,6 +562,14 @@ class RuleSet:
             if current is None:
                 owners[k] = (owner, value)
                 if track:
+                    self._element_added(name, key, value)
+            elif owner < current[0]:
+                # the smallest id owns a contested key, whatever the order of events, so a full sync after
+                # a restart writes what the incremental syncs wrote
+                self._shadowed.setdefault(k, {})[current[0]] = current[1]
+                owners[k] = (owner, value)
+                if current[1] != value:
+                    self._element_removed(name, key, current[1])
                     self._element_added(name, key, value)
             else:
                 self._shadowed.setdefault(k, {})[owner] = value

@@ -273,14 +273,16 @@ def test_one_endpoint_change_is_a_few_element_updates() -> None:
     assert rules.delta_text() == "", "nothing changed, nothing written"
 
 
-def test_a_shared_key_passes_to_the_next_owner() -> None:
+@pytest.mark.parametrize("order", [("one", "two"), ("two", "one")])
+def test_a_shared_key_belongs_to_the_smallest_id_and_passes_to_the_next_owner(order: tuple[str, str]) -> None:
     rules = RuleSet(TableConfig())
-    one = c.compile_service(spec(id="one", cluster_ips=(), external_ips=("192.0.2.1",),
-                                 external_endpoints=(("10.42.0.5", 80),)))
-    two = c.compile_service(spec(id="two", cluster_ips=(), external_ips=("192.0.2.1",),
-                                 external_endpoints=(("10.42.0.6", 80),)))
-    rules.set_service("one", one)
-    rules.set_service("two", two)
+    compiled = {
+        "one": c.compile_service(spec(id="one", cluster_ips=(), external_ips=("192.0.2.1",),
+                                      external_endpoints=(("10.42.0.5", 80),))),
+        "two": c.compile_service(spec(id="two", cluster_ips=(), external_ips=("192.0.2.1",),
+                                      external_endpoints=(("10.42.0.6", 80),)))}
+    for sid in order:  # the owner does not depend on which Service came first
+        rules.set_service(sid, compiled[sid])
     kernel = FakeKernel()
     kernel.apply(rules.full_text(recreate=True))
     rules.commit()
