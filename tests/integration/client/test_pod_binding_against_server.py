@@ -19,7 +19,9 @@ def binding(name: str, node: str, **metadata: Any) -> dict[str, Any]:
 async def make_pod(client: APIClient, namespace: str, name: str, **spec: Any) -> dict[str, Any]:
     pods = client.resource("", "v1", "pods")
     pod: dict[str, Any] = await pods.create(
-        {"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "i"}], **spec}},
+        # a scheduler name nobody serves: the server's scheduler leaves the pod alone (no status writes)
+        {"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "i"}],
+                                              "schedulerName": "nobody", **spec}},
         namespace=namespace)
     return pod
 
