@@ -230,8 +230,10 @@ class ControlPlane:
         if not config.disable_scheduler:
             # the scheduler is a client over loopback too, under its own Lease kube-system/kube-scheduler
             self.scheduler_client = APIClient(load_kubeconfig(self.admin_kubeconfig))
+            # freeze_gc: the server's and the scheduler's caches are loaded and long-lived by then; the
+            # cyclic GC walking them again is most of what the scheduler costs inside the server
             runner = SchedulerRunner(self.scheduler_client, config=config.scheduler_config,
-                                     leader_elect=config.leader_elect)
+                                     leader_elect=config.leader_elect, freeze_gc=True)
             self.scheduler = asyncio.create_task(runner.run(), name="scheduler")
 
     async def _bootstrap(self, registry: Registry, table: ResourceTable) -> None:

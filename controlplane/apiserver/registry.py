@@ -169,7 +169,8 @@ class Registry:
         self.store = store
         self.cache = cache
         self.strategies = strategies
-        # admission plugins (controlplane.admission), run on every create after NamespaceLifecycle
+        # admission plugins (controlplane.admission), run on every create after NamespaceLifecycle and on
+        # every update that changes the object
         self.admission: Admission | None = None
         self._type_infos: dict[tuple[str, str, str, int], tuple[ResourceInfo, ssa.TypeInfo]] = {}
 
