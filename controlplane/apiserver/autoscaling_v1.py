@@ -13,13 +13,15 @@ into v1 on the way out, through the same registry (admission, validation, storag
   ``.../conditions`` and ``.../behavior`` (JSON, v2 shape);
 * get, list (label and field selectors, all namespaces), create, update (PUT), patch (JSON, merge,
   strategic merge on the v1 view, which is then converted back; server-side apply of a v1 configuration),
-  delete, and the same writes on .../status; watch is answered 405 (kubectl watches the preferred v2).
+  delete, and the same writes on .../status; watch (from a resourceVersion or with the initial state,
+  bookmarks, timeoutSeconds) streams the v2 watch cache's events converted.
 
 Discovery lists v1 after v2 (non-preferred, no OpenAPI write paths beyond what the table says).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -35,6 +37,7 @@ from kubelite.api.openapi import merge_schema_for
 from kubelite.controlplane.apiserver import errors, tables
 from kubelite.controlplane.apiserver.registry import Registry, WriteOptions
 from kubelite.controlplane.apiserver.resources import STATUS, ResourceInfo, ResourceTable
+from kubelite.controlplane.apiserver.watchcache import TooNew, TooOld, WatchClosed
 
 __all__ = ["HPA_V1", "AutoscalingV1", "to_v1", "to_v2"]
 
@@ -45,8 +48,9 @@ METRICS, CURRENT, CONDITIONS, BEHAVIOR = (ANNOTATION + n for n in ("metrics", "c
 HPA_V1: Final = ResourceInfo("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", True,
                              short_names=("hpa",), categories=("all",), subresources=(STATUS,), generation=True,
                              preferred=False, definition="io.k8s.api.autoscaling.v1.HorizontalPodAutoscaler",
-                             verbs=("create", "delete", "get", "list", "patch", "update"))
+                             verbs=("create", "delete", "get", "list", "patch", "update", "watch"))
 ROOT: Final = "/apis/autoscaling/v1"
+BOOKMARK_INTERVAL: Final = 30.0
 PATCH_TYPES: Final = ("application/json-patch+json", "application/merge-patch+json",
                       "application/strategic-merge-patch+json", "application/apply-patch+yaml")
 
@@ -193,13 +197,73 @@ class AutoscalingV1:
                                          f"({request.method} horizontalpodautoscalers.autoscaling/v1; use "
                                          "autoscaling/v2)")
 
-    async def collection(self, request: web.Request) -> web.Response:
+    async def _watch(self, request: web.Request, namespace: str | None,
+                     predicate: Callable[[Obj], bool]) -> web.StreamResponse:
+        """The v2 objects' watch, each event's object converted (as app.py's watch, without Tables)."""
+        query = request.query
+        rv_text = query.get("resourceVersion", "")
+        initial_wanted = query.get("sendInitialEvents", "").lower() in ("true", "1")
+        try:
+            after = None if rv_text in ("", "0") or initial_wanted else int(rv_text)
+            timeout = float(query["timeoutSeconds"]) if query.get("timeoutSeconds") else None
+        except ValueError:
+            raise errors.bad_request(f'resourceVersion: Invalid value: "{rv_text}": must be an integer') from None
+        bookmarks = query.get("allowWatchBookmarks", "").lower() in ("true", "1")
+        info = self._v2
+        prefix, key_prefix = info.storage_prefix(), info.namespace_prefix(namespace)
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        try:
+            initial, watcher, revision = await self.registry.cache.watch(prefix, key_prefix, after_revision=after,
+                                                                          predicate=predicate)
+        except TooOld as exc:
+            await response.prepare(request)
+            await response.write(orjson.dumps({"type": "ERROR", "object": errors.resource_gone(
+                exc.requested, exc.oldest).status()}) + b"\n")
+            return response
+        except TooNew as exc:
+            raise errors.APIError(504, "Timeout", str(exc)) from None
+        await response.prepare(request)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout if timeout else None
+
+        def line(kind: str, obj: Obj) -> bytes:
+            return orjson.dumps({"type": kind, "object": obj}, option=orjson.OPT_APPEND_NEWLINE)
+
+        def bookmark(rv: int, *, initial_end: bool = False) -> Obj:
+            md: Obj = {"resourceVersion": str(rv)}
+            if initial_end:
+                md["annotations"] = {"k8s.io/initial-events-end": "true"}
+            return {"kind": "HorizontalPodAutoscaler", "apiVersion": "autoscaling/v1", "metadata": md}
+
+        try:
+            chunk = b"".join(line(e.type, to_v1(e.obj)) for e in initial)
+            if initial_wanted and bookmarks:
+                chunk += line("BOOKMARK", bookmark(revision, initial_end=True))
+            if chunk:
+                await response.write(chunk)
+            last = revision
+            # a tick no longer than what is left, so an idle watch still ends on time
+            tick = BOOKMARK_INTERVAL if deadline is None else max(0.05, min(BOOKMARK_INTERVAL, deadline - loop.time()))
+            async for item in self.registry.cache.events(watcher, timeout=tick):
+                if deadline is not None and loop.time() >= deadline:
+                    break
+                if item is None:
+                    if bookmarks:
+                        await response.write(line("BOOKMARK", bookmark(max(last, self.registry.cache.revision))))
+                    continue
+                last = item.revision
+                await response.write(line(item.type, to_v1(item.obj)))
+            return response
+        except (WatchClosed, ConnectionResetError, asyncio.CancelledError):
+            return response
+        finally:
+            self.registry.cache.unwatch(prefix, watcher)
+
+    async def collection(self, request: web.Request) -> web.StreamResponse:
         namespace = request.match_info.get("namespace")
         request["resource"] = "horizontalpodautoscalers"
         if request.method == "GET":
-            if request.query.get("watch", "").lower() in ("true", "1"):
-                request["verb"] = "watch"
-                raise self._not_allowed(request)
             request["verb"] = "list"
             try:
                 labels = label_selectors.parse(request.query.get("labelSelector", ""))
@@ -215,6 +279,9 @@ class AutoscalingV1:
                 return bool(labels.matches(md.get("labels") or {}) and fsel.matches(
                     {"metadata.name": md.get("name", ""), "metadata.namespace": md.get("namespace", "")}))
 
+            if request.query.get("watch", "").lower() in ("true", "1"):
+                request["verb"] = "watch"
+                return await self._watch(request, namespace, matches)
             page = await self.registry.list(self._v2, namespace, predicate=matches)
             return self._render(request, [to_v1(o) for o in page.items], single=False,
                                 resource_version=page.resource_version)
