@@ -163,7 +163,11 @@ async def run_e2e(*, nodes: int, placed: int, pods: int, clients: int, standalon
     standalone = standalone or precreated
     data_dir = Path(tempfile.mkdtemp(prefix="kubelite-sched-bench-"))
     flags = ["--disable-controllers"] + (["--disable-scheduler"] if standalone else [])
-    server = start_server(data_dir, *flags)
+    try:
+        server = start_server(data_dir, *flags)
+    except BaseException:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        raise
     scheduler: subprocess.Popen[bytes] | None = None
     if standalone and not precreated:
         scheduler = _start_standalone_scheduler(server.kubeconfig)
