@@ -141,3 +141,16 @@ def test_kubectl_reports_per_kind_validation_as_upstream(server: Server, manifes
     kind = manifest["kind"].lower()
     gone = server.kubectl("get", "-n", "default", kind, manifest["metadata"]["name"], check=False)
     assert gone.returncode != 0 and "NotFound" in gone.stderr
+
+
+def test_an_eviction_for_another_pod_is_refused(server: Server) -> None:
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "evictee"},
+           "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    status, _ = raw_request(server, "POST", "/api/v1/namespaces/default/pods", json.dumps(pod).encode())
+    assert status == 201
+    eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "someone-else"}}
+    code, answer = raw_request(server, "POST", "/api/v1/namespaces/default/pods/evictee/eviction",
+                               json.dumps(eviction).encode())
+    assert (code, answer["message"]) == (400, "name in URL does not match name in Eviction object")
+    status, _ = raw_request(server, "GET", "/api/v1/namespaces/default/pods/evictee")
+    assert status == 200  # still there
