@@ -696,7 +696,8 @@ class APIServer:
         body = await self.read_body(request)
         if not isinstance(body, dict) or body.get("kind") not in (None, "Eviction"):
             raise errors.bad_request("the body must be a policy/v1 Eviction")
-        if (body.get("metadata") if isinstance(body.get("metadata"), dict) else {}).get("name") != target.name:
+        eviction_md = body.get("metadata")
+        if not isinstance(eviction_md, dict) or eviction_md.get("name") != target.name:
             raise errors.bad_request("name in URL does not match name in Eviction object")  # upstream's check
         pod = await self.registry.get(target.info, target.namespace, target.name)
         options = dict(body.get("deleteOptions") or {})
