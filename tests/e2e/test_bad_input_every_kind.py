@@ -154,3 +154,18 @@ def test_an_eviction_for_another_pod_is_refused(server: Server) -> None:
     assert (code, answer["message"]) == (400, "name in URL does not match name in Eviction object")
     status, _ = raw_request(server, "GET", "/api/v1/namespaces/default/pods/evictee")
     assert status == 200  # still there
+
+
+def test_kubectl_sees_upstreams_decode_error_for_a_mistyped_field(server: Server) -> None:
+    manifest = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "typo"},
+                "spec": {"replicas": "three", "selector": {"matchLabels": {"a": "b"}},
+                         "template": {"metadata": {"labels": {"a": "b"}},
+                                      "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
+    # --validate=false: kubectl's own schema check would catch it first; the server must too
+    done = server.kubectl("create", "--validate=false", "-n", "default", "-f", "-", input=json.dumps(manifest),
+                          check=False)
+    assert done.returncode != 0
+    assert ('Error from server (BadRequest): error when creating "STDIN": Deployment in version "v1" cannot be '
+            "handled as a Deployment: json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas "
+            "of type int32") in done.stderr, done.stderr
+    assert server.kubectl("get", "-n", "default", "deployment", "typo", check=False).returncode != 0
