@@ -27,6 +27,7 @@ import random
 import socket
 import time
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from kubelite.agent.proxy import metrics
 from kubelite.agent.proxy.service_port import ServiceState
@@ -173,8 +174,8 @@ class UDPListener(asyncio.DatagramProtocol):
         self._reaper = asyncio.create_task(self._reap())
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        # not an isinstance assertion: the event loop's datagram transport need not subclass the ABC
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def touch(self, client: Address) -> None:
         flow = self._flows.get(client)
@@ -236,6 +237,32 @@ ListenKey = tuple[str, str, int]
 """(protocol, address, port)."""
 
 
+RTN_LOCAL = 2
+LOCAL_ROUTE_WAIT = 2.0
+
+
+def _wait_local(ipr: Any, addresses: list[str]) -> None:
+    """Wait until the kernel delivers to each new IPv6 address locally: the netlink add returns before the
+    kernel's address work installs the local route, and a packet arriving in between would be forwarded
+    away (seen as a lost first SYN or datagram)."""
+    deadline = time.monotonic() + LOCAL_ROUTE_WAIT
+    pending = list(addresses)
+    while pending and time.monotonic() < deadline:
+        still = []
+        for ip in pending:
+            try:
+                routes = ipr.route("get", dst=ip)
+            except Exception:  # no route yet reads as "not local yet"
+                routes = []
+            if not any(r.get("type") == RTN_LOCAL for r in routes):
+                still.append(ip)
+        pending = still
+        if pending:
+            time.sleep(0.01)
+    if pending:
+        log.warning("IPv6 Service addresses %s are not local after %.0fs", ", ".join(pending), LOCAL_ROUTE_WAIT)
+
+
 class ServiceAddresses:
     """The dummy interface holding Service IPs, through pyroute2 (the only netlink use of this mode)."""
 
@@ -269,6 +296,9 @@ class ServiceAddresses:
             for ip in sorted(current - addresses):
                 with contextlib.suppress(Exception):
                     ipr.addr("del", index=index, address=ip, prefixlen=128 if ":" in ip else 32)
+            added6 = [ip for ip in addresses - current if ":" in ip]
+            if added6:
+                _wait_local(ipr, added6)
         self._assigned = set(addresses)
 
     def remove(self) -> None:

@@ -92,6 +92,9 @@ class Topology:
     def create(self) -> None:
         for ns in (self.node, self.client, *self.backends):
             sh("ip", "netns", "add", ns)
+            # no IPv6 duplicate address detection on any interface made here (link-local addresses too):
+            # while an address is tentative, neighbour discovery and first packets are lost
+            nsx(ns, "sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.all.accept_dad=0")
         sh("ip", "link", "add", "klpxc0", "netns", self.client, "type", "veth", "peer", "name", "klpxn0",
            "netns", self.node)
         nsx(self.node, "sysctl", "-qw", "net.ipv4.ip_forward=1")
