@@ -8,9 +8,10 @@ old object beside the new one: each plugin looks at ``request.operation`` and ``
 acts where upstream's plugin does (PodSecurity on a pod's significant changes and ephemeral containers,
 NodeRestriction on a node's labels and taints, ResourceQuota and LimitRanger on claims and Services whose
 usage changes). Deletes go through ``Admission.admit_delete`` to the plugins that act on them only
-(NamespaceLifecycle's immortal namespaces, NodeRestriction's own-node check). The request's user is not threaded through the registry's signature but read from
-the ``current_user`` context variable, which the HTTP edge sets for the task serving the request
-(each aiohttp request runs in its own task, so it cannot leak into another request).
+(NamespaceLifecycle's immortal namespaces, NodeRestriction's own-node check). The request's user is not
+threaded through the registry's signature but read from the ``current_user`` context variable, which the
+HTTP edge sets for the task serving the request (each aiohttp request runs in its own task, so it cannot
+leak into another request).
 
 Plugins are small modules, each with one ``admit(request)`` function that may change ``request.obj``
 (mutating plugins come first), append a warning, or raise ``AdmissionDenied`` (a 403 ``Forbidden``
