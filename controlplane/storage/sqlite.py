@@ -31,8 +31,8 @@ After commit, the batch's events and results go to the event loop in one callbac
 published to watchers first, then the callers' futures complete, so a caller that sees its write
 return finds it in every watch and in ``current_revision()``. Reads use a small pool of reader
 threads with their own connections (WAL lets them run beside the writer); each read is one read
-transaction, so a list and the revision it reports come from the same snapshot. A ``get`` (one indexed
-SELECT, its own snapshot) runs on the event loop's connection instead: a thread hand-off costs more.
+transaction, so a list and the revision it reports come from the same snapshot (a ``get``, one
+indexed SELECT, is its own read transaction without BEGIN/COMMIT).
 
 A watch registers with the in-process hub, noting the last published revision H, then replays
 ``(after_revision, H]`` from the log and continues with the live events buffered since registration
@@ -579,7 +579,6 @@ class SqliteStore:
         self._readers: ThreadPoolExecutor | None = None
         self._reader_local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
-        self._loop_reader: sqlite3.Connection | None = None  # point reads on the event loop (get)
         self._reader_lock = threading.Lock()
         self._lock_fd: int | None = None
         self._hub = _Hub()
@@ -657,7 +656,6 @@ class SqliteStore:
             for conn in self._reader_conns:
                 conn.close()
             self._reader_conns.clear()
-            self._loop_reader = None
         self._release_lock()
 
     def _require_open(self) -> None:
@@ -759,22 +757,18 @@ class SqliteStore:
     async def get(self, key: str) -> KeyValue | None:
         check_key(key)
         self._require_open()
-        # A point read is one indexed lookup of a few microseconds, on pages the writes keep cached:
-        # it runs on the event loop's own connection, where handing it to a reader thread and back
-        # costs several times more. A lone SELECT is its own read transaction (one snapshot). The
-        # connection never waits for a lock: in the rare case it would, the read goes to a thread.
-        conn = self._loop_reader
-        if conn is None:
-            conn = self._loop_reader = _connect(self.path, synchronous=self._synchronous, query_only=True)
-            conn.execute("PRAGMA busy_timeout = 0")
-            with self._reader_lock:
-                self._reader_conns.append(conn)
+        assert self._loop is not None and self._readers is not None
+        # A point read is one indexed SELECT, its own read transaction: no BEGIN/COMMIT around it. It
+        # stays on a reader thread: a read the disk holds up must never stop the event loop.
         try:
-            return _read_get(conn, key)
-        except sqlite3.OperationalError:
-            return await self._read(_read_get, key)
+            return await self._loop.run_in_executor(self._readers, self._point_read, key)
         except sqlite3.Error as exc:
             raise StorageUnavailable(f"sqlite read from {self.path} failed: {exc}") from None
+        except RuntimeError as exc:  # executor shut down by a concurrent close()
+            raise StorageUnavailable(f"{self!r} is closed: {exc}") from None
+
+    def _point_read(self, key: str) -> KeyValue | None:
+        return _read_get(self._reader(), key)
 
     async def list(
         self, prefix: str, *, start_key: str | None = None, limit: int = 0, revision: int = 0
