@@ -90,6 +90,9 @@ def namespace(server: Server) -> Iterator[str]:
     try:
         yield ns
     finally:
+        # no kubelet finishes these pods' termination: remove them now, so none still holds room on a Node
+        # of the same name that the next test creates (the scheduler counts terminating pods, as upstream)
+        server.kubectl("delete", "pods", "--all", "-n", ns, "--force", "--grace-period=0", check=False)
         server.kubectl("delete", "nodes", "--all", "--wait=false", check=False)
         server.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
