@@ -205,6 +205,10 @@ class DefaultPreemption:
                 self._handle.recorder.event(victim, event_type="Normal", reason="Preempted",
                                             message=f"Preempted by pod {meta.get('uid')} on node "
                                                     f"{candidate.node_name}")
+            waiting = self._handle.waiting_pods
+            if waiting is not None and waiting.reject(str(victim_meta.get("uid")), plugin=self.name,
+                                                      message="preempted"):
+                continue  # upstream prepareCandidate: a victim held at Permit is rejected there, not deleted
             self._spawn(self._delete(client, victim))
 
     def _lower_nominated(self, pod: JSON, node_name: str) -> list[JSON]:

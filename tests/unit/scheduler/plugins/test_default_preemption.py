@@ -11,6 +11,7 @@ from kubelite.controlplane.scheduler import FitError, Framework, NodeInfo, defau
 from kubelite.controlplane.scheduler.framework import Handle
 from kubelite.controlplane.scheduler.plugins import in_tree_registry
 from kubelite.controlplane.scheduler.plugins.default_preemption import Candidate, pick_one, split_by_pdb
+from kubelite.controlplane.scheduler.waiting_pods import WaitingPod, WaitingPods
 
 
 class Recorder:
@@ -32,8 +33,8 @@ def prio(builder: Any, priority: int, *, start: str = "2026-01-01T00:00:00Z",
 
 
 def schedule(pod: dict[str, Any], infos: list[NodeInfo], *, pdbs: list[dict[str, Any]] | None = None,
-             recorder: Recorder | None = None) -> FitError:
-    handle = Handle(pdbs=lambda: pdbs or [], recorder=recorder)
+             recorder: Recorder | None = None, waiting_pods: WaitingPods | None = None) -> FitError:
+    handle = Handle(pdbs=lambda: pdbs or [], recorder=recorder, waiting_pods=waiting_pods)
     fw = Framework(profile=default_profile(), registry=in_tree_registry(handle), rng=random.Random(1))
     result = fw.schedule(pod=pod, nodes=infos)
     assert isinstance(result, FitError), result
@@ -50,6 +51,17 @@ def test_lower_priority_pods_make_room_and_the_node_is_nominated() -> None:
     assert result.message == "0/1 nodes are available: 1 Insufficient cpu."
     # one victim is enough, and it is the less important one (started later)
     assert recorder.events == [("new", "Preempted", "Preempted by pod uid-vip on node n1")]
+
+
+async def test_a_victim_waiting_at_permit_is_rejected_there_not_deleted() -> None:
+    victim = prio(make_pod("gang-member").requests(cpu="2").node("n1"), 0)
+    infos = [make_node("n1").capacity(cpu="2", memory="4Gi").info(victim)]
+    waiting = WaitingPods()
+    held = WaitingPod(victim, "n1", {"Gang": 60.0})
+    waiting.add(held)
+    schedule(prio(make_pod("vip").requests(cpu="2"), 100), infos, waiting_pods=waiting)
+    status = await held.wait()
+    assert status is not None and status.message == "preempted" and status.plugin == "DefaultPreemption"
 
 
 def test_no_lower_priority_pods_means_no_victims() -> None:
