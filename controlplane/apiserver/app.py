@@ -25,12 +25,11 @@ from kubelite import __version__
 from kubelite.api import fields as field_selectors
 from kubelite.api import labels as label_selectors
 from kubelite.api import managed_fields, protobuf
-from kubelite.api import patch as patching
 from kubelite.controlplane.admission import chain as admission
 from kubelite.controlplane.apiserver import discovery, errors, openapi_service, tables
 from kubelite.controlplane.apiserver.kubelet_proxy import KubeletProxy
 from kubelite.controlplane.apiserver.registry import Registry, WriteOptions, WriteResult, copy_json
-from kubelite.controlplane.apiserver.request import Target, parse_path, query_bool, query_int
+from kubelite.controlplane.apiserver.request import Target, apply_patch, parse_path, query_bool, query_int
 from kubelite.controlplane.apiserver.resources import ResourceInfo, ResourceTable
 from kubelite.controlplane.apiserver.watchcache import Filter, TooNew, TooOld, WatchClosed
 from kubelite.controlplane.auth import csr, impersonation
@@ -569,23 +568,7 @@ class APIServer:
                 raise errors.unsupported_media_type(f"{ctype} is not supported for {info.group_resource}")
 
         def apply(current: Obj) -> Obj:
-            try:
-                if ctype == "application/json-patch+json":
-                    if not isinstance(body, list):
-                        raise errors.bad_request("json patch must be a JSON array of operations")
-                    patched = patching.apply_json_patch(current, body)
-                elif ctype == "application/merge-patch+json":
-                    patched = patching.apply_merge_patch(current, body)
-                else:
-                    if not isinstance(body, dict):
-                        raise errors.bad_request("strategic merge patch must be a JSON object")
-                    patched = patching.apply_strategic_merge_patch(current, body, merge_schema)
-            except patching.PatchError as exc:
-                raise errors.APIError(exc.status, "Invalid" if exc.status == 422 else
-                                      ("Conflict" if exc.status == 409 else "BadRequest"), str(exc))
-            if not isinstance(patched, dict):
-                raise errors.bad_request("the patch did not produce an object")
-            return patched
+            return apply_patch(current, body, content_type=ctype, merge_schema=merge_schema)
 
         if target.subresource == "scale":
             return await self.update_scale(request, target, apply, opts)

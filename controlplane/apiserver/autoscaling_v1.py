@@ -32,10 +32,10 @@ from aiohttp import web
 
 from kubelite.api import fields as field_selectors
 from kubelite.api import labels as label_selectors
-from kubelite.api import patch as patching
 from kubelite.api.openapi import merge_schema_for
 from kubelite.controlplane.apiserver import errors, tables
 from kubelite.controlplane.apiserver.registry import Registry, WriteOptions
+from kubelite.controlplane.apiserver.request import apply_patch
 from kubelite.controlplane.apiserver.resources import STATUS, ResourceInfo, ResourceTable
 from kubelite.controlplane.apiserver.watchcache import TooNew, TooOld, WatchClosed
 
@@ -345,23 +345,7 @@ class AutoscalingV1:
 
         def apply(current: Obj) -> Obj:
             view = to_v1(current)  # the patch is written against the v1 object the client sees
-            try:
-                if ctype == "application/json-patch+json":
-                    if not isinstance(body, list):
-                        raise errors.bad_request("json patch must be a JSON array of operations")
-                    patched = patching.apply_json_patch(view, body)
-                elif ctype == "application/merge-patch+json":
-                    patched = patching.apply_merge_patch(view, body)
-                else:
-                    if not isinstance(body, dict):
-                        raise errors.bad_request("strategic merge patch must be a JSON object")
-                    patched = patching.apply_strategic_merge_patch(view, body, schema)
-            except patching.PatchError as exc:
-                raise errors.APIError(exc.status, "Invalid" if exc.status == 422 else
-                                      ("Conflict" if exc.status == 409 else "BadRequest"), str(exc))
-            if not isinstance(patched, dict):
-                raise errors.bad_request("the patch did not produce an object")
-            return to_v2(patched)
+            return to_v2(apply_patch(view, body, content_type=ctype, merge_schema=schema))
 
         result = await self.registry.update(self._v2, namespace, name, apply, opts, subresource=subresource)
         return self._render(request, [to_v1(result.obj)], single=True)

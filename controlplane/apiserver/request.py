@@ -1,4 +1,5 @@
-"""Parsing of API request paths and query parameters into plain values the handlers pass on.
+"""Parsing of API request paths and query parameters into plain values the handlers pass on, and
+applying a PATCH request's body (JSON, merge or strategic merge patch) to an object.
 
 Paths as upstream routes them:
   /api/v1/<plural>[/<name>[/<sub>]]                      cluster-scoped, or all namespaces for a list
@@ -10,7 +11,9 @@ Paths as upstream routes them:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from kubelite.api import patch as patching
 from kubelite.controlplane.apiserver import errors
 from kubelite.controlplane.apiserver.resources import ResourceInfo, ResourceTable
 
@@ -79,3 +82,24 @@ def query_int(name: str, value: str | None) -> int | None:
     if number < 0:
         raise errors.bad_request(f'{name}: Invalid value: {number}: must be greater than or equal to 0')
     return number
+
+
+def apply_patch(current: dict[str, Any], body: Any, *, content_type: str, merge_schema: Any) -> dict[str, Any]:
+    """``body`` applied to ``current`` by its content type; a bad patch is the 4xx ``APIError`` upstream gives."""
+    try:
+        if content_type == "application/json-patch+json":
+            if not isinstance(body, list):
+                raise errors.bad_request("json patch must be a JSON array of operations")
+            patched = patching.apply_json_patch(current, body)
+        elif content_type == "application/merge-patch+json":
+            patched = patching.apply_merge_patch(current, body)
+        else:
+            if not isinstance(body, dict):
+                raise errors.bad_request("strategic merge patch must be a JSON object")
+            patched = patching.apply_strategic_merge_patch(current, body, merge_schema)
+    except patching.PatchError as exc:
+        raise errors.APIError(exc.status, "Invalid" if exc.status == 422 else
+                              ("Conflict" if exc.status == 409 else "BadRequest"), str(exc)) from exc
+    if not isinstance(patched, dict):
+        raise errors.bad_request("the patch did not produce an object")
+    return patched
