@@ -115,7 +115,11 @@ class ClusterSecurity:
         """ResourceQuota admission's charge: ``status.used`` of a quota still at ``resource_version``;
         False when another write changed the quota since (the caller re-reads and re-checks)."""
         def put(current: Obj) -> Obj:
-            current.setdefault("status", {})["used"] = used
+            status = current.setdefault("status", {})
+            status["used"] = used
+            # a charge that comes before the resync's first pass leaves a whole status, as upstream's
+            # controller would have written it (kubectl get quota reads used/hard together)
+            status.setdefault("hard", dict((current.get("spec") or {}).get("hard") or {}))
             current["metadata"]["resourceVersion"] = resource_version
             return current
 
