@@ -608,7 +608,8 @@ class APIServer:
         for obj in page.items:
             md = obj["metadata"]
             try:
-                result = await self.registry.delete(target.info, md.get("namespace"), md["name"], options)
+                result = await self.registry.delete(target.info, md.get("namespace"), md["name"], options,
+                                                    collection=True)
             except errors.APIError as exc:
                 if exc.code == 404:
                     continue

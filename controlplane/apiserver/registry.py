@@ -562,10 +562,16 @@ class Registry:
             return _stored(pod, kv)
         raise errors.conflict(info.group_resource, name, errors.MODIFIED)
 
-    async def delete(self, info: ResourceInfo, namespace: str | None, name: str, options: Obj) -> DeleteResult:
+    async def delete(self, info: ResourceInfo, namespace: str | None, name: str, options: Obj, *,
+                     collection: bool = False) -> DeleteResult:
+        """Delete one object; ``collection`` for a deletecollection's items, which upstream deletes through
+        the generic store, bypassing a kind's own Delete refusals (e.g. the system PriorityClasses)."""
         strategy = self.strategies.for_resource(info)
         key = info.storage_key(namespace, name)
         dry_run = options.get("dryRun") == ["All"]
+        refused = None if collection else strategy.refuse_delete(name)
+        if refused:
+            raise errors.forbidden(info.group_resource, name, refused)
         if self.admission is not None:
             try:
                 await self.admission.admit_delete(group=info.group, resource=info.plural, kind=info.kind,

@@ -170,6 +170,10 @@ class Strategy:
         """Seconds the object lingers before removal; None or 0 = remove at once."""
         return None
 
+    def refuse_delete(self, name: str) -> str | None:
+        """Why a single delete of ``name`` is forbidden (upstream REST Delete overrides), or None."""
+        return None
+
     def prepare_for_delete(self, obj: Obj) -> None:
         """Changes made when an object is marked for deletion."""
 

@@ -282,6 +282,10 @@ def test_priority_admission_resolves_classes_and_refuses_bad_pods(server: Server
     builtin = json.loads(server.kubectl("get", "priorityclasses", "-o", "json").stdout)["items"]
     values = {pc["metadata"]["name"]: pc["value"] for pc in builtin}
     assert values["system-cluster-critical"] == 2000000000 and values["system-node-critical"] == 2000001000
+    refused = server.kubectl("delete", "priorityclass", "system-node-critical", check=False)
+    assert refused.returncode != 0
+    assert ('priorityclasses.scheduling.k8s.io "system-node-critical" is forbidden: this is a system priority '
+            "class and cannot be deleted") in refused.stderr
     create(server, pod("critical", namespace, priorityClassName="system-node-critical"))
     assert get_pod(server, namespace, "critical")["spec"]["priority"] == 2000001000
     refused = server.kubectl("create", "-f", "-", input=json.dumps(pod("lost", namespace, priorityClassName="nope")),

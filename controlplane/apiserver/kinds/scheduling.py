@@ -41,6 +41,10 @@ def _known_system_class_error(name: str, value: object, global_default: bool) ->
 class PriorityClassStrategy(Strategy):
     """scheduling.k8s.io/v1 PriorityClass (cluster-scoped)."""
 
+    def refuse_delete(self, name: str) -> str | None:
+        # upstream's priorityclass REST: the built-in classes stay (a deletecollection still removes them)
+        return "this is a system priority class and cannot be deleted" if name in SYSTEM_PRIORITY_CLASSES else None
+
     def default(self, obj: Obj) -> None:
         super().default(obj)
         if obj.get("preemptionPolicy") is None:
