@@ -302,9 +302,15 @@ def _exec_with_tty(kubeconfig: Path, home: Path, script: bytes) -> tuple[int, by
     os.close(slave)
     output = b""
     try:
-        os.write(master, script)
-        deadline = time.monotonic() + 30
+        # type once the shell has prompted, as a user would: kubectl sends the terminal size on the resize
+        # channel as the stream starts, and a command typed ahead may run before that size reached the tty
+        started = time.monotonic()
+        sent = False
+        deadline = started + 30
         while time.monotonic() < deadline:
+            if not sent and (b"# " in output or time.monotonic() - started > 10):
+                os.write(master, script)
+                sent = True
             ready, _, _ = select.select([master], [], [], 0.5)
             if ready:
                 try:
