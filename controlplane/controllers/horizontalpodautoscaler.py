@@ -155,19 +155,37 @@ def utilization_ratio(metrics: Mapping[str, PodSample], requests: Mapping[str, i
     return utilization / target, utilization, used // entries
 
 
-def resource_replicas(*, current_replicas: int, target_utilization: int, resource: str, pods: list[Obj],
-                      metrics: Mapping[str, PodSample], container: str = "",
-                      now: float | None = None) -> tuple[int, int, int]:
-    """Upstream GetResourceReplicas: (replicas, utilization %, average raw usage in milli-units)."""
-    now = time.time() if now is None else now
+def _counted_samples(pods: list[Obj], metrics: Mapping[str, PodSample], resource: str, *,
+                     now: float | None) -> tuple[dict[str, PodSample], int, set[str], set[str]]:
+    """The samples that count (upstream groupPods, then removeMetricsForPods of the ignored and unready):
+    (samples, ready count, unready, missing); refuses as upstream when there is nothing to count."""
     if not pods:
         raise MetricError("no pods returned by selector while calculating replica count")
     samples = dict(metrics)
-    ready, unready, missing, ignored = group_pods(pods, samples, resource, now=now)
+    ready, unready, missing, ignored = group_pods(pods, samples, resource, now=time.time() if now is None else now)
     for name in ignored | unready:
         samples.pop(name, None)
     if not samples:
         raise MetricError("did not receive metrics for targeted pods (pods might be unready)")
+    return samples, ready, unready, missing
+
+
+def _replicas_after_guesses(current_replicas: int, ratio: float, new_ratio: float, count: int) -> int:
+    """Upstream's second pass, with missing/unready pods guessed: no change if the guesses flip the
+    direction or land within tolerance, nor a move against the first ratio's direction."""
+    if _within_tolerance(new_ratio) or (ratio < 1.0 < new_ratio) or (ratio > 1.0 > new_ratio):
+        return current_replicas
+    replicas = math.ceil(new_ratio * count)
+    if (new_ratio < 1.0 and replicas > current_replicas) or (new_ratio > 1.0 and replicas < current_replicas):
+        return current_replicas
+    return replicas
+
+
+def resource_replicas(*, current_replicas: int, target_utilization: int, resource: str, pods: list[Obj],
+                      metrics: Mapping[str, PodSample], container: str = "",
+                      now: float | None = None) -> tuple[int, int, int]:
+    """Upstream GetResourceReplicas: (replicas, utilization %, average raw usage in milli-units)."""
+    samples, ready, unready, missing = _counted_samples(pods, metrics, resource, now=now)
     requests = pod_requests(pods, resource, container)
     ratio, utilization, raw = utilization_ratio(samples, requests, target_utilization)
     scale_up_with_unready = bool(unready) and ratio > 1.0
@@ -188,26 +206,13 @@ def resource_replicas(*, current_replicas: int, target_utilization: int, resourc
         for name in unready:
             samples[name] = PodSample(0)
     new_ratio, _, _ = utilization_ratio(samples, requests, target_utilization)
-    if _within_tolerance(new_ratio) or (ratio < 1.0 < new_ratio) or (ratio > 1.0 > new_ratio):
-        return current_replicas, utilization, raw  # the guesses changed the direction: do nothing
-    replicas = math.ceil(new_ratio * len(samples))
-    if (new_ratio < 1.0 and replicas > current_replicas) or (new_ratio > 1.0 and replicas < current_replicas):
-        return current_replicas, utilization, raw
-    return replicas, utilization, raw
+    return _replicas_after_guesses(current_replicas, ratio, new_ratio, len(samples)), utilization, raw
 
 
 def raw_resource_replicas(*, current_replicas: int, target_milli: int, resource: str, pods: list[Obj],
                           metrics: Mapping[str, PodSample], now: float | None = None) -> tuple[int, int]:
     """Upstream GetRawResourceReplicas (an AverageValue target): (replicas, average usage in milli-units)."""
-    now = time.time() if now is None else now
-    if not pods:
-        raise MetricError("no pods returned by selector while calculating replica count")
-    samples = dict(metrics)
-    ready, unready, missing, ignored = group_pods(pods, samples, resource, now=now)
-    for name in ignored | unready:
-        samples.pop(name, None)
-    if not samples:
-        raise MetricError("did not receive metrics for targeted pods (pods might be unready)")
+    samples, ready, unready, missing = _counted_samples(pods, metrics, resource, now=now)
 
     def usage_ratio() -> tuple[float, int]:
         usage = sum(s.value for s in samples.values()) // len(samples)
@@ -226,12 +231,7 @@ def raw_resource_replicas(*, current_replicas: int, target_milli: int, resource:
         for name in unready:
             samples[name] = PodSample(0)
     new_ratio, _ = usage_ratio()
-    if _within_tolerance(new_ratio) or (ratio < 1.0 < new_ratio) or (ratio > 1.0 > new_ratio):
-        return current_replicas, usage
-    replicas = math.ceil(new_ratio * len(samples))
-    if (new_ratio < 1.0 and replicas > current_replicas) or (new_ratio > 1.0 and replicas < current_replicas):
-        return current_replicas, usage
-    return replicas, usage
+    return _replicas_after_guesses(current_replicas, ratio, new_ratio, len(samples)), usage
 
 
 # ---- behavior: stabilization windows and rate policies (pure, with the history passed in) ------------
