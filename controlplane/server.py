@@ -56,10 +56,12 @@ from kubelite.controlplane.metrics.storage import MetricsStorage
 from kubelite.controlplane.scheduler.config import SchedulerConfig
 from kubelite.controlplane.scheduler.scheduler import SchedulerRunner
 from kubelite.controlplane.storage import Store, open_store
+from kubelite.gc_tuning import CacheGcFreezer
 from kubelite.host_address import primary_ip
 
 log = logging.getLogger("kubelite.server")
 
+GC_FREEZE_CHECK_PERIOD = 2.0  # seconds between looks at the watch cache's size (kubelite.gc_tuning)
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
@@ -139,6 +141,7 @@ class ControlPlane:
         self.scheduler_client: APIClient | None = None
         self.scheduler: asyncio.Task[None] | None = None
         self.metrics_scraper: asyncio.Task[None] | None = None
+        self.gc_freezer: asyncio.Task[None] | None = None
         self.url = ""
 
     async def start(self) -> None:
@@ -217,6 +220,7 @@ class ControlPlane:
             self.security.write_node_kubeconfig(node_name=config.node_name or socket.gethostname(),
                                                 server_url=self.url, path=self.node_kubeconfig)
         log.info("kubelite API server listening on %s (datastore %s)", self.url, config.datastore_endpoint)
+        self.gc_freezer = asyncio.create_task(self._freeze_gc(self.cache), name="gc-freezer")
         if not config.disable_controllers:
             # controllers talk to the API over loopback HTTPS like any client (k3s does the same)
             self.controller_client = APIClient(load_kubeconfig(self.admin_kubeconfig))
@@ -235,6 +239,16 @@ class ControlPlane:
             runner = SchedulerRunner(self.scheduler_client, config=config.scheduler_config,
                                      leader_elect=config.leader_elect, freeze_gc=True)
             self.scheduler = asyncio.create_task(runner.run(), name="scheduler")
+
+    @staticmethod
+    async def _freeze_gc(cache: WatchCache) -> None:
+        """Keep the watch cache out of the cyclic GC (kubelite.gc_tuning): a fifth of the server's CPU
+        under a create/bind storm went to full collections walking the cached objects again."""
+        freezer = CacheGcFreezer()
+        freezer.start(cache.object_count())
+        while True:
+            await asyncio.sleep(GC_FREEZE_CHECK_PERIOD)
+            freezer.maybe_freeze(cache.object_count())
 
     async def _bootstrap(self, registry: Registry, table: ResourceTable) -> None:
         namespaces = table.get("", "v1", "namespaces")
@@ -366,10 +380,11 @@ class ControlPlane:
             write_kubeconfig(self.config.write_kubeconfig, content)
 
     async def stop(self) -> None:
-        if self.metrics_scraper is not None:
-            self.metrics_scraper.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.metrics_scraper
+        for task in (self.metrics_scraper, self.gc_freezer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if self.scheduler is not None:
             self.scheduler.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -166,6 +166,10 @@ class WatchCache:
                 with contextlib.suppress(asyncio.QueueFull):
                     watcher.queue.put_nowait(None)
 
+    def object_count(self) -> int:
+        """Objects held in all resource caches."""
+        return sum(len(cache.objects) for cache in self._caches.values())
+
     def _cache_for(self, prefix: str) -> ResourceCache:
         cache = self._caches.get(prefix)
         if cache is None:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import random
@@ -83,6 +82,7 @@ from kubelite.controlplane.scheduler.scheduling_queue import (
     SchedulingQueue,
 )
 from kubelite.controlplane.scheduler.waiting_pods import WaitingPod, WaitingPods
+from kubelite.gc_tuning import CacheGcFreezer
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +96,6 @@ MAX_MESSAGE = 1024  # upstream truncates event and condition messages (truncateM
 # PreBind+Bind calls in flight at once; the API client's pool (100 connections) also serves the
 # informers' watches, the events and the status patches, so the bindings leave room for those
 DEFAULT_BIND_CONCURRENCY = 48
-GC_YOUNG_THRESHOLD = 50_000  # with freeze_gc; CPython's default is 700
-FREEZE_GC_MIN_OBJECTS = 1000  # with freeze_gc: freeze again at 2000 cached Nodes + Pods, 4000, ...
 EVENT_WRITERS = 8  # one Scheduled event per pod: one writer would cap the scheduler near 1 / (event RTT)
 
 # which rejecting plugins a cluster event can help (upstream EventsToRegister, simplified)
@@ -162,7 +160,7 @@ class Scheduler:
         self._max_binding = 2 * bind_concurrency
         self._binding_room = asyncio.Event()
         self.freeze_gc = freeze_gc
-        self._frozen_at = 0  # cached Nodes + Pods at the last gc.freeze()
+        self._gc = CacheGcFreezer()  # with freeze_gc
         registry = in_tree_registry(self.handle)
         self._in_tree = frozenset(registry)
         for name, make in (out_of_tree_registry or {}).items():
@@ -263,11 +261,7 @@ class Scheduler:
             log.info("scheduler: caches synced (%d nodes, %d pods pending); profiles: %s",
                      len(self.cache.snapshot), len(self.queue), ", ".join(self.frameworks))
             if self.freeze_gc:
-                # Young collections every 50,000 allocations instead of 700: the objects of a request in
-                # flight mostly die (by reference count) before one looks at them, instead of being
-                # promoted and making the next full collection come sooner.
-                gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-                self._freeze_gc()
+                self._gc.start(len(self.pods.store) + len(self.nodes.store))
             while True:
                 while self._binding >= self._max_binding:
                     # binding is the slower half: do not assume thousands of pods ahead of it
@@ -288,14 +282,6 @@ class Scheduler:
                     await task
             await self.recorder.close(timeout=2.0)
             await self.informers.shutdown()
-
-    def _freeze_gc(self) -> None:
-        """Exempt what is alive now from the cyclic GC (``gc.freeze``), once the caches loaded, and again
-        each time they doubled: Nodes and Pods are long-lived acyclic JSON that every full collection
-        would walk again (a quarter of the standalone scheduler's CPU at 16,000 pods). Doubling keeps the
-        freezes few (what is frozen is never collected if it later becomes a cycle of garbage)."""
-        gc.freeze()
-        self._frozen_at = max(FREEZE_GC_MIN_OBJECTS, len(self.pods.store) + len(self.nodes.store))
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=name)
@@ -331,8 +317,8 @@ class Scheduler:
             # upstream cleans the cache once a second, not per pod: it walks every assumed pod
             self._last_cleanup = now
             self.cache.cleanup_expired()
-            if self.freeze_gc and len(self.pods.store) + len(self.nodes.store) >= 2 * self._frozen_at:
-                self._freeze_gc()
+            if self.freeze_gc:
+                self._gc.maybe_freeze(len(self.pods.store) + len(self.nodes.store))
         cycle = self.queue.scheduling_cycle
         state = CycleState()
         result = framework.schedule(pod=current, nodes=self.cache.snapshot, state=state)

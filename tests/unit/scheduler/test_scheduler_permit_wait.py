@@ -182,16 +182,17 @@ def test_the_handle_reaches_the_waiting_pods() -> None:
 
 async def test_freeze_gc_freezes_when_synced_and_again_each_time_the_caches_doubled(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    import kubelite.controlplane.scheduler.scheduler as scheduler_module
+    from kubelite import gc_tuning
 
     freezes: list[int] = []
     client = APIClient(ClientConfig(server="http://127.0.0.1:9"), timeout=2, connect_timeout=1, max_retries=0)
     sched = Scheduler(client, freeze_gc=True)
     sched.recorder._closed = True
-    monkeypatch.setattr(scheduler_module.gc, "freeze", lambda: freezes.append(len(sched.pods.store)))
+    monkeypatch.setattr(gc_tuning.gc, "freeze", lambda: freezes.append(len(sched.pods.store)))
+    monkeypatch.setattr(gc_tuning.gc, "set_threshold", lambda *thresholds: None)
     try:
         sched.on_node_add(make_node("n1").capacity(cpu="8", memory="8Gi", pods="5000").obj())
-        sched._freeze_gc()  # what run() does once the caches synced
+        sched._gc.start(len(sched.pods.store) + len(sched.nodes.store))  # what run() does once synced
         assert freezes == [0]
 
         def cycle(name: str) -> None:
