@@ -173,9 +173,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-async def local_server() -> AsyncIterator[Callable[[str, str, Handler], Awaitable[APIClient]]]:
-    """Start a loopback HTTP server with the given routes; returns a client for it."""
+@pytest.fixture(params=[False, True], ids=["aiohttp", "lean"])
+async def local_server(request: pytest.FixtureRequest) -> AsyncIterator[Callable[[str, str, Handler],
+                                                                                Awaitable[APIClient]]]:
+    """Start a loopback HTTP server with the given routes; returns a client for it (each case runs
+    with aiohttp's transport and with the lean one: the answers must be the same)."""
     runners: list[web.AppRunner] = []
     clients: list[APIClient] = []
 
@@ -187,7 +189,8 @@ async def local_server() -> AsyncIterator[Callable[[str, str, Handler], Awaitabl
         runners.append(runner)
         port = free_port()
         await web.TCPSite(runner, "127.0.0.1", port).start()
-        client = APIClient(ClientConfig(server=f"http://127.0.0.1:{port}", token="t0k"), max_retries=2)
+        client = APIClient(ClientConfig(server=f"http://127.0.0.1:{port}", token="t0k"), max_retries=2,
+                           lean_requests=request.param)
         clients.append(client)
         return client
 
@@ -323,8 +326,9 @@ async def test_delete_sends_delete_options(local_server: Any) -> None:
                             "dryRun": ["All"]}
 
 
-async def test_an_unreachable_server_is_a_connection_error() -> None:
-    client = APIClient(ClientConfig(server=f"http://127.0.0.1:{free_port()}"), connect_timeout=2)
+@pytest.mark.parametrize("lean", [False, True], ids=["aiohttp", "lean"])
+async def test_an_unreachable_server_is_a_connection_error(lean: bool) -> None:
+    client = APIClient(ClientConfig(server=f"http://127.0.0.1:{free_port()}"), connect_timeout=2, lean_requests=lean)
     try:
         with pytest.raises(APIConnectionError, match=r"GET http://127\.0\.0\.1:\d+/api/v1/nodes/n: "):
             await client.resource("", "v1", "nodes", namespaced=False).get("n")
