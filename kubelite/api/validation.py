@@ -342,6 +342,10 @@ class Path:
         return hash(str(self))
 
 
+# Paths are immutable (child/index/key build new nodes), so a shared root is safe to reuse.
+_METADATA: Final = Path("metadata")
+
+
 def _path_text(path: Path | None) -> str:
     # Upstream prints a nil *Path as "<nil>" (label selector parse errors show it).
     return "<nil>" if path is None else str(path)
@@ -1307,6 +1311,8 @@ def validate_field_manager(field_manager: str, path: Path) -> list[FieldError]:
     errors: list[FieldError] = []
     if _byte_len(field_manager) > FIELD_MANAGER_MAX_LENGTH:
         errors.append(FieldError.too_long(path, FIELD_MANAGER_MAX_LENGTH))
+    if field_manager.isprintable():
+        return errors  # the loop below reports only non-printable characters: none here
     position = 0
     for ch in field_manager:
         if not ch.isprintable():
@@ -1358,7 +1364,7 @@ def validate_object_meta(
     Name generation must already have happened (a ``generateName`` without a ``name`` is reported
     as a missing name). ``name_validator`` is the kind's name rule, e.g. :func:`name_is_dns_subdomain`.
     """
-    path = path if path is not None else Path("metadata")
+    path = path if path is not None else _METADATA
     if not isinstance(meta, Mapping):
         return [FieldError.type_invalid(path, meta, "must be of type object")]
     errors: list[FieldError] = []
@@ -1384,13 +1390,27 @@ def validate_object_meta(
             )
     elif namespace:
         errors.append(FieldError.forbidden(path.child("namespace"), "not allowed on this type"))
-    errors.extend(validate_nonnegative_field(_int_field(meta, "generation", path, errors), path.child("generation")))
-    errors.extend(validate_labels(meta.get("labels"), path.child("labels")))
-    errors.extend(validate_annotations(meta.get("annotations"), path.child("annotations")))
-    errors.extend(validate_owner_references(meta.get("ownerReferences"), path.child("ownerReferences")))
-    errors.extend(validate_finalizers(meta.get("finalizers"), path.child("finalizers")))
-    errors.extend(validate_managed_fields(meta.get("managedFields"), path.child("managedFields")))
+    # Each check below finds nothing in an absent (None) value; skipping it then saves building the
+    # child paths it would report at, which every create would otherwise pay for (most objects have
+    # no annotations, owner references or finalizers).
+    if meta.get("generation") is not None:
+        errors.extend(validate_nonnegative_field(_int_field(meta, "generation", path, errors),
+                                                 path.child("generation")))
+    for name, validator in _OBJECT_META_MAPS:
+        value = meta.get(name)
+        if value is not None:
+            errors.extend(validator(value, path.child(name)))
     return errors
+
+
+# metadata fields validate_object_meta checks with a validator of (value, path), in upstream's order
+_OBJECT_META_MAPS: Final[tuple[tuple[str, Callable[[Any, Path], list[FieldError]]], ...]] = (
+    ("labels", validate_labels),
+    ("annotations", validate_annotations),
+    ("ownerReferences", validate_owner_references),
+    ("finalizers", validate_finalizers),
+    ("managedFields", validate_managed_fields),
+)
 
 
 def validate_immutable_field(new_value: Any, old_value: Any, path: Path) -> list[FieldError]:
@@ -1418,7 +1438,7 @@ def validate_object_meta_update(
     new_meta: Mapping[str, Any], old_meta: Mapping[str, Any], *, path: Path | None = None
 ) -> list[FieldError]:
     """``metadata`` of an update (upstream ``ValidateObjectMetaAccessorUpdate``)."""
-    path = path if path is not None else Path("metadata")
+    path = path if path is not None else _METADATA
     if not isinstance(new_meta, Mapping):
         return [FieldError.type_invalid(path, new_meta, "must be of type object")]
     if not isinstance(old_meta, Mapping):

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kubelite.api.validation import (
     OMIT_VALUE,
@@ -40,11 +42,13 @@ from kubelite.api.validation import (
     name_is_dns_subdomain,
     validate_annotations,
     validate_field_manager,
+    validate_finalizers,
     validate_label_selector,
     validate_labels,
     validate_managed_fields,
     validate_object_meta,
     validate_object_meta_update,
+    validate_owner_references,
     validate_path_segment_name,
 )
 
@@ -1135,3 +1139,65 @@ def test_update_uses_the_given_path() -> None:
     errors = validate_object_meta_update({"name": "b", "resourceVersion": "1"}, {"name": "a"}, path=Path("field"))
 
     assert [e.field for e in errors] == ["field.name"]
+
+
+# -- fast paths: each must give exactly what the general code gives ---------------------------------
+
+_ANY_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from(["", "a", "A b", "x/y", "orphan",
+                                                                      "foregroundDeletion", "\x01"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["a", "b/c", "k", "operation"]),
+                                                                inner, max_size=3),
+    max_leaves=8,
+)
+_META_FIELDS = ("name", "generateName", "namespace", "generation", "labels", "annotations", "ownerReferences",
+                "finalizers", "managedFields")
+
+
+def _object_meta_every_check(meta: dict[str, Any], namespaced: bool) -> list[FieldError]:
+    """validate_object_meta as written before it skipped absent fields: every check, every time."""
+    path = Path("metadata")
+    head = validate_object_meta({k: v for k, v in meta.items() if k in ("name", "generateName", "namespace")},
+                                namespaced=namespaced, name_validator=name_is_dns_subdomain)
+    errors = list(head)
+    generation = meta.get("generation")
+    if generation is not None and (isinstance(generation, bool) or not isinstance(generation, int)):
+        errors.append(FieldError.type_invalid(path.child("generation"), generation, "must be of type integer"))
+        generation = 0
+    if (generation or 0) < 0:
+        errors.append(FieldError.invalid(path.child("generation"), generation, "must be greater than or equal to 0"))
+    errors += validate_labels(meta.get("labels"), path.child("labels"))
+    errors += validate_annotations(meta.get("annotations"), path.child("annotations"))
+    errors += validate_owner_references(meta.get("ownerReferences"), path.child("ownerReferences"))
+    errors += validate_finalizers(meta.get("finalizers"), path.child("finalizers"))
+    errors += validate_managed_fields(meta.get("managedFields"), path.child("managedFields"))
+    return errors
+
+
+@settings(max_examples=300, deadline=None)
+@given(meta=st.dictionaries(st.sampled_from(_META_FIELDS), _ANY_JSON | st.just("web"), max_size=6),
+       namespaced=st.booleans())
+def test_object_meta_skipping_absent_fields_reports_what_every_check_reports(meta: dict[str, Any],
+                                                                             namespaced: bool) -> None:
+    got = validate_object_meta(meta, namespaced=namespaced, name_validator=name_is_dns_subdomain)
+    assert [e.error() for e in got] == [e.error() for e in _object_meta_every_check(meta, namespaced)]
+
+
+def _field_manager_char_by_char(manager: str) -> list[str]:
+    errors = []
+    if len(manager.encode("utf-8", "surrogatepass")) > 128:
+        errors.append("m: Too long: may not be more than 128 bytes")
+    position = 0
+    for ch in manager:
+        if not ch.isprintable():
+            errors.append(f'm: Invalid value: {go_quote(manager)}: invalid character U+{ord(ch):04X} '
+                          f"(at position {position})")
+        position += len(ch.encode("utf-8", "surrogatepass"))
+    return errors
+
+
+@settings(max_examples=300, deadline=None)
+@given(manager=st.text(st.characters(codec="utf-8") | st.sampled_from(["\n", "\x7f", "\u00a0", "é", "\u2028"]),
+                       max_size=140))
+def test_field_manager_printable_shortcut_matches_the_char_by_char_check(manager: str) -> None:
+    assert [e.error() for e in validate_field_manager(manager, Path("m"))] == _field_manager_char_by_char(manager)
