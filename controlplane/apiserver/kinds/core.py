@@ -260,9 +260,9 @@ def _internal_event(obj: Obj, group: str) -> Obj:
     return {_EVENTS_V1_FIELDS.get(k, k): v for k, v in obj.items()}
 
 
-def _too_long(value: Any, limit: int, path: Path) -> list[FieldError]:
+def _too_long(value: Any, limit: int, field: str) -> list[FieldError]:
     if len(str(value or "")) > limit:
-        return [FieldError.invalid(path, "", f"can have at most {limit} characters")]
+        return [FieldError.invalid(Path(field), "", f"can have at most {limit} characters")]
     return []
 
 
@@ -270,16 +270,14 @@ def legacy_validate_event(event: Obj, namespace: str, *, core_v1: bool) -> list[
     """Upstream ``legacyValidateEvent``: what every Event must satisfy, whichever API wrote it."""
     problems: list[FieldError] = []
     involved_ns = str(as_dict(event.get("involvedObject")).get("namespace") or "")
-    mismatch = FieldError.invalid(Path("involvedObject", "namespace"), involved_ns, "does not match event.namespace")
     if not event.get("eventTime"):
-        if not involved_ns:
-            if namespace not in ("", "default"):
-                problems.append(mismatch)
-        elif namespace != involved_ns:
-            problems.append(mismatch)
+        mismatch = namespace not in ("", "default") if not involved_ns else namespace != involved_ns
     else:
-        if not involved_ns and namespace not in ("default", "kube-system"):
-            problems.append(mismatch)
+        mismatch = not involved_ns and namespace not in ("default", "kube-system")
+    if mismatch:  # the error (and its path) only built when reported: every Event create comes here
+        problems.append(FieldError.invalid(Path("involvedObject", "namespace"), involved_ns,
+                                           "does not match event.namespace"))
+    if event.get("eventTime"):
         controller_path = Path("reportingComponent" if core_v1 else "reportingController")
         controller = str(event.get("reportingController") or event.get("reportingComponent") or "")
         if not controller:
@@ -290,8 +288,8 @@ def legacy_validate_event(event: Obj, namespace: str, *, core_v1: bool) -> list[
                             ("reason", REASON_LIMIT)):
             if not event.get(name):
                 problems.append(FieldError.required(Path(name), ""))
-            problems.extend(_too_long(event.get(name), limit, Path(name)))
-        problems.extend(_too_long(event.get("message"), NOTE_LIMIT, Path("message")))
+            problems.extend(_too_long(event.get(name), limit, name))
+        problems.extend(_too_long(event.get("message"), NOTE_LIMIT, "message"))
     problems.extend(FieldError.invalid(Path("namespace"), namespace, msg)
                     for msg in validation.is_dns1123_subdomain(namespace))
     return problems

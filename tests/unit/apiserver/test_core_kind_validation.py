@@ -18,8 +18,19 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from kubelite.api import validation
+from kubelite.api.validation import FieldError, Path
 from kubelite.controlplane.apiserver.kinds import KIND_STRATEGIES
+from kubelite.controlplane.apiserver.kinds.core import (
+    ACTION_LIMIT,
+    NOTE_LIMIT,
+    REASON_LIMIT,
+    REPORTING_INSTANCE_LIMIT,
+    legacy_validate_event,
+)
 from kubelite.controlplane.apiserver.resources import BUILTIN_RESOURCES
 from kubelite.controlplane.apiserver.strategy import Strategy
 
@@ -343,3 +354,61 @@ def test_csr_update_keeps_the_spec() -> None:
     updated, errors = update("certificates.k8s.io", "certificatesigningrequests", csr(), change)
     assert errors == [] and updated["spec"]["usages"] == ["client auth"]
     assert updated["metadata"]["labels"] == {"a": "b"}
+
+
+def _legacy_validate_event_as_written_first(event: Obj, namespace: str, *, core_v1: bool) -> list[str]:
+    """legacy_validate_event before it built its errors only when reporting them: the reference."""
+    def too_long(value: Any, limit: int, path: Path) -> list[FieldError]:
+        if len(str(value or "")) > limit:
+            return [FieldError.invalid(path, "", f"can have at most {limit} characters")]
+        return []
+
+    problems: list[FieldError] = []
+    involved = event.get("involvedObject")
+    involved_ns = str((involved if isinstance(involved, dict) else {}).get("namespace") or "")
+    mismatch = FieldError.invalid(Path("involvedObject", "namespace"), involved_ns, "does not match event.namespace")
+    if not event.get("eventTime"):
+        if not involved_ns:
+            if namespace not in ("", "default"):
+                problems.append(mismatch)
+        elif namespace != involved_ns:
+            problems.append(mismatch)
+    else:
+        if not involved_ns and namespace not in ("default", "kube-system"):
+            problems.append(mismatch)
+        controller_path = Path("reportingComponent" if core_v1 else "reportingController")
+        controller = str(event.get("reportingController") or event.get("reportingComponent") or "")
+        if not controller:
+            problems.append(FieldError.required(controller_path, ""))
+        problems.extend(FieldError.invalid(controller_path, controller, msg)
+                        for msg in validation.is_qualified_name(controller))
+        for name, limit in (("reportingInstance", REPORTING_INSTANCE_LIMIT), ("action", ACTION_LIMIT),
+                            ("reason", REASON_LIMIT)):
+            if not event.get(name):
+                problems.append(FieldError.required(Path(name), ""))
+            problems.extend(too_long(event.get(name), limit, Path(name)))
+        problems.extend(too_long(event.get("message"), NOTE_LIMIT, Path("message")))
+    problems.extend(FieldError.invalid(Path("namespace"), namespace, msg)
+                    for msg in validation.is_dns1123_subdomain(namespace))
+    return [p.error() for p in problems]
+
+
+_EVENT_NAMESPACES = st.sampled_from(["", "default", "kube-system", "other", "Bad_NS"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(namespace=_EVENT_NAMESPACES, involved=st.none() | st.fixed_dictionaries({}, optional={
+           "namespace": _EVENT_NAMESPACES}), core_v1=st.booleans(),
+       fields=st.fixed_dictionaries({}, optional={
+           "eventTime": st.sampled_from(["", "2026-01-01T00:00:00.000000Z"]),
+           "reportingController": st.sampled_from(["", "kubelite.io/kubelet", "bad name"]),
+           "reportingComponent": st.sampled_from(["", "kubelet"]),
+           "reportingInstance": st.sampled_from(["", "n1", "i" * 129]),
+           "action": st.sampled_from(["", "Started", "a" * 129]),
+           "reason": st.sampled_from(["", "Started", "r" * 129]),
+           "message": st.sampled_from(["", "m", "m" * 1025])}))
+def test_legacy_event_validation_equals_the_first_written_one(namespace: str, involved: Obj | None, core_v1: bool,
+                                                              fields: Obj) -> None:
+    event = {**fields, "involvedObject": involved}
+    assert [p.error() for p in legacy_validate_event(event, namespace, core_v1=core_v1)] == \
+        _legacy_validate_event_as_written_first(event, namespace, core_v1=core_v1)
