@@ -144,19 +144,44 @@ class StaticTokenFile:
         return None
 
 
+CERTIFICATE_USERS_REMEMBERED: Final = 4096
+
+
 class Authenticator:
     """The union: x509 first, then the bearer-token authenticators in order."""
 
     def __init__(self, *, token_authenticators: Sequence[TokenAuthenticator] = ()) -> None:
         self.token_authenticators = list(token_authenticators)
+        # certificate subject -> its user: what ``certificate_user`` makes of a subject depends on nothing
+        # else (the TLS handshake verified the certificate), and a client sends the same one on every request
+        self._certificate_users: dict[Any, UserInfo | None] = {}
+
+    def _certificate_user(self, peercert: Mapping[str, Any] | None) -> UserInfo | None:
+        if not peercert:
+            return None
+        subject = peercert.get("subject", ())
+        try:
+            return self._certificate_users[subject]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable subject (not one ssl made): nothing to remember it by
+            user = certificate_user(peercert)
+            return with_authenticated(user) if user is not None else None
+        user = certificate_user(peercert)
+        if user is not None:
+            user = with_authenticated(user)
+        if len(self._certificate_users) >= CERTIFICATE_USERS_REMEMBERED:
+            self._certificate_users.clear()  # many distinct clients: start again rather than grow
+        self._certificate_users[subject] = user
+        return user
 
     async def authenticate(self, *, peercert: Mapping[str, Any] | None,
                            authorization: str | None) -> UserInfo | None:
         """The caller, or None when no credential was presented; raises :class:`AuthenticationError`
         for a credential that is presented but not valid."""
-        user = certificate_user(peercert)
+        user = self._certificate_user(peercert)
         if user is not None:
-            return with_authenticated(user)
+            return user
         token = bearer_token(authorization)
         if token is None:
             return None

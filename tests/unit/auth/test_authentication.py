@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from kubelite.controlplane.auth import authentication
 from kubelite.controlplane.auth.authentication import (
     AuthenticationError,
     Authenticator,
@@ -153,3 +154,31 @@ def test_parse_ttl(text: str, seconds: int) -> None:
 def test_parse_ttl_rejects(text: str) -> None:
     with pytest.raises(TokenFormatError):
         parse_ttl(text)
+
+
+async def test_a_certificate_subject_is_remembered_with_its_user() -> None:
+    auth = Authenticator()
+    first = await auth.authenticate(peercert=peercert("alice", "dev"), authorization=None)
+    assert first == UserInfo("alice", "", ("dev", "system:authenticated"))
+    # the same subject (another connection of the same client) gets the same user, without parsing again
+    assert await auth.authenticate(peercert=peercert("alice", "dev"), authorization=None) is first
+    bob = await auth.authenticate(peercert=peercert("bob"), authorization=None)
+    assert bob == UserInfo("bob", "", ("system:authenticated",))
+    # a subject without a CN is no user, then as before: the token decides
+    with pytest.raises(AuthenticationError):
+        await auth.authenticate(peercert={"subject": ((("organizationName", "x"),),)}, authorization="Bearer x")
+    with pytest.raises(AuthenticationError):
+        await auth.authenticate(peercert={"subject": ((("organizationName", "x"),),)}, authorization="Bearer x")
+    # a subject that cannot be a dict key (not one ssl made) still authenticates
+    listed = {"subject": [[("commonName", "carol")]]}
+    assert await auth.authenticate(peercert=listed, authorization=None) == UserInfo(
+        "carol", "", ("system:authenticated",))
+
+
+async def test_remembered_certificate_users_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(authentication, "CERTIFICATE_USERS_REMEMBERED", 3)
+    auth = Authenticator()
+    for i in range(10):
+        user = await auth.authenticate(peercert=peercert(f"u{i}"), authorization=None)
+        assert user is not None and user.name == f"u{i}"
+        assert len(auth._certificate_users) <= 3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from typing import Any
 
 import pytest
@@ -10,10 +11,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kubelite.controlplane.auth import bootstrap_policy, csr
 from kubelite.controlplane.auth.authentication import Authenticator, UserInfo
 from kubelite.controlplane.auth.authorization import (
+    Attributes,
     Authorizers,
     Decision,
     forbidden_message,
@@ -271,3 +275,80 @@ def test_impersonation_needs_the_impersonate_verb() -> None:
     with pytest.raises(ImpersonationForbidden, match='users "root" is forbidden'):
         impersonate(user=UserInfo("eve", "", ("system:authenticated",)), headers={"Impersonate-User": "root"},
                     group_values=[], authorizer=authz)
+
+
+def _request_attributes_as_written_first(user: UserInfo, method: str, path: str,
+                                         query: dict[str, str]) -> Attributes:
+    """request_attributes before its fast split and verb table: the reference the fast one must equal."""
+    parts = [p for p in path.split("/") if p]
+    method = method.upper()
+    if len(parts) >= 2 and parts[0] == "api":
+        group, rest = "", parts[1:]
+    elif len(parts) >= 3 and parts[0] == "apis":
+        group, rest = parts[1], parts[2:]
+    else:
+        return Attributes(user, method.lower(), False, path=path)
+    version, rest = rest[0], rest[1:]
+    if not rest:
+        return Attributes(user, method.lower(), False, path=path)
+    verb = {"POST": "create", "GET": "get", "HEAD": "get", "PUT": "update", "PATCH": "patch",
+            "DELETE": "delete"}.get(method, method.lower())
+    if rest[0] == "watch":
+        verb, rest = "watch", rest[1:]
+    namespace = ""
+    if rest and rest[0] == "namespaces" and len(rest) > 1:
+        namespace = rest[1]
+        if len(rest) > 2 and rest[2] not in ("status", "finalize"):
+            rest = rest[2:]
+    resource = rest[0] if rest else ""
+    name = rest[1] if len(rest) > 1 else ""
+    subresource = rest[2] if len(rest) > 2 else ""
+    if not name:
+        if verb == "get":
+            verb = "watch" if query.get("watch", "").lower() in ("true", "1") else "list"
+        elif verb == "delete":
+            verb = "deletecollection"
+    elif verb == "watch":
+        pass
+    elif verb == "get" and query.get("watch", "").lower() in ("true", "1"):
+        verb = "watch"
+    if verb == "get" and subresource in ("exec", "attach", "portforward"):
+        verb = "create"
+    if verb in ("list", "watch") and not name:
+        for term in query.get("fieldSelector", "").split(","):
+            key, op, value = term.partition("=")
+            if op and key.strip() == "metadata.name" and not value.startswith("="):
+                name = value.strip()
+    return Attributes(user, verb, True, path=path, api_group=group, api_version=version, namespace=namespace,
+                      resource=resource, subresource=subresource, name=name)
+
+
+_SEGMENTS = st.sampled_from(["", "api", "apis", "v1", "apps", "namespaces", "ns", "pods", "p", "watch", "status",
+                             "finalize", "exec", "binding", "scale", "log"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(method=st.sampled_from(["GET", "get", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "Post"]),
+       segments=st.lists(_SEGMENTS, max_size=8), leading=st.booleans(), trailing=st.booleans(),
+       query=st.dictionaries(st.sampled_from(["watch", "fieldSelector"]),
+                             st.sampled_from(["", "true", "1", "False", "metadata.name=n", "metadata.name==n",
+                                              "a=b,metadata.name= m "]), max_size=2))
+def test_request_attributes_equal_the_first_written_ones(method: str, segments: list[str], leading: bool,
+                                                         trailing: bool, query: dict[str, str]) -> None:
+    path = ("/" if leading else "") + "/".join(segments) + ("/" if trailing else "")
+    assert request_attributes(ALICE, method, path, query) == _request_attributes_as_written_first(
+        ALICE, method, path, query)
+
+
+def test_attributes_stay_a_frozen_dataclass() -> None:
+    a = Attributes(ALICE, "get", True, api_version="v1", resource="pods")
+    assert a == Attributes(user=ALICE, verb="get", resource_request=True, path="", api_group="", api_version="v1",
+                           namespace="", resource="pods", subresource="", name="")
+    assert hash(a) == hash(Attributes(ALICE, "get", True, api_version="v1", resource="pods"))
+    assert dataclasses.replace(a, name="p").name == "p" and a.name == ""
+    assert [f.name for f in dataclasses.fields(a)] == ["user", "verb", "resource_request", "path", "api_group",
+                                                        "api_version", "namespace", "resource", "subresource",
+                                                        "name"]
+    assert repr(a).startswith("Attributes(user=UserInfo(name='alice'")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.verb = "list"  # type: ignore[misc]
