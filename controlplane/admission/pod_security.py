@@ -407,6 +407,10 @@ def policy_to_evaluate(labels: dict[str, str], defaults: dict[str, LevelVersion]
     """The policy of a namespace with ``labels`` (upstream's ``PolicyToEvaluate``) and label errors; an
     invalid level is evaluated as restricted and an invalid version as latest."""
     policy = dict(defaults)
+    if not any(key.startswith(LABEL) for key in labels):
+        # no pod-security label: the loop below would copy each default unchanged (LevelVersion is
+        # frozen, so the same values are shared) and find no error, as for most namespaces on every pod
+        return policy, []
     errors: list[FieldError] = []
     explicit: set[str] = set()
     for mode in MODES:

@@ -152,3 +152,29 @@ def test_quota_used() -> None:
     assert resourcequota.quota_used({"pods": "10", "requests.cpu": "2", "count/configmaps": "5", "secrets": "1"},
                                     "ns", list_objects) == {"pods": "2", "requests.cpu": "500m",
                                                             "count/configmaps": "1", "secrets": "0"}
+
+
+@pytest.mark.parametrize("labels", [
+    pytest.param({}, id="no-labels"),
+    pytest.param({"kubernetes.io/metadata.name": "ns", "team": "a"}, id="other-labels"),
+    pytest.param({"pod-security.kubernetes.io/enforce": "baseline"}, id="enforce"),
+    pytest.param({"pod-security.kubernetes.io/warn-version": "v1.29", "x": "y"}, id="version"),
+    pytest.param({"pod-security.kubernetes.io/audit": "nope"}, id="bad-level"),
+])
+@pytest.mark.parametrize("defaults", [
+    pytest.param({m: pod_security.LevelVersion() for m in pod_security.MODES}, id="privileged-defaults"),
+    pytest.param({"enforce": pod_security.LevelVersion("baseline", "v1.30"),
+                  "audit": pod_security.LevelVersion("restricted"), "warn": pod_security.LevelVersion()},
+                 id="configured-defaults"),
+])
+def test_policy_of_a_namespace_without_pod_security_labels_is_the_defaults(
+        labels: dict[str, str], defaults: dict[str, pod_security.LevelVersion]) -> None:
+    policy, errors = pod_security.policy_to_evaluate(labels, defaults)
+    # the fast path (no pod-security label) answers what the label loop answers: the defaults, no errors
+    irrelevant = {k: v for k, v in labels.items() if not k.startswith(pod_security.LABEL)}
+    if irrelevant == labels:
+        assert (policy, errors) == (defaults, [])
+        assert policy is not defaults  # a copy: the caller's defaults are never handed out to be changed
+    policy_with_marker, errors_with_marker = pod_security.policy_to_evaluate(
+        {**labels, "pod-security.kubernetes.io/unrelated": "x"}, defaults)
+    assert (policy_with_marker, errors_with_marker) == (policy, errors)
