@@ -140,6 +140,14 @@ class SchedulerCache:
         uid = pod_uid(pod)
         state = self._pods.get(uid)
         if state is not None:
+            if state.node_name == node_name and not is_terminal(pod):
+                # the informer confirming an assumption, or a status update: with the spec unchanged the
+                # node's sums and columns stay as they are and only the object is swapped (NodeInfo.replace_pod)
+                info = self.snapshot.get(node_name)
+                if info is not None and info.replace_pod(state.pod, pod):
+                    self._pods[uid] = _PodState(pod=pod, node_name=node_name, assumed=False)
+                    self._assumed.discard(uid)
+                    return
             self._unplace(state.pod, state.node_name)
             del self._pods[uid]
             self._assumed.discard(uid)

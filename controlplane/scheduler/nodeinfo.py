@@ -303,6 +303,24 @@ class NodeInfo:
                     break
         return True
 
+    def replace_pod(self, old: JSON, new: JSON) -> bool:
+        """Put ``new`` in the place of ``old`` (the very object that was added) when both have the same
+        spec; False, changing nothing, otherwise. Everything this NodeInfo sums (requests, non-zero
+        requests, host ports, affinity terms) comes from the spec alone, so equal specs sum the same and
+        only the object plugins read (labels, status) changes: the informer's copy of a pod the
+        scheduler assumed, or a status update, costs a swap instead of a removal and an addition."""
+        if old.get("spec") != new.get("spec"):
+            return False
+        for group in (self.pods, self.pods_with_affinity, self.pods_with_required_anti_affinity):
+            for i, member in enumerate(group):
+                if member is old:
+                    group[i] = new
+                    break
+            else:
+                if group is self.pods:
+                    return False  # not on this node: nothing to replace
+        return True
+
     def set_node(self, node: JSON) -> None:
         """The Node object changed (labels, taints, allocatable, images): keep the pods."""
         fresh = NodeInfo.build(node=node)

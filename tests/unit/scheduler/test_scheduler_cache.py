@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scheduler_builders import make_node, make_pod
 
-from kubelite.controlplane.scheduler.cache import SchedulerCache
+from kubelite.controlplane.scheduler.cache import SchedulerCache, pod_uid
+from kubelite.controlplane.scheduler.nodeinfo import NodeInfo
 from kubelite.controlplane.scheduler.snapshot import Snapshot
 
 
@@ -138,3 +141,81 @@ def test_snapshot_from_infos_matches_the_node_infos() -> None:
     assert snap.blocked_slots == {0}
     with pytest.raises(ValueError, match="already in the snapshot"):
         snap.add(infos[0])
+
+
+# ---- an update with the same spec swaps the object in place: the same state as a rebuild ------------
+
+_ANTI = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+    {"labelSelector": {"matchLabels": {"app": "x"}}, "topologyKey": "kubernetes.io/hostname"}]}}
+
+
+def _variant_pod(index: int, variant: int, *, node_name: str | None = None, labels: int = 0,
+                 phase: str | None = None) -> dict[str, Any]:
+    builder = make_pod(f"p{index}").requests(cpu=("100m", "1")[variant % 2])
+    if variant & 2:
+        builder = builder.host_port(8080)
+    if node_name:
+        builder = builder.node(node_name)
+    if phase:
+        builder = builder.phase(phase)
+    pod = builder.obj()
+    if variant & 4:
+        pod["spec"]["affinity"] = _ANTI
+    pod["metadata"]["labels"] = {"app": "x", "rev": str(labels)}
+    return pod
+
+
+_OPS = st.lists(st.tuples(st.sampled_from(["assume", "add", "add", "remove", "forget"]), st.integers(0, 3),
+                          st.sampled_from([0, 0, 1]), st.sampled_from([0, 0, 0, 1, 2, 4, 6, 7]), st.integers(0, 2),
+                          st.sampled_from([None, "Running", "Succeeded"])), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ops=_OPS)
+def test_incremental_updates_equal_a_cache_built_from_the_final_objects(
+        ops: list[tuple[str, int, int, int, int, str | None]]) -> None:
+    cache = SchedulerCache(ttl=30, now=Clock())
+    for name in ("n0", "n1"):
+        cache.add_node(node(name))
+    for op, index, node_index, variant, labels, phase in ops:
+        node_name = f"n{node_index}"
+        if op == "assume":
+            pod = _variant_pod(index, variant)
+            if not cache.is_assumed(pod) and pod_uid(pod) not in cache._pods:
+                cache.assume_pod(pod, node_name)
+        elif op == "add":
+            cache.add_pod(_variant_pod(index, variant, node_name=node_name, labels=labels, phase=phase))
+        elif op == "remove":
+            cache.remove_pod(_variant_pod(index, variant))
+        else:
+            cache.forget_pod(_variant_pod(index, variant))
+    for name in ("n0", "n1"):
+        live = cache.snapshot.get(name)
+        assert live is not None
+        placed = [state.pod for state in cache._pods.values() if state.node_name == name]
+        rebuilt = NodeInfo.build(node=live.node, pods=placed)
+        key = pod_uid
+        assert sorted(map(key, live.pods)) == sorted(map(key, rebuilt.pods))
+        assert all(any(p is q for q in placed) for p in live.pods)  # the cache's own objects, not stale ones
+        assert live.requested == rebuilt.requested and live.non_zero_requested == rebuilt.non_zero_requested
+        assert sorted(map(repr, live.used_ports)) == sorted(map(repr, rebuilt.used_ports))
+        assert sorted(map(key, live.pods_with_affinity)) == sorted(map(key, rebuilt.pods_with_affinity))
+        assert (sorted(map(key, live.pods_with_required_anti_affinity))
+                == sorted(map(key, rebuilt.pods_with_required_anti_affinity)))
+        expected = Snapshot.from_infos([rebuilt])
+        slot = cache.snapshot.slots[name]
+        for column in ("req_cpu", "req_mem", "nz_cpu", "nz_mem", "pod_count"):
+            assert getattr(cache.snapshot.columns, column)[slot] == getattr(expected.columns, column)[0], column
+        assert (slot in cache.snapshot.anti_affinity_slots) == bool(rebuilt.pods_with_required_anti_affinity)
+
+
+def test_a_status_update_swaps_the_object_without_recounting(cache: SchedulerCache) -> None:
+    pod = make_pod("a").requests(cpu="1").node("n1").obj()
+    cache.add_pod(pod)
+    running = {**pod, "status": {"phase": "Running"}, "metadata": {**pod["metadata"], "labels": {"v": "2"}}}
+    cache.add_pod(running)
+    info = cache.snapshot.get("n1")
+    assert info is not None and info.pods == [running] and info.pods[0] is running
+    assert row(cache, "n1") == (1000, 1000, 1)
+    cache.add_pod({**running, "status": {"phase": "Succeeded"}})  # a finished pod frees its room
+    assert row(cache, "n1") == (0, 0, 0)
