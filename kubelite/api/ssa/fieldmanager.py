@@ -37,15 +37,15 @@ from __future__ import annotations
 import copy
 import functools
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 from kubelite.api.ssa.fieldpath import JSON, FieldSet, FieldsV1Error, decode_fieldsv1, make_path, path_string
 from kubelite.api.ssa.merge import Conflicts, ManagedFields, ManagerConflict, Updater, VersionedSet
 from kubelite.api.ssa.schema import TypeInfo
-from kubelite.api.ssa.typed import SchemaError, check, checked_comparison, compare, created_fields, field_set
+from kubelite.api.ssa.typed import SchemaError, check, checked_comparison, compare, created_fieldsv1, field_set
 from kubelite.api.validation import FIELD_MANAGER_MAX_LENGTH, GoStruct, go_json, go_quote
 
 LAST_APPLIED_ANNOTATION: Final = "kubectl.kubernetes.io/last-applied-configuration"
@@ -89,13 +89,13 @@ def default_reset_fields(subresource: str = "") -> FieldSet:
     The main resource resets ``status`` and ``/status`` resets ``spec`` (custom resources with a
     status subresource do exactly this; some built-in kinds reset a few more fields, which their
     registry can pass instead). Objects without a status subresource reset nothing: pass an empty
-    :class:`FieldSet` for them.
+    :class:`FieldSet` for them. The sets are shared: like every FieldSet they are never changed.
     """
-    if subresource == "":
-        return FieldSet([make_path("status")])
-    if subresource == "status":
-        return FieldSet([make_path("spec")])
-    return FieldSet()
+    return _DEFAULT_RESET_FIELDS.get(subresource, _NO_FIELDS)
+
+
+_NO_FIELDS: Final = FieldSet()
+_DEFAULT_RESET_FIELDS: Final = {"": FieldSet([make_path("status")]), "status": FieldSet([make_path("spec")])}
 
 
 # -- errors ---------------------------------------------------------------------------------------
@@ -260,6 +260,7 @@ def _parsed_identifier(identifier: str) -> dict[str, str]:
     return {key: value for key, value in parsed.items() if isinstance(value, str)} if isinstance(parsed, dict) else {}
 
 
+@functools.lru_cache(maxsize=1024)  # clients send the same few user agents on every request
 def default_field_manager(user_agent: str) -> str:
     """The manager of a write without ``fieldManager`` (upstream ``prefixFromUserAgent``).
 
@@ -318,12 +319,24 @@ def format_time(moment: datetime) -> str:
     """``metav1.Time`` JSON: RFC 3339 in UTC, whole seconds."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
+    elif moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    # the writes of one second stamp the same text: it is made once
+    global _last_time
+    moment = moment.replace(microsecond=0)
+    last_second, text = _last_time
+    if moment == last_second:
+        return text
     # strftime's %Y does not zero-pad years before 1000 on every platform.
-    return (
+    text = (
         f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
         f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z"
     )
+    _last_time = (moment, text)
+    return text
+
+
+_last_time: tuple[datetime | None, str] = (None, "")
 
 
 def _seconds(moment: datetime | None) -> int:
@@ -380,26 +393,35 @@ def encode_managed_fields(managed: Managed) -> list[dict[str, Any]] | None:
         return None
     entries: list[tuple[tuple[str, int, str, str, str], dict[str, Any]]] = []
     for identifier, owned in managed.fields.items():
-        ident = _parse_identifier(identifier)
-        operation = OPERATION_APPLY if owned.applied else ident.get("operation", "")
         moment = managed.times.get(identifier)
-        entry: dict[str, Any] = {}
-        if ident.get("manager"):
-            entry["manager"] = ident["manager"]
-        if operation:
-            entry["operation"] = operation
-        if owned.api_version:
-            entry["apiVersion"] = owned.api_version
-        if moment is not None:
-            entry["time"] = format_time(moment)
-        entry["fieldsType"] = FIELDS_V1
-        entry["fieldsV1"] = owned.fields.to_fieldsv1()
-        if ident.get("subresource"):
-            entry["subresource"] = ident["subresource"]
-        key = (operation, _seconds(moment), ident.get("manager", ""), owned.api_version, ident.get("subresource", ""))
+        entry = _encoded_entry(identifier, owned.api_version, owned.applied, moment, owned.fields.to_fieldsv1())
+        ident = _parse_identifier(identifier)
+        key = (entry.get("operation", ""), _seconds(moment), ident.get("manager", ""), owned.api_version,
+               ident.get("subresource", ""))
         entries.append((key, entry))
     entries.sort(key=lambda pair: pair[0])
     return [entry for _, entry in entries]
+
+
+def _encoded_entry(identifier: str, api_version: str, applied: bool, moment: datetime | None,
+                   fields_v1: dict[str, Any]) -> dict[str, Any]:
+    """One ``managedFields`` entry (``ManagedFieldsEntry``), members in upstream's order."""
+    ident = _parse_identifier(identifier)
+    operation = OPERATION_APPLY if applied else ident.get("operation", "")
+    entry: dict[str, Any] = {}
+    if ident.get("manager"):
+        entry["manager"] = ident["manager"]
+    if operation:
+        entry["operation"] = operation
+    if api_version:
+        entry["apiVersion"] = api_version
+    if moment is not None:
+        entry["time"] = format_time(moment)
+    entry["fieldsType"] = FIELDS_V1
+    entry["fieldsV1"] = fields_v1
+    if ident.get("subresource"):
+        entry["subresource"] = ident["subresource"]
+    return entry
 
 
 def _is_reset(entries: JSON) -> bool:
@@ -563,20 +585,83 @@ def _created_managed_fields(request: _Request, new: JSON, manager: str) -> list[
     """The create case of :func:`_tracked_update` (no stored object, no managers yet), in one walk.
 
     The creator owns every field the object sets (``compare({}, new).added``, see
-    :func:`~kubelite.api.ssa.typed.created_fields`) but the reset and stripped ones. The general
-    path computes the same through two validations, a comparison and the ownership merge;
-    ``None`` when the object does not fit its schema, where that path keeps no managed fields.
+    :func:`~kubelite.api.ssa.typed.created_fieldsv1`) but the reset and stripped ones. The general
+    path computes the same through two validations, a comparison, the ownership merge and the
+    encoding of a :class:`FieldSet`; here the walk writes the FieldsV1 object directly
+    (:func:`~kubelite.api.ssa.typed.created_fieldsv1`) and the reset and stripped fields are taken
+    out of it as the set differences would. ``None`` when the object does not fit its schema, where
+    that path keeps no managed fields.
     """
-    added = created_fields(request.info, new)
-    if added is None:
+    fields = created_fieldsv1(request.info, new)
+    if fields is None:
         return None
-    owned = added if request.reset_fields.is_empty() else added.recursive_difference(request.reset_fields)
-    owned = owned.difference(STRIPPED_FIELDS)
-    if owned.is_empty():
+    _remove_subtrees_v1(fields, _reset_plan(request.reset_fields))
+    _remove_members_v1(fields, _STRIPPED_PLAN)
+    if not fields:
         return None
     identifier = request.identifier(manager, OPERATION_UPDATE)
-    return encode_managed_fields(Managed({identifier: VersionedSet(owned, request.api_version, False)},
-                                         {identifier: request.now}))
+    return [_encoded_entry(identifier, request.api_version, False, request.now, fields)]
+
+
+# FieldsV1 nodes (as the walk above writes them) are dicts: a leaf member is ``{}``, a node with
+# members below it has them as keys and ``"."`` when it is a member itself. The functions below are
+# FieldSet.recursive_difference and FieldSet.difference on that form, in place: like those, they keep
+# no node without members below it, and the keys stay in their (sorted) order. The removed set is
+# read as a plan: its members' FieldsV1 keys, and the plans of its children.
+
+_Plan: TypeAlias = tuple[tuple[str, ...], tuple[tuple[str, "_Plan"], ...]]
+
+
+def _plan(fields: FieldSet) -> _Plan:
+    return (tuple(element.serialize() for element in fields._members),
+            tuple((element.serialize(), _plan(child)) for element, child in fields._children.items()))
+
+
+def _remove_subtrees_v1(node: dict[str, Any], plan: _Plan) -> None:
+    """``node`` without the members of the planned set and everything below them (``recursive_difference``)."""
+    members, children = plan
+    for key in members:
+        node.pop(key, None)
+    for key, below in children:
+        if key not in members:
+            _prune_child(node, key, below, _remove_subtrees_v1)
+
+
+def _remove_members_v1(node: dict[str, Any], plan: _Plan) -> None:
+    """``node`` without the members of the planned set; what is below them stays (``difference``)."""
+    members, children = plan
+    for key in members:
+        child = node.get(key)
+        if child is not None:
+            if child:
+                child.pop(".", None)  # no longer a member; its children stay
+            else:
+                del node[key]
+    for key, below in children:
+        _prune_child(node, key, below, _remove_members_v1)
+
+
+def _prune_child(node: dict[str, Any], key: str, plan: _Plan,
+                 remove: Callable[[dict[str, Any], _Plan], None]) -> None:
+    child = node.get(key)
+    if not child:
+        return  # absent, or a leaf member: removing below it changes nothing
+    remove(child, plan)
+    if not child:
+        del node[key]  # nothing left below, and not a member
+    elif len(child) == 1 and "." in child:
+        node[key] = {}  # a member with nothing left below it is a leaf
+
+
+_STRIPPED_PLAN: Final = _plan(STRIPPED_FIELDS)
+# the default reset sets are shared constants: their plans are made once (keyed by identity; the
+# sets live as long as the module, so their ids are never reused)
+_RESET_PLANS: Final = {id(fields): (fields, _plan(fields)) for fields in (*_DEFAULT_RESET_FIELDS.values(), _NO_FIELDS)}
+
+
+def _reset_plan(fields: FieldSet) -> _Plan:
+    known = _RESET_PLANS.get(id(fields))
+    return known[1] if known is not None and known[0] is fields else _plan(fields)
 
 
 def cap_update_managers(managed: Managed, *, limit: int) -> Managed:
@@ -817,7 +902,10 @@ def update(
     if isinstance(result.get("metadata"), Mapping):
         result["metadata"] = dict(result["metadata"])
     old_obj: JSON = old if isinstance(old, Mapping) else {}
-    managed = _starting_managed_fields(old_obj, result, ignore_request=subresource != "")
+    if not old_obj and _managed_fields_of(result) is None:
+        managed = Managed()  # a create that sends none: what _starting_managed_fields gives, directly
+    else:
+        managed = _starting_managed_fields(old_obj, result, ignore_request=subresource != "")
     _set_managed_fields(result, None)
     metadata = old_obj.get("metadata")
     has_uid = isinstance(metadata, Mapping) and bool(metadata.get("uid"))

@@ -152,8 +152,18 @@ class PathElement:
         pairs = list(fields.items()) if isinstance(fields, Mapping) else list(fields)
         # value.FieldList.Sort is a stable sort by name.
         pairs.sort(key=lambda pair: pair[0])
+        memo = _key_memo(pairs)
+        if memo is not None:
+            element = _KEY_ELEMENTS.get(memo)
+            if element is not None:
+                return element
         data: KeyFields = tuple(pairs)
-        return cls(PathElementKind.KEY, data, tuple((name, value_key(value)) for name, value in data))
+        element = cls(PathElementKind.KEY, data, tuple((name, value_key(value)) for name, value in data))
+        if memo is not None:
+            if len(_KEY_ELEMENTS) >= _KEY_ELEMENTS_MAX:
+                _KEY_ELEMENTS.clear()
+            _KEY_ELEMENTS[memo] = element
+        return element
 
     @classmethod
     def of_value(cls, value: JSON) -> PathElement:
@@ -264,6 +274,25 @@ class PathElement:
 
 
 _ATOI: Final = re.compile(r"[+-]?[0-9]+")
+
+# Key elements of list items (a container's name, a port's number and protocol), so that each is
+# built and serialized once. Only keys of strings, ints, booleans and nulls are kept, memoized by
+# (name, type, value): Python's 1 == 1.0 == True must not make one element stand for another, and
+# floats are left out (-0.0 == 0.0, yet they serialize differently).
+_KEY_ELEMENTS: dict[tuple[tuple[str, type, JSON], ...], PathElement] = {}
+_KEY_ELEMENTS_MAX: Final = 16384
+_MEMO_KEY_TYPES: Final = frozenset({str, int, bool, type(None)})
+_MEMO_KEY_MAX_TEXT: Final = 253  # a name's length (DNS subdomain); longer values are not worth the memory
+
+
+def _key_memo(pairs: list[tuple[str, JSON]]) -> tuple[tuple[str, type, JSON], ...] | None:
+    memo: list[tuple[str, type, JSON]] = []
+    for name, value in pairs:
+        kind = type(value)
+        if kind not in _MEMO_KEY_TYPES or type(name) is not str or (kind is str and len(value) > _MEMO_KEY_MAX_TEXT):
+            return None
+        memo.append((name, kind, value))
+    return tuple(memo)
 
 _FIELD_ELEMENTS: dict[str, PathElement] = {}
 _ORDER: Final = operator.attrgetter("_order")  # sorts elements by their order tuple without calling __lt__

@@ -21,6 +21,7 @@ the message shows the Go rendering of the equivalent unstructured value.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeAlias, final
@@ -420,61 +421,157 @@ def _field_set(info: TypeInfo, value: JSON, path: Path, out: FieldSet) -> None:
             out._insert(child_path)
 
 
-def created_fields(info: TypeInfo, value: JSON) -> FieldSet | None:
-    """What creating ``value`` adds, in one walk: ``compare(info, {}, value).added`` if ``value`` fits.
-
-    The field manager's create case. ``None`` when ``validate(info, value, allow_duplicates=True)``
-    finds a problem (the slow path would then fail, and its messages are not needed). Identical to
-    the slow path otherwise: every position below the root is added, atomic lists and maps and empty
-    or null containers as leaves, duplicated list items as wholes (tests/unit/api/
-    test_managed_fields_fast_paths.py compares the two on random objects).
-    """
-    if not isinstance(value, Mapping):
-        return None
-    root_aspect = _aspect(info, value)
-    if root_aspect != "map":
-        return None
-    out = FieldSet()
-    if not value:
-        return out
-    atomic = info.map_kind() == "atomic"
-    members, children = out._members, out._children
-    for key, item in value.items():
-        child = info.field(key)
-        if child is None:
-            child = info.values()
-            if child is None:
-                return None
-        if atomic:
-            if _validate(child, item, (), True):
-                return None
-            continue
-        if not _created(child, item, PathElement.field(key), members, children):
-            return None
-    return out
-
-
 # value type -> the scalar kinds it satisfies (bool is not numeric: Go keeps them apart)
 _FAST_SCALAR_KINDS: Final[dict[type, tuple[str, ...]]] = {
     str: ("string",), int: ("numeric",), float: ("numeric",), bool: ("boolean",),
 }
 
 
-def _created(info: TypeInfo, value: JSON, element: PathElement, members: set[PathElement],
-             children: dict[PathElement, FieldSet]) -> bool:
-    """Add ``element`` (the position of ``value``) and all below it; False when ``value`` does not fit."""
-    # the common cases first, without the general dispatch: a string, a number or a boolean where the
-    # schema wants exactly that, and a map where a granular map is declared
+def created_fieldsv1(info: TypeInfo, value: JSON) -> dict[str, Any] | None:
+    """What creating ``value`` adds, as a FieldsV1 object: ``compare(info, {}, value).added.to_fieldsv1()``.
+
+    The field manager's create case, in one walk that writes each position's FieldsV1 node as it
+    leaves it (keys in upstream's order) instead of building a :class:`FieldSet` and serializing
+    it. ``None`` when ``validate(info, value, allow_duplicates=True)`` finds a problem (the general
+    path would then fail, and its messages are not needed). Identical to the general path otherwise:
+    every position below the root is added (a node with children carries ``"."``, a leaf is
+    ``{}``), atomic lists and maps and empty or null containers as leaves, duplicated list items as
+    wholes (tests/unit/api/test_managed_fields_fast_paths.py compares the two on random objects).
+    """
+    if not isinstance(value, Mapping):
+        return None
+    if _aspect(info, value) != "map":
+        return None
+    out: dict[str, Any] = {}
+    if not value:
+        return out
+    atomic = info.map_kind() == "atomic"
+    for key in sorted(value):
+        item = value[key]
+        child = info.field(key)
+        if child is None:
+            child = info.values()
+            if child is None:
+                return None
+        if atomic:
+            if not _fits(child, item):
+                return None
+            continue
+        kind_of_item = type(item)
+        if kind_of_item in _FAST_SCALAR_KINDS:
+            scalar = child.scalar_kind()
+            if scalar is not None and (scalar == "untyped" or scalar in _FAST_SCALAR_KINDS[kind_of_item]):
+                out["f:" + key] = {}
+                continue
+        node = _created_v1(child, item)
+        if node is None:
+            return None
+        out["f:" + key] = node
+    return out
+
+
+def _created_v1(info: TypeInfo, value: JSON) -> dict[str, Any] | None:
+    """The FieldsV1 node of a created position and all below it; None when it does not fit."""
     kind_of_value = type(value)
     if kind_of_value in _FAST_SCALAR_KINDS:
         scalar = info.scalar_kind()
         if scalar is not None and (scalar == "untyped" or scalar in _FAST_SCALAR_KINDS[kind_of_value]):
-            members.add(element)
+            return {}
+    aspect = _aspect(info, value)
+    if aspect is None:
+        return None
+    if aspect == "scalar":
+        kind = info.scalar_kind()
+        assert kind is not None
+        return None if _scalar_issues(kind, value, (), "") else {}
+    if aspect == "list":
+        if value is None:
+            return {}
+        if not isinstance(value, list):
+            return None
+        kind_list = info.list_kind()
+        assert kind_list is not None
+        items = info.items()
+        if kind_list.type == "atomic" or not value:
+            return {} if all(_fits(items, item) for item in value) else None
+        elements: list[PathElement] = []
+        counts: dict[PathElement, int] = {}
+        for item in value:
+            try:
+                item_element = list_item_element(info, kind_list, item)
+            except _ItemError:
+                return None
+            elements.append(item_element)
+            counts[item_element] = counts.get(item_element, 0) + 1
+        # equal elements are one key: the first one seen is kept, as a set keeps it
+        below: dict[PathElement, dict[str, Any]] = {}
+        for item, item_element in zip(value, elements, strict=True):
+            if counts[item_element] > 1:
+                # a duplicated item is compared as a whole: a leaf
+                if not _fits(items, item):
+                    return None
+                below[item_element] = {}
+                continue
+            node = _created_v1(items, item)
+            if node is None:
+                return None
+            below[item_element] = node
+        out: dict[str, Any] = {".": {}}
+        for item_element in sorted(below, key=_ELEMENT_ORDER):
+            out[item_element.serialize()] = below[item_element]
+        return out
+    if value is None:
+        return {}
+    if type(value) is not dict and not isinstance(value, Mapping):
+        return None
+    if info.map_kind() == "atomic" or not value:
+        for key, item in value.items():
+            child = info.field(key)
+            if child is None:
+                child = info.values()
+                if child is None:
+                    return None
+            if not _fits(child, item):
+                return None
+        return {}
+    out = {".": {}}
+    for key in sorted(value):
+        item = value[key]
+        child = info.field(key)
+        if child is None:
+            child = info.values()
+            if child is None:
+                return None
+        # a scalar leaf inline (most positions): the check of _created_v1's first lines
+        kind_of_item = type(item)
+        if kind_of_item in _FAST_SCALAR_KINDS:
+            scalar = child.scalar_kind()
+            if scalar is not None and (scalar == "untyped" or scalar in _FAST_SCALAR_KINDS[kind_of_item]):
+                out["f:" + key] = {}
+                continue
+        node = _created_v1(child, item)
+        if node is None:
+            return None
+        out["f:" + key] = node
+    return out
+
+
+def _fits(info: TypeInfo, value: JSON) -> bool:
+    """``not validate(info, value, allow_duplicates=True)``, without wording the problems.
+
+    The same decisions as :func:`_validate` in the same order (the create walks call it for the
+    positions they do not descend into: atomic lists and maps, duplicated items).
+    """
+    if info is DEDUCED or info is UNTYPED_ATOMIC:
+        return True
+    kind_of_value = type(value)
+    if kind_of_value in _FAST_SCALAR_KINDS:
+        scalar = info.scalar_kind()
+        if scalar is not None and (scalar == "untyped" or scalar in _FAST_SCALAR_KINDS[kind_of_value]):
             return True
     aspect = _aspect(info, value)
     if aspect is None:
         return False
-    members.add(element)
     if aspect == "scalar":
         kind = info.scalar_kind()
         assert kind is not None
@@ -487,49 +584,31 @@ def _created(info: TypeInfo, value: JSON, element: PathElement, members: set[Pat
         kind_list = info.list_kind()
         assert kind_list is not None
         items = info.items()
-        if kind_list.type == "atomic" or not value:
-            # a leaf for the comparison; validation still looks at every item
-            return not any(_validate(items, item, (), True) for item in value)
-        elements: list[PathElement] = []
-        counts: dict[PathElement, int] = {}
         for item in value:
-            try:
-                item_element = list_item_element(info, kind_list, item)
-            except _ItemError:
-                return False
-            elements.append(item_element)
-            counts[item_element] = counts.get(item_element, 0) + 1
-        below = FieldSet()
-        for item, item_element in zip(value, elements, strict=True):
-            if counts[item_element] > 1:
-                # a duplicated item is compared as a whole: only its own path is added
-                if _validate(items, item, (), True):
+            if kind_list.type != "atomic":
+                try:
+                    list_item_element(info, kind_list, item)
+                except _ItemError:
                     return False
-                below._members.add(item_element)
-            elif not _created(items, item, item_element, below._members, below._children):
+            if not _fits(items, item):
                 return False
-        children[element] = below
         return True
     if value is None:
         return True
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         return False
-    atomic = info.map_kind() == "atomic" or not value
-    sub = FieldSet() if not atomic else None
     for key, item in value.items():
         child = info.field(key)
         if child is None:
             child = info.values()
             if child is None:
                 return False
-        if sub is None:
-            if _validate(child, item, (), True):
-                return False
-        elif not _created(child, item, PathElement.field(key), sub._members, sub._children):
+        if not _fits(child, item):
             return False
-    if sub is not None:
-        children[element] = sub
     return True
+
+
+_ELEMENT_ORDER: Final = operator.attrgetter("_order")  # FieldSet's emit order, without calling __lt__
 
 
 # -- merge ----------------------------------------------------------------------------------------
