@@ -115,6 +115,8 @@ _GO_SIMPLE_ESCAPES: Final = {
 
 def go_quote(text: str) -> str:
     """Go ``strconv.Quote`` (and ``%q``): printable runes kept, the rest escaped Go-style."""
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'  # nothing the loop below would escape (managed fields quote names this way)
     out = ['"']
     for ch in text:
         code = ord(ch)
@@ -209,7 +211,13 @@ _JSON_ESCAPES: Final = {
 }
 
 
+# the characters _go_json_string escapes or replaces (its escapes, control characters, lone surrogates)
+_JSON_SPECIAL: Final = re.compile('[\x00-\x1f"\\\\<>&\u2028\u2029\ud800-\udfff]')
+
+
 def _go_json_string(text: str) -> str:
+    if _JSON_SPECIAL.search(text) is None:
+        return f'"{text}"'  # nothing to escape: the common case (managed fields keys write names this way)
     out = ['"']
     for ch in text:
         if ch in _JSON_ESCAPES:

@@ -1201,3 +1201,52 @@ def _field_manager_char_by_char(manager: str) -> list[str]:
                        max_size=140))
 def test_field_manager_printable_shortcut_matches_the_char_by_char_check(manager: str) -> None:
     assert [e.error() for e in validate_field_manager(manager, Path("m"))] == _field_manager_char_by_char(manager)
+
+
+def _go_quote_char_by_char(text: str) -> str:
+    out = ['"']
+    for ch in text:
+        code = ord(ch)
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        elif ch in "\a\b\f\n\r\t\v":
+            out.append({"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+                        "\v": "\\v"}[ch])
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\x{code:02x}")
+        elif 0xD800 <= code <= 0xDFFF:
+            out.append("\\ufffd")
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    return "".join(out) + '"'
+
+
+def _go_json_string_char_by_char(text: str) -> str:
+    escapes = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+               "<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+    out = ['"']
+    for ch in text:
+        if ch in escapes:
+            out.append(escapes[ch])
+        elif ord(ch) < 0x20:
+            out.append(f"\\u{ord(ch):04x}")
+        elif 0xD800 <= ord(ch) <= 0xDFFF:
+            out.append("\\ufffd")
+        else:
+            out.append(ch)
+    return "".join(out) + '"'
+
+
+_SPECIAL_CHARACTERS = list('"\\<>&\u2028\u2029\x00\x1f\x7f\t\n\ud800\udfff\U0001f600é')
+_TRICKY_TEXT = st.text(st.characters() | st.sampled_from(_SPECIAL_CHARACTERS), max_size=20)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=_TRICKY_TEXT)
+def test_quoting_shortcuts_match_the_char_by_char_rendering(text: str) -> None:
+    assert go_quote(text) == _go_quote_char_by_char(text)
+    assert go_json(text) == _go_json_string_char_by_char(text)
