@@ -23,6 +23,8 @@ Watches and other streams stay on aiohttp.
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import ssl
 import time
 import zlib
@@ -102,18 +104,22 @@ class _Connection(asyncio.Protocol):
 
     # -- one exchange --
 
-    async def exchange(self, request: bytes, *, head: bool) -> Answer:
+    async def exchange(self, request: bytes, *, head: bool, deadline: float) -> Answer:
+        """Send ``request``; its answer, or TimeoutError when none came by ``deadline`` (loop time)."""
         assert self.transport is not None
         loop = asyncio.get_running_loop()
         self._waiter = waiter = loop.create_future()
         self._received = False
         self._head_request = head
         self._headers = None
+        # one timer, not asyncio.timeout(): that costs several times more per request
+        timer = loop.call_at(deadline, self._fail, TimeoutError("the request timed out"))
         self.transport.write(request)
         try:
             answer: Answer = await waiter
             return answer
         finally:
+            timer.cancel()
             self._waiter = None
 
     @property
@@ -249,25 +255,31 @@ class ConnectionPool:
         self.limit = limit
         self.keepalive = keepalive
         self._idle: list[_Connection] = []
-        self._slots: asyncio.Semaphore | None = None
+        self._active = 0  # requests holding a connection slot
+        self._slot_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._closed = False
 
-    async def request(self, method: str, request: bytes, *, connect_timeout: float) -> Answer:
-        """Send the complete request bytes; the answer. The caller bounds the whole call with a timeout."""
+    async def request(self, method: str, request: bytes, *, deadline: float, connect_timeout: float) -> Answer:
+        """Send the complete request bytes; the answer, or TimeoutError at ``deadline`` (loop time)."""
         if self._closed:
             raise ConnectionError("the connection pool is closed")
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.limit)
-        async with self._slots:
+        loop = asyncio.get_running_loop()
+        while self._active >= self.limit:
+            await self._wait_for_slot(loop, deadline)
+        self._active += 1
+        try:
             retried = False
             while True:
                 connection = self._reuse()
                 reused = connection is not None
                 if connection is None:
-                    connection = await self._connect(connect_timeout)
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        raise TimeoutError("the request timed out")
+                    connection = await self._connect(min(connect_timeout, remaining))
                 done = False
                 try:
-                    answer = await connection.exchange(request, head=method == "HEAD")
+                    answer = await connection.exchange(request, head=method == "HEAD", deadline=deadline)
                     done = True
                 except ServerDisconnected:
                     if (reused and not retried and not connection.received_any
@@ -282,6 +294,32 @@ class ConnectionPool:
                     elif not connection.closed:
                         connection.close()  # failed, cancelled (timeout) or retired: never reused
                 return answer
+        finally:
+            self._active -= 1
+            self._wake_one()
+
+    async def _wait_for_slot(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        """Wait until a slot may be free (the caller checks again) or raise TimeoutError at ``deadline``."""
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._slot_waiters.append(waiter)
+        timer = loop.call_at(deadline, _expire, waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._wake_one()  # woken and then cancelled: the wake-up goes to the next one
+            raise
+        finally:
+            timer.cancel()
+            with contextlib.suppress(ValueError):
+                self._slot_waiters.remove(waiter)
+
+    def _wake_one(self) -> None:
+        while self._slot_waiters:
+            waiter = self._slot_waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
 
     def _reuse(self) -> _Connection | None:
         now = time.monotonic()
@@ -305,3 +343,8 @@ class ConnectionPool:
         idle, self._idle = self._idle, []
         for connection in idle:
             connection.close()
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError("the request timed out"))

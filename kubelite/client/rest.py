@@ -316,8 +316,8 @@ class APIClient:
                                         server_hostname=self.config.tls_server_name or self._host,
                                         limit=self.max_connections)
         try:
-            async with asyncio.timeout(timeout or self.timeout):
-                answer = await self._pool.request(method, request, connect_timeout=self.connect_timeout)
+            answer = await self._pool.request(method, request, deadline=loop.time() + (timeout or self.timeout),
+                                              connect_timeout=self.connect_timeout)
         except (OSError, TimeoutError, HTTPProtocolError) as exc:
             raise APIConnectionError(f"{method} {url}: {_describe(exc)}") from exc
         status = answer.status

@@ -224,3 +224,39 @@ async def test_both_transports_send_the_same_request(lean: bool) -> None:
     finally:
         await client.close()
         await runner.cleanup()
+
+
+async def test_the_pool_bounds_connections_and_a_wait_for_one_counts_against_the_timeout() -> None:
+    peers: set[Any] = set()
+
+    async def slow(request: web.Request) -> web.StreamResponse:
+        peers.add(request.transport.get_extra_info("peername") if request.transport else None)
+        await asyncio.sleep(0.3)
+        return web.json_response(CM)
+
+    app = web.Application()
+    app.router.add_get("/api/v1/namespaces/ns/configmaps/a", slow)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    config = ClientConfig(server=f"http://127.0.0.1:{port}")
+    client = APIClient(config, lean_requests=True, max_connections=1)
+    hurried = APIClient(config, lean_requests=True, max_connections=1, timeout=0.75)
+    try:
+        configmaps = client.resource("", "v1", "configmaps")
+        assert await asyncio.gather(*(configmaps.get("a", namespace="ns") for _ in range(3))) == [CM] * 3
+        assert len(peers) == 1  # one after the other on the one connection
+        outcomes = await asyncio.gather(*(hurried.resource("", "v1", "configmaps").get("a", namespace="ns")
+                                          for _ in range(3)), return_exceptions=True)
+        # the first is answered at 0.3 s, the second (if the host is not slow) at 0.6 s; the third
+        # would be at 0.9 s, past the 0.75 s that include its wait for the connection
+        assert outcomes[0] == CM
+        assert isinstance(outcomes[2], APIConnectionError) and "timed out" in str(outcomes[2])
+        # the pool is whole again afterwards
+        assert await hurried.resource("", "v1", "configmaps").get("a", namespace="ns") == CM
+    finally:
+        await client.close()
+        await hurried.close()
+        await runner.cleanup()
