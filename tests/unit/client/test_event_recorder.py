@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -73,6 +74,15 @@ def test_event_is_built_like_client_go() -> None:
     assert (event["reportingComponent"], event["reportingInstance"]) == ("kubelite-test", "node-a")
     assert event["firstTimestamp"] == event["lastTimestamp"] == "2023-11-14T22:13:20Z"
     assert (event["count"], event["type"], event["reason"]) == (1, "Normal", "Started")
+
+
+@pytest.mark.parametrize("at_ns", [0, 999_999_999, 1_000_000_000, 1_700_000_000_000_000_000,
+                                   1_700_000_000_999_999_999, 1_700_000_001_000_000_000, 1_700_000_000_500_000_000])
+def test_event_timestamps_are_the_second_of_the_instant(at_ns: int) -> None:
+    # stamps are cached per second: each must still be the instant's own second, across boundaries
+    event = event_about(POD, at_ns=at_ns)
+    second = datetime.fromtimestamp(at_ns // 1_000_000_000, UTC)
+    assert event["firstTimestamp"] == event["lastTimestamp"] == second.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_events_about_cluster_scoped_objects_go_to_default() -> None:
