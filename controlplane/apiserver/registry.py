@@ -164,6 +164,50 @@ def _set_pod_scheduled(pod: Obj, now: str) -> None:
     conditions.append(condition)
 
 
+def _assigned(pod: Obj, node: str, annotations: dict[str, str] | None, now: str) -> Obj:
+    """``pod`` bound to ``node`` (pods/binding's change) as a new object; ``pod`` itself is left untouched.
+
+    Only the dicts and lists on the way to a changed field are new (the object, metadata, spec, status,
+    status.conditions, and annotations when the Binding has some); every other part is shared with
+    ``pod``, which may be the watch cache's object: cached objects are never mutated, and the bound pod is
+    only encoded, written and handed to the cache (``Registry.bind``). Keys keep their places, so the
+    encoding is byte for byte that of binding a private copy in place.
+    """
+    bound = dict(pod)
+    md = bound["metadata"] = dict(pod["metadata"])
+    if annotations:
+        md["annotations"] = {**(md.get("annotations") or {}), **annotations}
+    spec = pod.get("spec")
+    bound["spec"] = {**spec, "nodeName": node} if isinstance(spec, dict) else {"nodeName": node}
+    status = pod.get("status")
+    if isinstance(status, dict):
+        status = bound["status"] = dict(status)
+        if isinstance(status.get("conditions"), list):
+            status["conditions"] = list(status["conditions"])
+    _set_pod_scheduled(bound, now)
+    return bound
+
+
+def _check_bindable(pod: Obj, resource: str, name: str, uid: str, resource_version: str) -> None:
+    """The Binding's preconditions and upstream's refusals (all 409 Conflict on pods/binding)."""
+    md = pod["metadata"]
+    if uid and md.get("uid") != uid:
+        raise errors.conflict(resource, name, f"Precondition failed: UID in precondition: {uid}, UID in object "
+                              f"meta: {md.get('uid', '')}")
+    if resource_version and md.get("resourceVersion") != resource_version:
+        raise errors.conflict(resource, name, errors.MODIFIED)
+    # upstream answers these as 409 Conflict on pods/binding (assignPod wraps them)
+    if md.get("deletionTimestamp"):
+        raise errors.conflict("pods/binding", name, f"pod {name} is being deleted, cannot be assigned to a host")
+    spec = pod.get("spec")
+    if not isinstance(spec, dict):
+        return
+    if spec.get("nodeName"):
+        raise errors.conflict("pods/binding", name, f"pod {name} is already assigned to node \"{spec['nodeName']}\"")
+    if spec.get("schedulingGates"):
+        raise errors.conflict("pods/binding", name, f"pod {name} has non-empty .spec.schedulingGates")
+
+
 class Registry:
     def __init__(self, *, store: Store, cache: WatchCache, strategies: StrategySet) -> None:
         self.store = store
@@ -519,47 +563,57 @@ class Registry:
         The pod is read, given ``spec.nodeName``, the binding's annotations and ``PodScheduled=True``
         (upstream ``UpdatePodCondition``), and written back under a revision precondition, retried
         when another write came in between. Like upstream, no field manager, defaulting or pod
-        validation runs (the change is exactly these fields, set by the server), so binding costs
-        a read, two JSON conversions and a write. ``uid`` and ``resource_version``, when the
-        Binding carries them, are preconditions on the pod (409 when they no longer match).
+        validation runs (the change is exactly these fields, set by the server). ``uid`` and
+        ``resource_version``, when the Binding carries them, are preconditions on the pod (409 when
+        they no longer match).
+
+        The first attempt starts from the watch cache's pod, as upstream's GuaranteedUpdate starts from
+        the object the Cacher hands it: the write's precondition is the cached object's revision, so a
+        stale copy can only make the write fail, never write over a newer pod. Whatever a cached copy
+        gave (a conflict on the write, or a refusal: another UID, already assigned, being deleted) is
+        decided again on the store's current pod, so every answer is the one the store's state gives.
+        The written pod is handed to the watch cache, which then need not parse the bytes made from it.
         """
         key = info.storage_key(namespace, name)
+        # a dry run answers with the pod as stored now: it has no write whose precondition would catch a
+        # stale copy
+        cached = None if dry_run else self.cache.get(info.storage_prefix(), key)
         for _ in range(UPDATE_RETRIES):
-            kv = await self.store.get(key)
-            if kv is None:
-                raise errors.not_found(info.group_resource, name)
-            pod = decode(kv)
-            md = pod["metadata"]
-            if uid and md.get("uid") != uid:
-                raise errors.conflict(info.group_resource, name, f"Precondition failed: UID in precondition: "
-                                      f"{uid}, UID in object meta: {md.get('uid', '')}")
-            if resource_version and md.get("resourceVersion") != resource_version:
-                raise errors.conflict(info.group_resource, name, errors.MODIFIED)
-            # upstream answers these as 409 Conflict on pods/binding (assignPod wraps them)
-            if md.get("deletionTimestamp"):
-                raise errors.conflict("pods/binding", name, f"pod {name} is being deleted, cannot be assigned to "
-                                      "a host")
-            spec = pod.get("spec")
-            if not isinstance(spec, dict):
-                spec = pod["spec"] = {}
-            if spec.get("nodeName"):
-                raise errors.conflict("pods/binding", name,
-                                      f"pod {name} is already assigned to node \"{spec['nodeName']}\"")
-            if spec.get("schedulingGates"):
-                raise errors.conflict("pods/binding", name, f"pod {name} has non-empty .spec.schedulingGates")
-            spec["nodeName"] = node
-            if annotations:
-                md["annotations"] = {**(md.get("annotations") or {}), **annotations}
-            _set_pod_scheduled(pod, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
-            if dry_run:
-                return pod
+            if cached is not None:
+                pod, revision, from_cache = cached, int(cached["metadata"]["resourceVersion"]), True
+                cached = None  # retries read the store
+            else:
+                kv = await self.store.get(key)
+                if kv is None:
+                    raise errors.not_found(info.group_resource, name)
+                pod, revision, from_cache = decode(kv), kv.mod_revision, False
             try:
-                kv = await self.store.update(key, encode(pod), expected_revision=kv.mod_revision)
+                _check_bindable(pod, info.group_resource, name, uid, resource_version)
+            except errors.APIError:
+                if from_cache:
+                    continue  # perhaps only the cached copy is behind: decide on the store's pod
+                raise
+            bound = _assigned(pod, node, annotations, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+            if dry_run:
+                return bound
+            value = encode(bound)
+            # the cache may take ``bound`` for this write's event: plain JSON (the cache's or the store's
+            # pod, and strings), equal to what parsing ``value`` gives, and not changed after (_stored sets
+            # the resourceVersion the cache sets; the HTTP handler drops the returned pod)
+            handed = type(node) is str and (annotations is None or all(
+                type(k) is str and type(v) is str for k, v in annotations.items()))
+            if handed:
+                self.cache.hand_over(key, value, bound)
+            try:
+                kv = await self.store.update(key, value, expected_revision=revision)
             except ConflictError:
                 continue
             except KeyNotFoundError:
                 raise errors.not_found(info.group_resource, name)
-            return _stored(pod, kv)
+            finally:
+                if handed:
+                    self.cache.withdraw(key, value)
+            return _stored(bound, kv)
         raise errors.conflict(info.group_resource, name, errors.MODIFIED)
 
     async def delete(self, info: ResourceInfo, namespace: str | None, name: str, options: Obj, *,

@@ -149,6 +149,8 @@ class WatchCache:
         self.revision = 0
         self._tick = asyncio.Event()  # set (and replaced) whenever the revision advances
         self._task: asyncio.Task[None] | None = None
+        # objects a writer in this process offers for its own write's event: key -> (value, object)
+        self._handed: dict[str, tuple[bytes, Obj]] = {}
 
     async def start(self) -> None:
         initial = await self._store.list("/")
@@ -165,6 +167,25 @@ class WatchCache:
             for watcher in list(cache.watchers):
                 with contextlib.suppress(asyncio.QueueFull):
                     watcher.queue.put_nowait(None)
+
+    def hand_over(self, key: str, value: bytes, obj: Obj) -> None:
+        """Offer ``obj`` for the event of the write of exactly ``value`` (this bytes object), so the cache
+        need not parse the bytes the writer just made from it; until ``withdraw``.
+
+        The writer promises that ``obj`` is what ``decode`` would give for that event but its
+        resourceVersion (plain JSON that ``value`` is the encoding of), and that nobody changes it from
+        now on but to set that same resourceVersion. The offer is matched by identity: a store event
+        whose value is this very object is this write's, committed at the event's revision (the SQLite
+        store hands the written bytes through; an event of another write, or bytes the store made anew,
+        as etcd's, is parsed as always). One offer per key: a second writer of the key replaces it.
+        """
+        self._handed[key] = (value, obj)
+
+    def withdraw(self, key: str, value: bytes) -> None:
+        """End the offer made for ``value`` (the write returned or failed), if the cache did not take it."""
+        offered = self._handed.get(key)
+        if offered is not None and offered[0] is value:
+            del self._handed[key]
 
     def object_count(self) -> int:
         """Objects held in all resource caches."""
@@ -242,7 +263,14 @@ class WatchCache:
             cache.apply(CacheEvent(DELETED, kv.key, decode(kv), prev, kv.mod_revision))
         else:
             kind = ADDED if event.created or kv.key not in cache.objects else MODIFIED
-            cache.apply(CacheEvent(kind, kv.key, decode(kv), prev, kv.mod_revision))
+            offered = self._handed.get(kv.key) if self._handed else None
+            if offered is not None and offered[0] is kv.value:
+                del self._handed[kv.key]
+                obj = offered[1]
+                obj["metadata"]["resourceVersion"] = str(kv.mod_revision)
+            else:
+                obj = decode(kv)
+            cache.apply(CacheEvent(kind, kv.key, obj, prev, kv.mod_revision))
 
     async def wait_for(self, revision: int, *, timeout: float = 3.0) -> bool:
         """Wait until the cache has applied ``revision``; False on timeout."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,10 @@ import pytest
 
 from kubelite.controlplane.apiserver import errors
 from kubelite.controlplane.apiserver.openapi_service import OpenAPIService
-from kubelite.controlplane.apiserver.registry import Registry, WriteOptions
+from kubelite.controlplane.apiserver.registry import Registry, WriteOptions, encode
 from kubelite.controlplane.apiserver.resources import ResourceInfo, ResourceTable
 from kubelite.controlplane.apiserver.strategy import StrategySet
-from kubelite.controlplane.apiserver.watchcache import WatchCache
+from kubelite.controlplane.apiserver.watchcache import WatchCache, decode
 from kubelite.controlplane.storage import open_store
 
 pytestmark = [pytest.mark.integration]
@@ -248,3 +249,90 @@ async def test_binding_sets_node_and_condition_once(registry: Registry) -> None:
     with pytest.raises(errors.APIError) as exc:
         await registry.update(PODS, "default", "b", lambda o: {**o, "spec": {**o["spec"], "nodeName": "n2"}}, OPTS)
     assert exc.value.code == 422
+
+
+def _pod(name: str) -> dict[str, Any]:
+    return {"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+
+
+async def _stored_pod(registry: Registry, name: str) -> dict[str, Any]:
+    kv = await registry.store.get(PODS.storage_key("default", name))
+    assert kv is not None
+    return decode(kv)
+
+
+async def test_bind_assigns_the_node_from_the_cached_pod_and_hands_it_to_the_cache(registry: Registry) -> None:
+    created = (await registry.create(PODS, "default", _pod("b"), OPTS)).obj
+    key = PODS.storage_key("default", "b")
+    cached_before = registry.cache.get(PODS.storage_prefix(), key)
+    assert cached_before is not None
+    untouched = copy.deepcopy(cached_before)
+    bound = await registry.bind(PODS, "default", "b", node="n1", annotations={"a": "b"})
+    assert cached_before == untouched, "binding must not change the cached pod it started from"
+    assert bound["spec"]["nodeName"] == "n1" and bound["metadata"]["annotations"] == {"a": "b"}
+    assert [c["type"] for c in bound["status"]["conditions"]] == ["PodScheduled"]
+    assert int(bound["metadata"]["resourceVersion"]) > int(created["metadata"]["resourceVersion"])
+    stored = await _stored_pod(registry, "b")
+    assert stored == bound == await registry.get(PODS, "default", "b")
+    # the cache took the written pod itself, equal to what it would have parsed
+    assert registry.cache.get(PODS.storage_prefix(), key) is bound
+    with pytest.raises(errors.APIError) as exc:
+        await registry.bind(PODS, "default", "b", node="n2")
+    assert (exc.value.code, exc.value.message) == (409, 'Operation cannot be fulfilled on pods/binding "b": pod b '
+                                                   'is already assigned to node "n1"')
+
+
+async def test_bind_refusals_and_preconditions(registry: Registry) -> None:
+    with pytest.raises(errors.APIError) as exc:
+        await registry.bind(PODS, "default", "missing", node="n1")
+    assert exc.value.code == 404
+    await registry.create(PODS, "default", _pod("c"), OPTS)
+    with pytest.raises(errors.APIError) as exc:
+        await registry.bind(PODS, "default", "c", node="n1", uid="other")
+    assert exc.value.code == 409 and "UID in precondition: other" in exc.value.message
+    with pytest.raises(errors.APIError) as exc:
+        await registry.bind(PODS, "default", "c", node="n1", resource_version="1")
+    assert exc.value.code == 409 and exc.value.message.endswith(errors.MODIFIED)
+    dry = await registry.bind(PODS, "default", "c", node="n1", dry_run=True)
+    assert dry["spec"]["nodeName"] == "n1" and "nodeName" not in (await _stored_pod(registry, "c"))["spec"]
+    gated = {**_pod("g"), "spec": {**_pod("g")["spec"], "schedulingGates": [{"name": "x.io/wait"}]}}
+    await registry.create(PODS, "default", gated, OPTS)
+    with pytest.raises(errors.APIError) as exc:
+        await registry.bind(PODS, "default", "g", node="n1")
+    assert exc.value.code == 409 and "non-empty .spec.schedulingGates" in exc.value.message
+
+
+async def test_bind_from_a_stale_cached_pod_keeps_the_newer_write(registry: Registry,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    await registry.create(PODS, "default", _pod("s"), OPTS)
+    key = PODS.storage_key("default", "s")
+    stale = registry.cache.get(PODS.storage_prefix(), key)
+    assert stale is not None
+    # another server wrote a label the cache has not seen yet
+    newer = await _stored_pod(registry, "s")
+    newer["metadata"]["labels"] = {"app": "x"}
+    await registry.store.update(key, encode(newer), expected_revision=int(stale["metadata"]["resourceVersion"]))
+    monkeypatch.setattr(registry.cache, "get", lambda prefix, k: stale if k == key else None)
+    bound = await registry.bind(PODS, "default", "s", node="n1")
+    stored = await _stored_pod(registry, "s")
+    assert stored["metadata"]["labels"] == {"app": "x"} and stored["spec"]["nodeName"] == "n1"
+    assert stored == bound
+
+
+async def test_bind_refused_by_a_stale_cached_pod_is_decided_on_the_store(registry: Registry,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # the cache still shows an old pod of the same name, assigned and of another UID; the store's is new
+    await registry.create(PODS, "default", _pod("r"), OPTS)
+    await registry.bind(PODS, "default", "r", node="n1")
+    key = PODS.storage_key("default", "r")
+    stale = registry.cache.get(PODS.storage_prefix(), key)
+    assert stale is not None and stale["spec"]["nodeName"] == "n1"
+    assert (await registry.delete(PODS, "default", "r", {"gracePeriodSeconds": 0})).gone
+    fresh = (await registry.create(PODS, "default", _pod("r"), OPTS)).obj
+    monkeypatch.setattr(registry.cache, "get", lambda prefix, k: stale if k == key else None)
+    bound = await registry.bind(PODS, "default", "r", node="n2", uid=fresh["metadata"]["uid"])
+    assert bound["spec"]["nodeName"] == "n2" and bound["metadata"]["uid"] == fresh["metadata"]["uid"]
+    # and a refusal that holds on the store's pod too is still answered
+    with pytest.raises(errors.APIError) as exc:
+        await registry.bind(PODS, "default", "r", node="n3")
+    assert exc.value.code == 409 and 'already assigned to node "n2"' in exc.value.message
