@@ -130,6 +130,8 @@ class ResourceCache:
     def list(self, key_prefix: str) -> list[Obj]:
         """The objects under ``key_prefix`` in key order (a namespace, or the whole resource)."""
         objects = self.objects
+        if not objects:
+            return []  # admission plugins list quotas, limit ranges, priority classes on every create
         # filter before sorting, and sort the keys alone: a namespace's list no longer sorts every
         # object of the resource, and string comparison beats comparing (key, object) tuples
         if key_prefix == self.prefix:
@@ -147,7 +149,8 @@ class WatchCache:
         self._capacity = capacity
         self._caches: dict[str, ResourceCache] = {}
         self.revision = 0
-        self._tick = asyncio.Event()  # set (and replaced) whenever the revision advances
+        self._tick = asyncio.Event()  # set (and replaced) whenever the revision advances and someone waits
+        self._waiting = 0  # wait_for calls waiting on _tick
         self._task: asyncio.Task[None] | None = None
         # objects a writer in this process offers for its own write's event: key -> (value, object)
         self._handed: dict[str, tuple[bytes, Obj]] = {}
@@ -203,8 +206,9 @@ class WatchCache:
             try:
                 async for event in self._store.watch("/", after_revision=self.revision):
                     self._dispatch(event)
-                    tick, self._tick = self._tick, asyncio.Event()
-                    tick.set()
+                    if self._waiting:
+                        tick, self._tick = self._tick, asyncio.Event()
+                        tick.set()
             except asyncio.CancelledError:
                 raise
             except CompactedError:
@@ -280,8 +284,12 @@ class WatchCache:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return False
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._tick.wait(), remaining)
+            self._waiting += 1
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._tick.wait(), remaining)
+            finally:
+                self._waiting -= 1
         return True
 
     async def consistent_list(self, prefix: str, key_prefix: str) -> tuple[list[Obj], int]:

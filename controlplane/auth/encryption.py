@@ -257,14 +257,16 @@ class EncryptingStore:
         return await self.inner.count(prefix)
 
     async def create(self, key: str, value: bytes, *, ttl_seconds: int | None = None) -> KeyValue:
-        kv = await self.inner.create(key, self._in(key, value), ttl_seconds=ttl_seconds)
-        return dataclasses.replace(kv, value=value)
+        stored = self._in(key, value)
+        kv = await self.inner.create(key, stored, ttl_seconds=ttl_seconds)
+        # a value stored as given comes back as is (the SQLite store returns the very bytes it was given)
+        return kv if stored is value and kv.value is value else dataclasses.replace(kv, value=value)
 
     async def update(self, key: str, value: bytes, *, expected_revision: int,
                      ttl_seconds: int | None = None) -> KeyValue:
-        kv = await self.inner.update(key, self._in(key, value), expected_revision=expected_revision,
-                                     ttl_seconds=ttl_seconds)
-        return dataclasses.replace(kv, value=value)
+        stored = self._in(key, value)
+        kv = await self.inner.update(key, stored, expected_revision=expected_revision, ttl_seconds=ttl_seconds)
+        return kv if stored is value and kv.value is value else dataclasses.replace(kv, value=value)
 
     async def delete(self, key: str, *, expected_revision: int | None = None) -> KeyValue:
         return self._out_kv(await self.inner.delete(key, expected_revision=expected_revision))
@@ -273,7 +275,10 @@ class EncryptingStore:
         stream = self.inner.watch(prefix, after_revision=after_revision)
         try:
             async for event in stream:
-                yield WatchEvent(event.type, self._out_kv(event.kv), self._out(event.prev_kv))
+                if self._transformer(event.kv.key) is None:
+                    yield event  # not an encrypted resource: the values are stored as they are
+                else:
+                    yield WatchEvent(event.type, self._out_kv(event.kv), self._out(event.prev_kv))
         finally:
             await stream.aclose()
 
