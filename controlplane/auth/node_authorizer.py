@@ -22,7 +22,9 @@ from typing import Any, Final
 from kubelite.controlplane.auth.authentication import NODES, UserInfo
 from kubelite.controlplane.auth.authorization import Attributes, Decision
 from kubelite.controlplane.auth.bootstrap_policy import CLUSTER_ROLES
-from kubelite.controlplane.auth.rbac import rule_allows
+from kubelite.controlplane.auth.rbac import GRANTS_REMEMBERED, Grant, grant_allows, rules_grant
+
+_UNKNOWN: Final[Any] = object()  # no grant remembered yet (None is a grant: ANY_NAME)
 
 Obj = dict[str, Any]
 
@@ -96,6 +98,7 @@ class NodeAuthorizer:
 
     def __init__(self, list_objects: Callable[[str, str], list[Obj]]) -> None:
         self.list_objects = list_objects
+        self._grants: dict[tuple[str, str, str, str], Grant] = {}
 
     def _pods_on(self, node: str, namespace: str) -> Iterable[Obj]:
         prefix = f"/core/pods/{namespace}/" if namespace else "/core/pods/"
@@ -145,7 +148,15 @@ class NodeAuthorizer:
                 "create", "list", "watch"):
             if attributes.namespace != "kube-node-lease" or name != node:
                 return Decision.NO_OPINION, f"node '{node}' can only access its own lease"
-        if any(rule_allows(r, attributes) for r in NODE_RULES):
+        # NODE_RULES never change, so what they grant to a request (its name aside) is remembered for good
+        key = (verb, attributes.api_group, resource, attributes.subresource)
+        grant = self._grants.get(key, _UNKNOWN)
+        if grant is _UNKNOWN:
+            grant = rules_grant(NODE_RULES, attributes)
+            if len(self._grants) >= GRANTS_REMEMBERED:
+                self._grants.clear()
+            self._grants[key] = grant
+        if grant_allows(grant, name):
             return Decision.ALLOW, ""
         return Decision.NO_OPINION, ""
 

@@ -17,7 +17,7 @@ empty or contain the request's name; a non-resource request when its verbs and n
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from kubelite.api import labels as label_selectors
@@ -76,6 +76,39 @@ def rule_allows(rule: Rule, attributes: Attributes) -> bool:
     return not names or attributes.name in names
 
 
+# what the rules matching a request grant, whatever its object's name: every name (ANY_NAME), or the
+# resourceNames lists of the matching rules that name objects (the request's name must be in one)
+ANY_NAME: Final = None
+Grant = tuple[Any, ...] | None
+
+
+def rules_grant(rules: Iterable[Rule], attributes: Attributes) -> Grant:
+    """``rule_allows`` split in two: what ``rules`` grant to the request but its name (a request with the
+    same verb, group, resource and subresource or path gets the same grant)."""
+    named: list[Any] = []
+    for rule in rules:
+        if not _has(rule.get("verbs"), attributes.verb):
+            continue
+        if not attributes.resource_request:
+            if _url_matches(rule.get("nonResourceURLs"), attributes.path):
+                return ANY_NAME
+            continue
+        if not _has(rule.get("apiGroups"), attributes.api_group):
+            continue
+        if not _resource_matches(rule.get("resources"), attributes.resource, attributes.subresource):
+            continue
+        names = rule.get("resourceNames") or []
+        if not names:
+            return ANY_NAME
+        named.append(names)
+    return tuple(named)
+
+
+def grant_allows(grant: Grant, name: str) -> bool:
+    """Whether a request for the object ``name`` is allowed by ``grant`` (as ``rule_allows`` on each rule)."""
+    return grant is ANY_NAME or any(name in names for names in grant)
+
+
 def subject_keys(user: UserInfo) -> list[SubjectKey]:
     return [("User", user.name), *(("Group", g) for g in user.groups)]
 
@@ -94,6 +127,9 @@ def _subject_key(subject: Any, binding_namespace: str) -> SubjectKey | None:
     return None
 
 
+GRANTS_REMEMBERED: Final = 4096
+
+
 class RBACAuthorizer:
     """Allows what some binding of the user grants; ``invalidate()`` after any RBAC change."""
 
@@ -102,6 +138,10 @@ class RBACAuthorizer:
         self._dirty = True
         self._cluster: dict[SubjectKey, list[Rule]] = {}
         self._namespaced: dict[str, dict[SubjectKey, list[Rule]]] = {}
+        # (user, groups, verb, request but its name) -> Grant, from the index as it is now: emptied with
+        # each rebuild, and a question first rebuilds an index that an RBAC change made dirty, so an
+        # answer from here is never older than the index (a client repeats the same few requests)
+        self._grants: dict[tuple[Any, ...], Grant] = {}
 
     def invalidate(self) -> None:
         self._dirty = True
@@ -138,6 +178,7 @@ class RBACAuthorizer:
                     namespaced[namespace][key].extend(rules)
         self._cluster = dict(cluster)
         self._namespaced = {ns: dict(index) for ns, index in namespaced.items()}
+        self._grants = {}
         self._dirty = False
 
     def _rules(self, user: UserInfo, namespace: str) -> list[Rule]:
@@ -151,10 +192,29 @@ class RBACAuthorizer:
         return rules
 
     def authorize(self, attributes: Attributes) -> tuple[Decision, str]:
-        for rule in self._rules(attributes.user, attributes.namespace):
-            if rule_allows(rule, attributes):
-                return Decision.ALLOW, ""
+        """Allow when some rule of the user's allows (``rule_allows``); the rules' grant to a request is
+        remembered without its name, which is then looked up in the grant."""
+        if self._dirty:
+            self._rebuild()
+        user = attributes.user
+        key = (user.name, user.groups, attributes.verb, attributes.resource_request, attributes.api_group,
+               attributes.resource, attributes.subresource, attributes.namespace,
+               "" if attributes.resource_request else attributes.path)
+        try:
+            grant = self._grants[key]
+        except KeyError:
+            grant = self._grant(attributes)
+            if len(self._grants) >= GRANTS_REMEMBERED:
+                self._grants.clear()  # many distinct requests: start again rather than grow
+            self._grants[key] = grant
+        except TypeError:  # a user built with unhashable groups: answer without remembering
+            grant = self._grant(attributes)
+        if grant_allows(grant, attributes.name):
+            return Decision.ALLOW, ""
         return Decision.NO_OPINION, ""
+
+    def _grant(self, attributes: Attributes) -> Grant:
+        return rules_grant(self._rules(attributes.user, attributes.namespace), attributes)
 
     def rules_for(self, user: UserInfo, namespace: str) -> tuple[list[Rule], list[Rule]]:
         resource_rules: list[Rule] = []

@@ -23,8 +23,15 @@ from kubelite.controlplane.auth.authorization import (
     forbidden_message,
     request_attributes,
 )
-from kubelite.controlplane.auth.node_authorizer import NodeAuthorizer
-from kubelite.controlplane.auth.rbac import CLUSTER_ROLE_BINDINGS, CLUSTER_ROLES, ROLE_BINDINGS, ROLES, RBACAuthorizer
+from kubelite.controlplane.auth.node_authorizer import NODE_RULES, NodeAuthorizer
+from kubelite.controlplane.auth.rbac import (
+    CLUSTER_ROLE_BINDINGS,
+    CLUSTER_ROLES,
+    ROLE_BINDINGS,
+    ROLES,
+    RBACAuthorizer,
+    rule_allows,
+)
 from kubelite.controlplane.auth.rbac import aggregate as aggregate_roles
 from kubelite.controlplane.auth.reviews import ReviewError, Reviews
 
@@ -352,3 +359,62 @@ def test_attributes_stay_a_frozen_dataclass() -> None:
     assert repr(a).startswith("Attributes(user=UserInfo(name='alice'")
     with pytest.raises(dataclasses.FrozenInstanceError):
         a.verb = "list"  # type: ignore[misc]
+
+
+_VERB_LISTS = st.lists(st.sampled_from(["get", "list", "create", "update", "*"]), min_size=1, max_size=2)
+_RULES = st.lists(st.one_of(
+    st.fixed_dictionaries({"verbs": _VERB_LISTS,
+                           "apiGroups": st.lists(st.sampled_from(["", "apps", "*"]), min_size=1, max_size=2),
+                           "resources": st.lists(st.sampled_from(["pods", "pods/status", "pods/*", "*/scale",
+                                                                   "deployments", "*"]), min_size=1, max_size=2)},
+                          optional={"resourceNames": st.lists(st.sampled_from(["a", "b"]), max_size=2)}),
+    st.fixed_dictionaries({"verbs": _VERB_LISTS,
+                           "nonResourceURLs": st.lists(st.sampled_from(["/healthz", "/api*", "*"]), min_size=1,
+                                                       max_size=2)})), max_size=4)
+_REQUESTS = st.tuples(
+    st.sampled_from([ALICE, UserInfo("bob", "", ("editors",)), UserInfo("carol")]),
+    st.sampled_from(["GET", "POST", "PUT"]),
+    st.sampled_from(["/api/v1/namespaces/dev/pods", "/api/v1/namespaces/dev/pods/a", "/api/v1/namespaces/dev/pods/b",
+                     "/api/v1/namespaces/other/pods/a/status", "/apis/apps/v1/namespaces/dev/deployments/a/scale",
+                     "/api/v1/nodes/a", "/healthz", "/api", "/apis/apps/v1/namespaces/dev/deployments"]))
+
+
+def _rbac_objects_granting(rule_sets: list[list[Obj]]) -> dict[str, list[Obj]]:
+    """ClusterRoles r0, r1, ... with these rules, bound cluster-wide to alice, in dev to group editors."""
+    roles = [{"metadata": {"name": f"r{i}"}, "rules": rules} for i, rules in enumerate(rule_sets)]
+    cluster_bindings = [{"metadata": {"name": f"r{i}"}, "roleRef": {"kind": "ClusterRole", "name": f"r{i}"},
+                         "subjects": [{"kind": "User", "name": "alice"}]} for i in range(0, len(roles), 2)]
+    bindings = [binding("dev", "ClusterRole", f"r{i}", {"kind": "Group", "name": "editors"})
+                for i in range(1, len(roles), 2)]
+    return {CLUSTER_ROLES: roles, CLUSTER_ROLE_BINDINGS: cluster_bindings, ROLES: [], ROLE_BINDINGS: bindings}
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=st.lists(st.one_of(_REQUESTS, st.lists(_RULES, max_size=4)), max_size=25))
+def test_remembered_rbac_grants_answer_as_the_rules_do_across_changes(steps: list[Any]) -> None:
+    objects = _rbac_objects_granting([])
+    rbac = RBACAuthorizer(lambda prefix: objects[prefix])
+    for step in steps:
+        if isinstance(step, list):  # an RBAC change, which the watch on RBAC objects reports
+            objects = _rbac_objects_granting(step)
+            rbac.invalidate()
+            continue
+        user, method, path = step
+        attributes = request_attributes(user, method, path, {})
+        index = RBACAuthorizer(lambda prefix, current=objects: current[prefix])
+        expected = any(rule_allows(rule, attributes) for rule in index._rules(user, attributes.namespace))
+        assert (rbac.authorize(attributes)[0] is Decision.ALLOW) is expected
+
+
+def test_node_rules_grant_as_the_rules_do() -> None:
+    node = NodeAuthorizer(lambda prefix, key_prefix: [])
+    n1 = UserInfo("system:node:n1", "", ("system:nodes",))
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        for path in ("/api/v1/nodes/n1", "/api/v1/namespaces/default/events",
+                     "/apis/discovery.k8s.io/v1/endpointslices", "/api/v1/namespaces/default/pods",
+                     "/apis/storage.k8s.io/v1/csinodes/n1", "/api/v1/namespaces/default/pods/p/status",
+                     "/apis/certificates.k8s.io/v1/certificatesigningrequests", "/api/v1/namespaces/x/services"):
+            attributes = request_attributes(n1, method, path, {})
+            for _ in range(2):  # the second answer comes from the remembered grant
+                allowed = node.authorize(attributes)[0] is Decision.ALLOW
+                assert allowed is any(rule_allows(r, attributes) for r in NODE_RULES), (method, path)
