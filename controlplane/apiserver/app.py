@@ -19,7 +19,8 @@ from typing import Any
 import orjson
 import yaml
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from multidict import CIMultiDict
+from prometheus_client import CollectorRegistry, generate_latest
 
 from kubelite import __version__
 from kubelite.api import fields as field_selectors
@@ -29,7 +30,8 @@ from kubelite.controlplane.admission import chain as admission
 from kubelite.controlplane.apiserver import discovery, errors, openapi_service, tables
 from kubelite.controlplane.apiserver.kubelet_proxy import KubeletProxy
 from kubelite.controlplane.apiserver.registry import Registry, WriteOptions, WriteResult, copy_json
-from kubelite.controlplane.apiserver.request import Target, apply_patch, parse_path, query_bool, query_int
+from kubelite.controlplane.apiserver.request import Target, apply_patch, parse_path, path_parts, query_bool, query_int
+from kubelite.controlplane.apiserver.request_metrics import RequestMetrics
 from kubelite.controlplane.apiserver.resources import ResourceInfo, ResourceTable
 from kubelite.controlplane.apiserver.watchcache import Filter, TooNew, TooOld, WatchClosed
 from kubelite.controlplane.auth import csr, impersonation
@@ -53,6 +55,17 @@ BOOKMARK_INTERVAL = 30.0
 # at most this many watch events are joined into one write
 WATCH_BATCH = 256
 
+_MAJOR, _MINOR, _PATCH = KUBERNETES_VERSION
+# /version never changes while the server runs: encoded once
+VERSION_BODY = orjson.dumps({
+    "major": str(_MAJOR), "minor": str(_MINOR), "gitVersion": f"v{_MAJOR}.{_MINOR}.{_PATCH}+kubelite.{__version__}",
+    "gitCommit": "", "gitTreeState": "clean", "buildDate": "1970-01-01T00:00:00Z",
+    "goVersion": "python3", "compiler": "cpython", "platform": "linux/amd64"})
+
+# the answer to a pods/binding or an eviction that succeeds (upstream's Status); encoded once
+CREATED_STATUS = orjson.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                               "code": 201})
+
 JSON_TYPES = ("application/json", "")
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
 PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
@@ -61,16 +74,31 @@ PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
 
 User = UserInfo  # the authenticated caller (controlplane.auth.authentication)
 
+# per-request memos keyed by what a client sends (User-Agent, Accept, query options): each maps a value to
+# what a pure function makes of it; a map that reaches this size starts again, so odd clients cannot grow it
+MEMO_SIZE = 1024
+
+# the representations ``render``/``list``/``watch`` choose by the Accept header
+PLAIN, TABLE, PARTIAL_METADATA = 0, 1, 2
+
 
 def warning_header(warnings: list[str]) -> str:
     """RFC 7234 warn-values as upstream sends them: code 299, agent '-', quoted text."""
     return ", ".join('299 - "' + w.replace("\\", "\\\\").replace('"', '\\"') + '"' for w in warnings)
 
 
+# the header sets of json_response, one per content type (a handful: JSON and the discovery media types);
+# aiohttp copies the headers it is given, so a response never shares or changes these
+_JSON_HEADERS: dict[str, CIMultiDict[str]] = {"application/json": CIMultiDict({"Content-Type": "application/json"})}
+
+
 def json_response(body: Obj, status: int = 200, *, content_type: str = "application/json",
                   warnings: list[str] | None = None) -> web.Response:
-    headers = {"Content-Type": content_type}
+    headers = _JSON_HEADERS.get(content_type)
+    if headers is None:
+        headers = _JSON_HEADERS[content_type] = CIMultiDict({"Content-Type": content_type})
     if warnings:
+        headers = headers.copy()
         headers["Warning"] = warning_header(warnings)
     return web.Response(body=orjson.dumps(body), status=status, headers=headers)
 
@@ -91,6 +119,15 @@ def wants_table(accept: str) -> bool:
 
 def wants_partial_metadata(accept: str) -> bool:
     return "as=PartialObjectMetadata" in accept
+
+
+def representation(accept: str) -> int:
+    """TABLE, PARTIAL_METADATA or PLAIN for an Accept header (a Table wins, as in ``render``)."""
+    if wants_table(accept):
+        return TABLE
+    if wants_partial_metadata(accept):
+        return PARTIAL_METADATA
+    return PLAIN
 
 
 class APIServer:
@@ -116,11 +153,12 @@ class APIServer:
         # more paths served ahead of the generic resource routes (metrics.k8s.io); set by the server
         self.extra_routes: list[Callable[[web.UrlDispatcher], None]] = []
         self.metrics = CollectorRegistry()
-        self.requests = Counter("apiserver_request", "Requests by verb, resource and code",
-                                ["verb", "resource", "code"], registry=self.metrics)
-        self.latency = Histogram("apiserver_request_duration_seconds", "Request latency",
-                                 ["verb", "resource"], registry=self.metrics,
-                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+        # apiserver_request_total and apiserver_request_duration_seconds
+        self.request_metrics = RequestMetrics(self.metrics)
+        self._representations: dict[str, int] = {}  # Accept header -> representation(accept)
+        self._user_agent_managers: dict[str, str] = {}  # User-Agent -> its default field manager
+        # (dryRun, fieldValidation, fieldManager) -> the WriteOptions (frozen: one instance serves every request)
+        self._write_options: dict[tuple[bool, str, str], WriteOptions] = {}
         self._closing = asyncio.Event()
 
     # ---- application -------------------------------------------------------------------------
@@ -154,8 +192,7 @@ class APIServer:
     @web.middleware
     async def _edge(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.monotonic()
-        received = datetime.now(UTC)
-        resource = "-"
+        received = datetime.now(UTC) if self.audit_log is not None else None  # for the audit event only
         try:
             if request.path not in PUBLIC_PATHS:
                 user = await self.authenticate(request)
@@ -184,11 +221,12 @@ class APIServer:
         except Exception:
             log.exception("internal error serving %s %s", request.method, request.path)
             response = status_response(errors.internal("an unexpected error; see the server log"))
-        resource = request.get("resource", resource)
-        verb = request.get("verb", request.method.lower())
-        self.requests.labels(verb, resource, str(response.status)).inc()
-        self.latency.labels(verb, resource).observe(time.monotonic() - started)
-        if self.audit_log is not None and "attributes" in request:
+        resource = request.get("resource", "-")
+        verb = request.get("verb")
+        if verb is None:
+            verb = request.method.lower()
+        self.request_metrics.observe(verb, resource, response.status, time.monotonic() - started)
+        if received is not None and "attributes" in request:
             await self._audit(request, response, received)
         return response
 
@@ -254,12 +292,7 @@ class APIServer:
     # ---- non-resource endpoints --------------------------------------------------------------
 
     async def version(self, request: web.Request) -> web.Response:
-        major, minor, patch = KUBERNETES_VERSION
-        return json_response({
-            "major": str(major), "minor": str(minor),
-            "gitVersion": f"v{major}.{minor}.{patch}+kubelite.{__version__}",
-            "gitCommit": "", "gitTreeState": "clean", "buildDate": "1970-01-01T00:00:00Z",
-            "goVersion": "python3", "compiler": "cpython", "platform": "linux/amd64"})
+        return web.Response(body=VERSION_BODY, headers=_JSON_HEADERS["application/json"])
 
     async def health(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
@@ -342,7 +375,8 @@ class APIServer:
     # ---- resources ---------------------------------------------------------------------------
 
     async def resource(self, request: web.Request) -> web.StreamResponse:
-        parts = [p for p in request.path.split("/") if p]
+        path = request.path
+        parts = path_parts(path)
         # group and version documents
         if parts[0] == "api" and len(parts) == 2:
             body = discovery.api_resource_list(self.table, "", parts[1])
@@ -360,7 +394,7 @@ class APIServer:
                 raise errors.path_not_found(request.path)
             return json_response(body)
 
-        target = parse_path(self.table, request.path)
+        target = parse_path(self.table, path, parts)
         request["resource"] = target.info.plural
         if (target.info.group, target.info.plural) in REVIEW_RESOURCES or (
                 target.info.group == "" and target.info.plural == "serviceaccounts" and target.subresource == "token"):
@@ -429,9 +463,33 @@ class APIServer:
             raise errors.APIError(422, "Invalid", f'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Invalid '
                                   f'value: "{manager}": must be between 1 and 128 characters')
         if manager is None:
-            manager = managed_fields.default_field_manager(request.headers.get("User-Agent", ""))
-        return WriteOptions(dry_run=bool(dry_run), field_validation=q.get("fieldValidation", "Warn") or "Warn",
-                            field_manager=manager)
+            manager = self._default_field_manager(request.headers.get("User-Agent", ""))
+        key = (bool(dry_run), q.get("fieldValidation", "Warn") or "Warn", manager)
+        options = self._write_options.get(key)
+        if options is None:
+            if len(self._write_options) >= MEMO_SIZE:
+                self._write_options.clear()
+            options = self._write_options[key] = WriteOptions(dry_run=key[0], field_validation=key[1],
+                                                              field_manager=manager)
+        return options
+
+    def _default_field_manager(self, user_agent: str) -> str:
+        manager = self._user_agent_managers.get(user_agent)
+        if manager is None:
+            if len(self._user_agent_managers) >= MEMO_SIZE:
+                self._user_agent_managers.clear()
+            manager = self._user_agent_managers[user_agent] = managed_fields.default_field_manager(user_agent)
+        return manager
+
+    def representation(self, request: web.Request) -> int:
+        """What the Accept header asks for: PLAIN, TABLE or PARTIAL_METADATA (memoized by header value)."""
+        accept = request.headers.get("Accept", "")
+        chosen = self._representations.get(accept)
+        if chosen is None:
+            if len(self._representations) >= MEMO_SIZE:
+                self._representations.clear()
+            chosen = self._representations[accept] = representation(accept)
+        return chosen
 
     def predicate(self, request: web.Request, info: ResourceInfo) -> Filter | None:
         label_text = request.query.get("labelSelector", "")
@@ -462,12 +520,12 @@ class APIServer:
 
     def render(self, request: web.Request, target: Target, obj: Obj, status: int = 200,
                warnings: list[str] | None = None) -> web.Response:
-        accept = request.headers.get("Accept", "")
-        if wants_table(accept):
+        chosen = self.representation(request)
+        if chosen == TABLE:
             table = self.table_for(target.info, [obj], request.query.get("includeObject", "Metadata"),
                                    str(obj.get("metadata", {}).get("resourceVersion", "")))
             return json_response(table, status, warnings=warnings)
-        if wants_partial_metadata(accept):
+        if chosen == PARTIAL_METADATA:
             return json_response(_partial(obj), status, warnings=warnings)
         return json_response(obj, status, warnings=warnings)
 
@@ -493,8 +551,8 @@ class APIServer:
             limit=query_int("limit", q.get("limit")) or 0, continue_token=q.get("continue", ""),
             resource_version=q.get("resourceVersion", ""),
             resource_version_match=q.get("resourceVersionMatch", ""))
-        accept = request.headers.get("Accept", "")
-        if wants_table(accept):
+        chosen = self.representation(request)
+        if chosen == TABLE:
             return json_response(self.table_for(target.info, page.items, q.get("includeObject", "Metadata"),
                                                 page.resource_version, page.continue_token or None, page.remaining))
         list_meta: Obj = {"resourceVersion": page.resource_version}
@@ -502,7 +560,7 @@ class APIServer:
             list_meta["continue"] = page.continue_token
             if page.remaining is not None:
                 list_meta["remainingItemCount"] = page.remaining
-        if wants_partial_metadata(accept):
+        if chosen == PARTIAL_METADATA:
             return json_response({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
                                   "metadata": list_meta, "items": [_partial(o) for o in page.items]})
         return json_response({"kind": target.info.list_kind, "apiVersion": target.info.api_version,
@@ -672,8 +730,7 @@ class APIServer:
                                  uid=str(binding_md.get("uid") or ""),
                                  resource_version=str(binding_md.get("resourceVersion") or ""),
                                  annotations=annotations, dry_run=self.write_options(request).dry_run)
-        return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                              "code": 201}, 201)
+        return web.Response(body=CREATED_STATUS, status=201, headers=_JSON_HEADERS["application/json"])
 
     async def evict(self, request: web.Request, target: Target) -> web.Response:
         """policy/v1 Eviction: delete the pod unless a PodDisruptionBudget forbids it (upstream's rules)."""
@@ -701,8 +758,7 @@ class APIServer:
             if exc.code == 409 and uncharged_budget is not None and not user_precondition:
                 raise _budget_still_processing(uncharged_budget) from exc
             raise
-        return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                              "code": 201}, 201)
+        return web.Response(body=CREATED_STATUS, status=201, headers=_JSON_HEADERS["application/json"])
 
     async def _add_disruption_target(self, target: Target, options: Obj) -> None:
         """Upstream addConditionAndDeletePod: the evicted pod gets the DisruptionTarget condition (what a Job's
@@ -864,7 +920,7 @@ class APIServer:
             predicate = _named(target.name, predicate)
         timeout = query_int("timeoutSeconds", q.get("timeoutSeconds"))
         bookmarks = query_bool(q.get("allowWatchBookmarks")) if "allowWatchBookmarks" in q else False
-        table = wants_table(request.headers.get("Accept", ""))
+        table = self.representation(request) == TABLE
         prefix, key_prefix = info.storage_prefix(), info.namespace_prefix(target.namespace)
 
         response = web.StreamResponse(headers={"Content-Type": "application/json",

@@ -10,16 +10,17 @@ Paths as upstream routes them:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from kubelite.api import patch as patching
 from kubelite.controlplane.apiserver import errors
 from kubelite.controlplane.apiserver.resources import ResourceInfo, ResourceTable
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
+    """What a resource path names. A named tuple: immutable like a frozen dataclass, and built per request
+    at a fraction of its cost (a frozen dataclass sets each field through ``object.__setattr__``)."""
+
     info: ResourceInfo
     namespace: str | None  # None: cluster-scoped resource, or a list across all namespaces
     name: str
@@ -27,8 +28,16 @@ class Target:
     legacy_watch: bool
 
 
-def parse_path(table: ResourceTable, path: str) -> Target:
-    parts = [p for p in path.split("/") if p]
+def path_parts(path: str) -> list[str]:
+    """The non-empty segments of a path (``//`` and a trailing ``/`` add none)."""
+    return [p for p in path.split("/") if p]
+
+
+def parse_path(table: ResourceTable, path: str, parts: list[str] | None = None) -> Target:
+    """The resource, namespace, name and subresource a path names; ``parts``: its ``path_parts``, if the
+    caller has them already."""
+    if parts is None:
+        parts = path_parts(path)
     if not parts:
         raise errors.path_not_found(path)
     if parts[0] == "api":
