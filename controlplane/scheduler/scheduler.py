@@ -96,7 +96,10 @@ MAX_MESSAGE = 1024  # upstream truncates event and condition messages (truncateM
 # PreBind+Bind calls in flight at once; the API client's pool (100 connections) also serves the
 # informers' watches, the events and the status patches, so the bindings leave room for those
 DEFAULT_BIND_CONCURRENCY = 48
-EVENT_WRITERS = 8  # one Scheduled event per pod: one writer would cap the scheduler near 1 / (event RTT)
+# one Scheduled event per pod, as many writers as bindings in flight: on a busy server each request waits
+# its turn, so fewer writers than bindings fall behind them and the recorder's queues overflow (events
+# dropped; upstream writes each event in a goroutine of its own)
+EVENT_WRITERS = DEFAULT_BIND_CONCURRENCY
 
 # which rejecting plugins a cluster event can help (upstream EventsToRegister, simplified)
 _HELPED_BY: dict[str, frozenset[str]] = {
