@@ -1084,7 +1084,7 @@ def _string_map(value: Any, path: Path) -> tuple[dict[str, str], list[FieldError
     """A JSON object of strings (labels, annotations), or type errors; None counts as empty."""
     if value is None:
         return {}, []
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict) and not isinstance(value, Mapping):  # dict first: no ABC check
         return {}, [FieldError.type_invalid(path, value, "must be of type object")]
     good: dict[str, str] = {}
     errors: list[FieldError] = []
@@ -1120,7 +1120,7 @@ def _object_list(value: Any, path: Path) -> tuple[list[tuple[int, Mapping[str, A
     good: list[tuple[int, Mapping[str, Any]]] = []
     errors: list[FieldError] = []
     for i, item in enumerate(value):
-        if isinstance(item, Mapping):
+        if isinstance(item, dict) or isinstance(item, Mapping):  # dict first: no ABC check
             good.append((i, item))
         else:
             errors.append(FieldError.type_invalid(path.index(i), item, "must be of type object"))
@@ -1331,10 +1331,26 @@ def validate_field_manager(field_manager: str, path: Path) -> list[FieldError]:
     return errors
 
 
+def _plain_managed_fields_entry(entry: Mapping[str, Any]) -> bool:
+    """An entry that validate_managed_fields passes as it is (every entry the server writes): operation
+    Apply or Update, fieldsType absent or FieldsV1, a printable manager of at most 128 bytes, a
+    subresource of at most 256 bytes (absent string fields read as "")."""
+    operation, fields_type = entry.get("operation"), entry.get("fieldsType")
+    manager, subresource = entry.get("manager"), entry.get("subresource")
+    return (isinstance(operation, str) and operation in ("Apply", "Update")
+            and (fields_type is None or (isinstance(fields_type, str) and fields_type in ("", "FieldsV1")))
+            and (manager is None or (isinstance(manager, str) and manager.isprintable()
+                                     and _byte_len(manager) <= FIELD_MANAGER_MAX_LENGTH))
+            and (subresource is None or (isinstance(subresource, str)
+                                         and _byte_len(subresource) <= MAX_SUBRESOURCE_NAME_LENGTH)))
+
+
 def validate_managed_fields(managed_fields: Any, path: Path) -> list[FieldError]:
     """``metadata.managedFields`` entries: operation, fieldsType, manager, subresource."""
     entries, errors = _object_list(managed_fields, path)
     for i, entry in entries:
+        if _plain_managed_fields_entry(entry):
+            continue  # the checks below find nothing (and would build the entry's paths for nothing)
         entry_path = path.index(i)
         operation = _string_field(entry, "operation", entry_path, errors)
         if operation not in ("Apply", "Update"):
@@ -1373,7 +1389,7 @@ def validate_object_meta(
     as a missing name). ``name_validator`` is the kind's name rule, e.g. :func:`name_is_dns_subdomain`.
     """
     path = path if path is not None else _METADATA
-    if not isinstance(meta, Mapping):
+    if not isinstance(meta, dict) and not isinstance(meta, Mapping):  # dict first: no ABC check
         return [FieldError.type_invalid(path, meta, "must be of type object")]
     errors: list[FieldError] = []
     generate_name_value = _string_field(meta, "generateName", path, errors)

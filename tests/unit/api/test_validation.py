@@ -1250,3 +1250,58 @@ _TRICKY_TEXT = st.text(st.characters() | st.sampled_from(_SPECIAL_CHARACTERS), m
 def test_quoting_shortcuts_match_the_char_by_char_rendering(text: str) -> None:
     assert go_quote(text) == _go_quote_char_by_char(text)
     assert go_json(text) == _go_json_string_char_by_char(text)
+
+
+def _managed_fields_entry_by_entry(managed_fields: Any) -> list[str]:
+    """validate_managed_fields before it passed plain entries over: every check on every entry."""
+    path = Path("metadata", "managedFields")
+    if managed_fields is None:
+        return []
+    if not isinstance(managed_fields, list):
+        return [FieldError.type_invalid(path, managed_fields, "must be of type array").error()]
+    errors: list[FieldError] = []
+
+    def string(entry: dict[str, Any], name: str, entry_path: Path) -> str:
+        value = entry.get(name)
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            errors.append(FieldError.type_invalid(entry_path.child(name), value, "must be of type string"))
+            return ""
+        return value
+
+    for i, entry in enumerate(managed_fields):
+        entry_path = path.index(i)
+        if not isinstance(entry, dict):
+            errors.append(FieldError.type_invalid(entry_path, entry, "must be of type object"))
+            continue
+    for i, entry in enumerate(managed_fields):
+        if not isinstance(entry, dict):
+            continue
+        entry_path = path.index(i)
+        operation = string(entry, "operation", entry_path)
+        if operation not in ("Apply", "Update"):
+            errors.append(FieldError.invalid(entry_path.child("operation"), operation, "must be `Apply` or `Update`"))
+        fields_type = string(entry, "fieldsType", entry_path)
+        if fields_type and fields_type != "FieldsV1":
+            errors.append(FieldError.invalid(entry_path.child("fieldsType"), fields_type, "must be `FieldsV1`"))
+        manager = string(entry, "manager", entry_path)
+        errors.extend(validate_field_manager(manager, entry_path.child("manager")))
+        subresource = string(entry, "subresource", entry_path)
+        if len(subresource.encode("utf-8", "surrogatepass")) > 256:
+            errors.append(FieldError.too_long(entry_path.child("subresource"), 256))
+    return [e.error() for e in errors]
+
+
+_MANAGED_FIELDS_VALUES = st.none() | st.integers(0, 1) | st.sampled_from(
+    ["", "Apply", "Update", "apply", "FieldsV1", "FieldsV2", "kubectl", "kube\x00ctl", "m" * 128, "é" * 65,
+     "s" * 256, "s" * 257])
+
+
+@settings(max_examples=400, deadline=None)
+@given(managed_fields=st.none() | st.integers() | st.lists(
+    st.integers() | st.dictionaries(st.sampled_from(["operation", "fieldsType", "manager", "subresource", "time"]),
+                                    _MANAGED_FIELDS_VALUES, max_size=5), max_size=3))
+def test_plain_managed_fields_entries_pass_as_the_full_checks_pass_them(managed_fields: Any) -> None:
+    got = validate_managed_fields(managed_fields, Path("metadata", "managedFields"))
+    assert [e.error() for e in got] == _managed_fields_entry_by_entry(managed_fields)
