@@ -159,8 +159,14 @@ def _pod_requests(pod: JSON, *, non_missing: Mapping[str, int] | None) -> dict[s
     name = (pod.get("metadata") or {}).get("name", "")
 
     def container_requests(container: JSON, kind: str) -> dict[str, int]:
-        where = f"pod {name!r}: spec.{kind}[{container.get('name', '')}].resources.requests"
-        reqs = _amounts((container.get("resources") or {}).get("requests"), where=where)
+        requests = (container.get("resources") or {}).get("requests")
+        try:
+            reqs = _amounts(requests, where="")
+        except QuantityError:
+            # the location is spelled out only for the error (formatting it for every container cost more
+            # than the parsing, which is cached): the same call again raises with it
+            where = f"pod {name!r}: spec.{kind}[{container.get('name', '')}].resources.requests"
+            reqs = _amounts(requests, where=where)
         for res, amount in (non_missing or {}).items():
             reqs.setdefault(res, amount)
         return reqs
