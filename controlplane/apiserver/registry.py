@@ -447,38 +447,63 @@ class Registry:
     async def update(self, info: ResourceInfo, namespace: str | None, name: str,
                      mutate: Callable[[Obj], Obj], opts: WriteOptions, *, subresource: str = "",
                      precondition_from_body: bool = True, track: bool = True) -> WriteResult:
-        """Read-modify-write with retries. ``mutate`` maps the current object to the wanted one."""
+        """Read-modify-write with retries. ``mutate`` maps the current object to the wanted one.
+
+        The first attempt starts from the watch cache's object, as upstream's GuaranteedUpdate starts
+        from the object the Cacher hands it (``cachedExistingObject``), and writes under that object's
+        revision, so a stale copy can only make the write fail. Whatever a cached copy gave short of a
+        write (a conflict with the body's resourceVersion, a refusal, an invalid result, admission's
+        verdict, or no change at all) is computed again from the store's current object, so every
+        answer is the one the store's state gives.
+        """
         strategy = self.strategies.for_resource(info)
         key = info.storage_key(namespace, name)
+        # a dry run answers from the store: it has no write whose precondition would catch a stale copy
+        cached = None if opts.dry_run else self.cache.get(info.storage_prefix(), key)
         for _ in range(UPDATE_RETRIES):
-            kv = await self.store.get(key)
-            if kv is None:
-                raise errors.not_found(info.group_resource, name)
-            old = decode(kv)
-            wanted = mutate(decode(kv))  # parsing the few KB again costs a fraction of a deep copy
-            warnings = strategy.check_unknown_fields(wanted, opts.field_validation)
-            asked_rv = str(wanted.get("metadata", {}).get("resourceVersion") or "")
-            if precondition_from_body and asked_rv and asked_rv != str(kv.mod_revision):
-                raise errors.conflict(info.group_resource, name, errors.MODIFIED)
-            new = self._prepare_update(info, strategy, wanted, old, namespace, name, subresource,
-                                       opts.field_manager if track else None)
-            if new == old:
-                return WriteResult(old, warnings)
-            if self.admission is not None:
-                try:
-                    warnings += await self.admission.admit_update(
-                        group=info.group, resource=info.plural, kind=info.kind, namespace=namespace, obj=new,
-                        old_obj=old, subresource=subresource, dry_run=opts.dry_run)
-                except AdmissionDenied as exc:
-                    if exc.invalid:
-                        raise errors.invalid(info.kind, info.group, name, exc.invalid)
-                    raise errors.forbidden(info.group_resource, name, exc.message)
+            if cached is not None:
+                # two private copies of the cached object (it is shared, never mutated): plain JSON that
+                # carries its resourceVersion, so each equals what decoding the stored value gives
+                raw, revision, from_cache = orjson.dumps(cached), int(cached["metadata"]["resourceVersion"]), True
+                cached = None  # retries read the store
+                old, current = orjson.loads(raw), orjson.loads(raw)
+            else:
+                kv = await self.store.get(key)
+                if kv is None:
+                    raise errors.not_found(info.group_resource, name)
+                # parsing the few KB again costs a fraction of a deep copy
+                old, current, revision, from_cache = decode(kv), decode(kv), kv.mod_revision, False
+            try:
+                wanted = mutate(current)
+                warnings = strategy.check_unknown_fields(wanted, opts.field_validation)
+                asked_rv = str(wanted.get("metadata", {}).get("resourceVersion") or "")
+                if precondition_from_body and asked_rv and asked_rv != str(revision):
+                    raise errors.conflict(info.group_resource, name, errors.MODIFIED)
+                new = self._prepare_update(info, strategy, wanted, old, namespace, name, subresource,
+                                           opts.field_manager if track else None)
+                if new == old:
+                    if from_cache:
+                        continue  # nothing to write, if the cached copy is current: see the store's
+                    return WriteResult(old, warnings)
+                if self.admission is not None:
+                    try:
+                        warnings += await self.admission.admit_update(
+                            group=info.group, resource=info.plural, kind=info.kind, namespace=namespace,
+                            obj=new, old_obj=old, subresource=subresource, dry_run=opts.dry_run)
+                    except AdmissionDenied as exc:
+                        if exc.invalid:
+                            raise errors.invalid(info.kind, info.group, name, exc.invalid)
+                        raise errors.forbidden(info.group_resource, name, exc.message)
+            except errors.APIError:
+                if from_cache:
+                    continue  # perhaps only the cached copy is behind: decide on the store's object
+                raise
             md = new["metadata"]
             if md.get("deletionTimestamp") and not md.get("finalizers") and strategy.finalize_on_empty(new):
                 if opts.dry_run:
                     return WriteResult(new, warnings)
                 try:
-                    deleted = await self.store.delete(key, expected_revision=kv.mod_revision)
+                    deleted = await self.store.delete(key, expected_revision=revision)
                 except (ConflictError, KeyNotFoundError):
                     continue
                 await strategy.after_delete(old)
@@ -488,7 +513,7 @@ class Registry:
                 return WriteResult(new, warnings)
             written = False
             try:
-                kv = await self.store.update(key, encode(new), expected_revision=kv.mod_revision,
+                kv = await self.store.update(key, encode(new), expected_revision=revision,
                                              ttl_seconds=strategy.ttl_seconds(new))
                 written = True
             except ConflictError:

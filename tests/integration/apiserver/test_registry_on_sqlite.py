@@ -336,3 +336,52 @@ async def test_bind_refused_by_a_stale_cached_pod_is_decided_on_the_store(regist
     with pytest.raises(errors.APIError) as exc:
         await registry.bind(PODS, "default", "r", node="n3")
     assert exc.value.code == 409 and 'already assigned to node "n2"' in exc.value.message
+
+
+def _serve_stale(registry: Registry, monkeypatch: pytest.MonkeyPatch, key: str, stale: dict[str, Any]) -> None:
+    """The watch cache lags behind the store for ``key`` (another server wrote, or events are queued)."""
+    real_get = registry.cache.get
+    monkeypatch.setattr(registry.cache, "get", lambda prefix, k: stale if k == key else real_get(prefix, k))
+
+
+async def test_update_starts_from_the_cached_object_without_reading_the_store(
+        registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    await registry.create(CM, "default", cm("u", k="1"), OPTS)
+    reads: list[str] = []
+    real_get = registry.store.get
+
+    async def counting_get(key: str) -> Any:
+        reads.append(key)
+        return await real_get(key)
+
+    monkeypatch.setattr(registry.store, "get", counting_get)
+    updated = (await registry.update(CM, "default", "u", lambda o: {**o, "data": {"k": "2"}}, OPTS)).obj
+    assert reads == [] and updated["data"] == {"k": "2"}
+    assert updated == registry.cache.get(CM.storage_prefix(), CM.storage_key("default", "u"))
+
+
+async def test_update_from_a_stale_cached_object_is_decided_on_the_store(
+        registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = (await registry.create(CM, "default", cm("v", k="1"), OPTS)).obj
+    key = CM.storage_key("default", "v")
+    stale = registry.cache.get(CM.storage_prefix(), key)
+    assert stale is not None
+    newer = (await registry.update(CM, "default", "v", lambda o: {**o, "data": {"k": "2"}},
+                                   OPTS)).obj
+    _serve_stale(registry, monkeypatch, key, stale)
+    # a PUT carrying the store's resourceVersion is accepted, not refused on the cached one
+    put = {**newer, "data": {"k": "3"}}
+    assert (await registry.update(CM, "default", "v", lambda _o: copy.deepcopy(put), OPTS)).obj["data"] == {"k": "3"}
+    # one carrying the stale resourceVersion is refused (by the store's object, not the cached one)
+    with pytest.raises(errors.APIError) as exc:
+        await registry.update(CM, "default", "v", lambda _o: {**copy.deepcopy(first), "data": {"k": "4"}}, OPTS)
+    assert exc.value.code == 409
+    # a change that is none for the cached copy is one for the store's object: it is written
+    back = await registry.update(CM, "default", "v", lambda o: {**o, "data": {"k": "1"}}, OPTS)
+    assert back.obj["data"] == {"k": "1"}
+    assert decode(await registry.store.get(key))["data"] == {"k": "1"}  # type: ignore[arg-type]
+    # a patch made on the stale copy is made again on the newer object: the write keeps what came between
+    labelled = (await registry.update(CM, "default", "v", lambda o: {**o, "metadata": {
+        **o["metadata"], "labels": {"a": "b"}}}, OPTS)).obj
+    assert labelled["data"] == {"k": "1"} and labelled["metadata"]["labels"] == {"a": "b"}
+    assert labelled == decode(await registry.store.get(key))  # type: ignore[arg-type]
