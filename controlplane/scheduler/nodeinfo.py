@@ -128,8 +128,12 @@ def _max(into: dict[str, int], other: Mapping[str, int]) -> None:
 
 _NON_ZERO_DEFAULTS: Mapping[str, int] = {CPU: DEFAULT_MILLI_CPU_REQUEST, MEMORY: DEFAULT_MEMORY_REQUEST}
 # the last few pods' sums: one cycle asks for the same pod's requests several times (PreFilter,
-# PreScore, assume); entries hold the pod itself, so an id is never reused while it is cached
-_RECENT: dict[tuple[int, bool], tuple[JSON, dict[str, int]]] = {}
+# PreScore, assume). A pod's requests come from its containers, init containers and overhead alone, so
+# entries are keyed by those objects: the assumed copy of a pod (a new dict and spec, the same
+# containers) finds the sums of the pod it copies. Entries hold the objects, so an id is never reused
+# while it is cached
+_Parts = tuple[Any, Any, Any]
+_RECENT: dict[tuple[int, int, int, bool], tuple[_Parts, dict[str, int]]] = {}
 _RECENT_SIZE = 16
 
 
@@ -142,14 +146,16 @@ def pod_requests(pod: JSON, *, non_missing: Mapping[str, int] | None = None) -> 
     the returned dict.
     """
     if non_missing is None or non_missing is _NON_ZERO_DEFAULTS:
-        key = (id(pod), non_missing is None)
+        spec = pod.get("spec") or {}
+        parts = (spec.get("containers"), spec.get("initContainers"), spec.get("overhead"))
+        key = (id(parts[0]), id(parts[1]), id(parts[2]), non_missing is None)
         hit = _RECENT.get(key)
-        if hit is not None and hit[0] is pod:
+        if hit is not None and hit[0][0] is parts[0] and hit[0][1] is parts[1] and hit[0][2] is parts[2]:
             return hit[1]
         result = _pod_requests(pod, non_missing=non_missing)
         if len(_RECENT) >= _RECENT_SIZE:
             del _RECENT[next(iter(_RECENT))]
-        _RECENT[key] = (pod, result)
+        _RECENT[key] = (parts, result)
         return result
     return _pod_requests(pod, non_missing=non_missing)
 

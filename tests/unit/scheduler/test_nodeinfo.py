@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scheduler_builders import make_node, make_pod
 
 from kubelite.api.quantity import QuantityError
 from kubelite.controlplane.scheduler.nodeinfo import (
+    _NON_ZERO_DEFAULTS,
     HostPort,
     NodeInfo,
+    _pod_requests,
     build_node_infos,
     non_zero_requests,
     pod_requests,
@@ -114,3 +119,35 @@ def test_bad_quantity_names_object_and_field() -> None:
     pod = make_pod("bad").requests(cpu="lots").obj()
     with pytest.raises(QuantityError, match=r"pod 'bad': spec.containers\[c0\].resources.requests\[cpu\]"):
         pod_requests(pod)
+
+
+_REQUESTS = st.fixed_dictionaries({}, optional={"cpu": st.sampled_from(["100m", "1", "250m"]),
+                                                "memory": st.sampled_from(["1Mi", "1Gi"])})
+
+
+@st.composite
+def _pods(draw: st.DrawFn) -> dict[str, Any]:
+    builder = make_pod(draw(st.sampled_from(["a", "b"])))
+    for _ in range(draw(st.integers(0, 2))):
+        builder = builder.container(requests=draw(_REQUESTS))
+    if draw(st.booleans()):
+        builder = builder.init_container(requests=draw(_REQUESTS), sidecar=draw(st.booleans()))
+    if draw(st.booleans()):
+        builder = builder.overhead(cpu="10m")
+    return builder.obj()
+
+
+@settings(max_examples=200, deadline=None)
+@given(pods=st.lists(_pods(), min_size=1, max_size=30), picks=st.lists(st.integers(0, 29), max_size=60))
+def test_cached_requests_equal_a_fresh_computation_also_for_assumed_copies(
+        pods: list[dict[str, Any]], picks: list[int]) -> None:
+    # the cache is keyed by the containers, init containers and overhead objects: a copy of a pod that
+    # shares them (as the scheduler's assumed pod does) gets the same sums, any other pod its own
+    copies = [{**pod, "spec": {**pod["spec"], "nodeName": "n1"}} for pod in pods]
+    for pick in picks:
+        for pod in (pods[pick % len(pods)], copies[pick % len(pods)], copy.deepcopy(pods[pick % len(pods)])):
+            fresh = _pod_requests(copy.deepcopy(pod), non_missing=None)
+            assert pod_requests(pod) == fresh
+            assert non_zero_requests(pod) == (
+                _pod_requests(copy.deepcopy(pod), non_missing=_NON_ZERO_DEFAULTS).get("cpu", 0),
+                _pod_requests(copy.deepcopy(pod), non_missing=_NON_ZERO_DEFAULTS).get("memory", 0))
