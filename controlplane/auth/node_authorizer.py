@@ -96,9 +96,19 @@ def pod_references(pod: Obj) -> set[tuple[str, str]]:
 class NodeAuthorizer:
     """``list_objects(key_prefix)`` returns cached objects under a storage key prefix."""
 
-    def __init__(self, list_objects: Callable[[str, str], list[Obj]]) -> None:
+    def __init__(self, list_objects: Callable[[str, str], list[Obj]],
+                 get_object: Callable[[str, str], Obj | None] | None = None) -> None:
         self.list_objects = list_objects
+        # (storage prefix, key) -> the cached object: a kubelet's pod status update looks up one pod, which
+        # listing (and sorting) its whole namespace would cost as much as the namespace has pods
+        self.get_object = get_object
         self._grants: dict[tuple[str, str, str, str], Grant] = {}
+
+    def _pod(self, namespace: str, name: str) -> Obj | None:
+        if self.get_object is not None:  # a pod's key is its namespace and name
+            return self.get_object("/core/pods/", f"/core/pods/{namespace}/{name}")
+        return next((p for p in self.list_objects("/core/pods/", f"/core/pods/{namespace}/")
+                     if p["metadata"].get("name") == name), None)
 
     def _pods_on(self, node: str, namespace: str) -> Iterable[Obj]:
         prefix = f"/core/pods/{namespace}/" if namespace else "/core/pods/"
@@ -139,8 +149,7 @@ class NodeAuthorizer:
                 return Decision.NO_OPINION, f"node '{node}' cannot modify node '{name}'"
         if attributes.api_group == "" and resource == "pods" and (
                 attributes.subresource == "status" or verb == "delete") and verb in ("update", "patch", "delete"):
-            pod = next((p for p in self.list_objects("/core/pods/", f"/core/pods/{attributes.namespace}/")
-                        if p["metadata"].get("name") == name), None)
+            pod = self._pod(attributes.namespace, name)
             # a pod that is gone is the handler's 404, as upstream (a kubelet retrying a delete must learn it)
             if pod is not None and (pod.get("spec") or {}).get("nodeName") != node:
                 return Decision.NO_OPINION, f"node '{node}' can only update pods bound to it"

@@ -81,7 +81,7 @@ class ClusterSecurity:
         tokens += [BootstrapTokenAuthenticator(self.get_object), self.sa_tokens]
         self.authenticator = Authenticator(token_authenticators=tokens)
         self.rbac = rbac.RBACAuthorizer(lambda prefix: cache.snapshot(prefix, prefix)[0])
-        self.node = NodeAuthorizer(lambda prefix, key_prefix: cache.snapshot(prefix, key_prefix)[0])
+        self.node = NodeAuthorizer(lambda prefix, key_prefix: cache.snapshot(prefix, key_prefix)[0], cache.get)
         self.authorizer = Authorizers([self.node, self.rbac])
         self.signer = CSRSigner(pki=pki, authorizer=self.authorizer, update_status=self._update_csr)
         self.admission = Admission(

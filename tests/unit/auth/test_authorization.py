@@ -418,3 +418,20 @@ def test_node_rules_grant_as_the_rules_do() -> None:
             for _ in range(2):  # the second answer comes from the remembered grant
                 allowed = node.authorize(attributes)[0] is Decision.ALLOW
                 assert allowed is any(rule_allows(r, attributes) for r in NODE_RULES), (method, path)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/namespaces/default/pods/a/status", "/api/v1/namespaces/default/pods/b",
+                                  "/api/v1/namespaces/default/pods/gone/status", "/api/v1/namespaces/other/pods/a",
+                                  "/api/v1/namespaces/default/pods/a", "/api/v1/pods/a/status"])
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+def test_node_authorizer_finds_a_pod_by_its_key_as_in_its_namespace_list(method: str, path: str) -> None:
+    pods = {f"/core/pods/default/{p['metadata']['name']}": p for p in (pod("a", "n1"), pod("b", "n2"))}
+
+    def list_objects(prefix: str, key_prefix: str) -> list[Obj]:
+        return [p for key, p in sorted(pods.items()) if key.startswith(key_prefix)]
+
+    by_list = NodeAuthorizer(list_objects)
+    by_key = NodeAuthorizer(list_objects, lambda prefix, key: pods.get(key) if prefix == "/core/pods/" else None)
+    n1 = UserInfo("system:node:n1", "", ("system:nodes", "system:authenticated"))
+    attributes = request_attributes(n1, method, path, {})
+    assert by_key.authorize(attributes) == by_list.authorize(attributes)
