@@ -292,10 +292,10 @@ class APIClient:
                              content_type: str, timeout: float | None) -> tuple[int, bytes, float | None]:
         """One exchange over the lean transport: (status, body, Retry-After when it counts)."""
         # the API's paths are plain names: quoting is only needed (and only done) for anything else
-        quoted = path if _PLAIN_PATH.fullmatch(path) else urllib.parse.quote(path, safe=_PATH_SAFE)
-        target = self._target_prefix + quoted
+        target = self._target_prefix + (path if _PLAIN_PATH.fullmatch(path) else _quote_path(path))
         if params:
-            target += "?" + urllib.parse.urlencode(params, quote_via=urllib.parse.quote, safe="")
+            target += ("&" if "?" in target else "?") + urllib.parse.urlencode(params, quote_via=urllib.parse.quote,
+                                                                             safe="")
         head = (f"{method} {target} HTTP/1.1\r\nHost: {self._host_header}\r\nUser-Agent: {self.user_agent}\r\n"
                 "Accept: application/json\r\n")
         authorization = self.config.authorization()
@@ -344,6 +344,14 @@ class APIClient:
                 response.release()
             raise APIStatusError.from_response(response.status, raw, method="GET", url=url)
         return response
+
+
+def _quote_path(path: str) -> str:
+    """A path (with a query, if the caller wrote one) as aiohttp sends it: unsafe characters escaped,
+    ``%XX`` escapes kept, the query's separators left alone."""
+    path, sep, query = path.partition("?")
+    quoted = urllib.parse.quote(path, safe=_PATH_SAFE + "%")
+    return quoted + sep + urllib.parse.quote(query, safe=_PATH_SAFE + "%?") if sep else quoted
 
 
 def _retry_after(response: aiohttp.ClientResponse) -> float | None:

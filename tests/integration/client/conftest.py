@@ -28,9 +28,10 @@ def server() -> Iterator[Server]:
         yield srv
 
 
-@pytest.fixture
-async def client(server: Server) -> AsyncIterator[APIClient]:
-    async with APIClient(load_kubeconfig(server.kubeconfig)) as api:
+@pytest.fixture(params=[False, True], ids=["aiohttp", "lean"])
+async def client(server: Server, request: pytest.FixtureRequest) -> AsyncIterator[APIClient]:
+    """A client with aiohttp's transport and one with the lean one (``lean_requests``): same API semantics."""
+    async with APIClient(load_kubeconfig(server.kubeconfig), lean_requests=request.param) as api:
         yield api
 
 

@@ -221,6 +221,10 @@ async def test_both_transports_send_the_same_request(lean: bool) -> None:
         assert seen["path"] == "/api/v1/namespaces/ns/configmaps/a b"
         await client.request("POST", "/api/v1/namespaces/ns/configmaps")
         assert seen["method"] == "POST" and seen["body"] == b""
+        # a query written into the path is kept, and params join it
+        await client.request("POST", "/api/v1/namespaces/ns/pods/p/binding?dryRun=All", params=[("fieldManager", "m")])
+        assert (seen["path"], seen["query"]) == ("/api/v1/namespaces/ns/pods/p/binding",
+                                                 [("dryRun", "All"), ("fieldManager", "m")])
     finally:
         await client.close()
         await runner.cleanup()
