@@ -652,6 +652,10 @@ def _remember(field_set: FieldSet, emitted: dict[str, Any]) -> None:
     except (orjson.JSONEncodeError, TypeError):  # cannot happen for emitted sets; never worth failing for
         return
     field_set._v1 = text
+    if text in _DECODED:
+        # an equal set (the same canonical text) stays the decoding: the memos it has gathered (a
+        # schema it fits) hold for this content, and the next write of the object decodes to it
+        return
     if len(_DECODED) >= _DECODED_MAX:
         _DECODED.pop(next(iter(_DECODED)))  # the oldest entry
     _DECODED[text] = field_set

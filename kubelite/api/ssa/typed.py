@@ -603,6 +603,12 @@ def _fits(info: TypeInfo, value: JSON) -> bool:
             child = info.values()
             if child is None:
                 return False
+        # a scalar member inline (most are): the check of the first lines above
+        kind_of_item = type(item)
+        if kind_of_item in _FAST_SCALAR_KINDS:
+            scalar = child.scalar_kind()
+            if scalar is not None and (scalar == "untyped" or scalar in _FAST_SCALAR_KINDS[kind_of_item]):
+                continue
         if not _fits(child, item):
             return False
     return True
@@ -941,7 +947,7 @@ def checked_comparison(info: TypeInfo, lhs: JSON, rhs: JSON) -> Comparison | Non
     compared (an equal subtree adds nothing to a comparison, and its problems are the old object's).
     ``None`` means the general path would fail; its messages are not needed then.
     """
-    if _validate(info, lhs, (), True):
+    if not _fits(info, lhs):
         return None
     out = Comparison()
     if not _diff(info, lhs, rhs, (), out):
@@ -965,11 +971,17 @@ def _diff(info: TypeInfo, lhs: JSON, rhs: JSON, path: Path, out: Comparison) -> 
     """Compare ``lhs`` (valid) with ``rhs`` into ``out`` and validate ``rhs``; False on any problem."""
     if _same_json(lhs, rhs):
         return True
+    if type(lhs) is list and type(rhs) is list and lhs and rhs:
+        kind_list = info.list_kind()
+        if kind_list is not None and kind_list.type != "atomic":
+            # two associative lists (both treated as lists, as _aspect does for a list where one is
+            # allowed): _compare_list item by item, each pair diffed in turn
+            return _diff_list(info, kind_list, lhs, rhs, path, out)
     map_kind = info.map_kind()
     if not (isinstance(lhs, dict) and isinstance(rhs, dict) and map_kind is not None and map_kind != "atomic"
             and (lhs or rhs)):
         # not two granular maps: validated and compared whole, as the general path does
-        return not _validate(info, rhs, path, True) and not _compare(info, lhs, rhs, path, out)
+        return _fits(info, rhs) and not _compare(info, lhs, rhs, path, out)
     # two granular maps: what _compare_as does for them, key by key, each pair diffed in turn
     for key, left in lhs.items():
         element = PathElement.field(key)
@@ -994,8 +1006,59 @@ def _diff(info: TypeInfo, lhs: JSON, rhs: JSON, path: Path, out: Comparison) -> 
             if child is None:
                 return False
         element = PathElement.field(key)
-        if _validate(child, right, (*path, element), True) or _compare(child, ABSENT, right, (*path, element), out):
+        if not _fits(child, right) or _compare(child, ABSENT, right, (*path, element), out):
             return False
+    return True
+
+
+def _diff_list(info: TypeInfo, kind: ListKind, lhs: list[JSON], rhs: list[JSON], path: Path,
+               out: Comparison) -> bool:
+    """:func:`_compare_list` of a valid ``lhs`` and ``rhs``, validating ``rhs``; False on any problem.
+
+    Items of the same key on both sides are diffed (an unchanged item is skipped whole); the rest
+    is what ``_compare_list`` does, after the ``rhs`` items involved are validated.
+    """
+    order: list[PathElement] = []
+    lhs_values: dict[PathElement, list[JSON]] = {}
+    rhs_values: dict[PathElement, list[JSON]] = {}
+    try:
+        for item in lhs:
+            element = list_item_element(info, kind, item)
+            if element not in lhs_values:
+                order.append(element)
+            lhs_values.setdefault(element, []).append(item)
+        for item in rhs:
+            element = list_item_element(info, kind, item)
+            if element not in rhs_values and element not in lhs_values:
+                order.append(element)
+            rhs_values.setdefault(element, []).append(item)
+    except _ItemError:
+        return False
+    items = info.items()
+    for element in order:
+        left = lhs_values.get(element, [])
+        right = rhs_values.get(element, [])
+        item_path = (*path, element)
+        if len(left) == 1 and len(right) == 1:
+            if not _diff(items, left[0], right[0], item_path, out):
+                return False
+            continue
+        if not all(_fits(items, item) for item in right):
+            return False
+        if len(left) <= 1 and len(right) <= 1:
+            if _compare(items, left[0] if left else ABSENT, right[0] if right else ABSENT, item_path, out):
+                return False
+        elif len(left) >= 2 and len(right) >= 2:
+            if len(left) != len(right) or not all(values_equal(a, b) for a, b in zip(left, right, strict=True)):
+                out.modified._insert(item_path)
+        elif len(left) >= 2:
+            if right and _compare(items, ABSENT, right[0], item_path, out):
+                return False
+            out.removed._insert(item_path)
+        else:
+            if left and _compare(items, left[0], ABSENT, item_path, out):
+                return False
+            out.added._insert(item_path)
     return True
 
 

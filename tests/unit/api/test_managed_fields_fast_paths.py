@@ -35,7 +35,15 @@ from kubelite.api.managed_fields import (
 )
 from kubelite.api.ssa import fieldmanager
 from kubelite.api.ssa.fieldpath import PathElement
-from kubelite.api.ssa.typed import _fits, compare, created_fieldsv1, validate
+from kubelite.api.ssa.typed import (
+    Comparison,
+    SchemaError,
+    _fits,
+    checked_comparison,
+    compare,
+    created_fieldsv1,
+    validate,
+)
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -310,6 +318,42 @@ def test_create_fast_path_matches_the_general_path(data: st.DataObject) -> None:
     got = fast({}, new, info=info, api_version=api_version, manager=manager, subresource=subresource,
                reset_fields=reset_fields, now=now)
     assert as_bytes(got) == as_bytes(expected)
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_checked_comparison_is_validation_then_comparison(data: st.DataObject) -> None:
+    _, info, base = data.draw(st.sampled_from(CASES))
+    wild = data.draw(st.sampled_from([False, False, True]))
+    lhs = mutate(data.draw, base, data.draw(st.integers(0, 2)), wild=wild)
+    rhs = mutate(data.draw, lhs, data.draw(st.integers(1, 4)), wild=wild)
+    expected: Comparison | None = None
+    if not validate(info, lhs, allow_duplicates=True) and not validate(info, rhs, allow_duplicates=True):
+        try:
+            expected = compare(info, lhs, rhs)
+        except SchemaError:
+            pass
+    event("compared" if expected is not None else "does not fit")
+    got = checked_comparison(info, lhs, rhs)
+    assert (got is None) == (expected is None)
+    if got is not None and expected is not None:
+        assert (got.removed, got.modified, got.added) == (expected.removed, expected.modified, expected.added)
+
+
+@pytest.mark.parametrize("env", [
+    pytest.param([{"name": "A", "value": "1"}, {"name": "C", "value": 3}], id="new-item-with-a-number-for-a-string"),
+    pytest.param([{"name": "A", "value": "1"}, {"name": "A", "value": 3}], id="duplicated-item-with-a-number"),
+    pytest.param([{"name": "A", "value": 3}], id="changed-item-with-a-number"),
+    pytest.param([{"name": "A", "value": "1"}, {"name": "B", "valueFrom": {"fieldRef": {"fieldPath": 1}}}],
+                 id="changed-item-with-a-number-deep-below"),
+])
+def test_checked_comparison_validates_the_new_items_of_a_list(env: list[dict[str, Any]]) -> None:
+    info = type_info_for_kind("", "v1", "Pod")
+    lhs = copy.deepcopy(POD)
+    rhs = copy.deepcopy(POD)
+    rhs["spec"]["containers"][0]["env"] = env
+    assert validate(info, lhs, allow_duplicates=True) == [] and validate(info, rhs, allow_duplicates=True) != []
+    assert checked_comparison(info, lhs, rhs) is None
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
