@@ -178,3 +178,17 @@ def test_policy_of_a_namespace_without_pod_security_labels_is_the_defaults(
     policy_with_marker, errors_with_marker = pod_security.policy_to_evaluate(
         {**labels, "pod-security.kubernetes.io/unrelated": "x"}, defaults)
     assert (policy_with_marker, errors_with_marker) == (policy, errors)
+
+
+def test_volume_suffixes_use_every_letter_of_the_alphabet_evenly_in_every_place() -> None:
+    draws = 27 * 2000
+    places: list[dict[str, int]] = [{} for _ in range(5)]
+    for _ in range(draws):
+        suffix = serviceaccount.volume_suffix()
+        assert len(suffix) == 5
+        for place, char in zip(places, suffix, strict=True):
+            place[char] = place.get(char, 0) + 1
+    for place in places:
+        assert set(place) == set(serviceaccount._CHARS)
+        # 2000 expected per letter; 6 standard deviations (~270) either side
+        assert all(1700 < count < 2300 for count in place.values()), place
