@@ -233,8 +233,11 @@ class KubeletProxy:
         self.ssl = context
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
-        for sub in POD_SUBRESOURCES:
-            router.add_route("*", f"/api/v1/namespaces/{{namespace}}/pods/{{name}}/{sub}", self.pod_subresource)
+        # one route for the four: the router tries each route under /api/v1/namespaces on every namespaced
+        # request (a create, a binding ...) before it reaches the generic ones
+        subresources = "|".join(POD_SUBRESOURCES)
+        router.add_route("*", f"/api/v1/namespaces/{{namespace}}/pods/{{name}}/{{subresource:{subresources}}}",
+                         self.pod_subresource)
         router.add_route("*", "/api/v1/nodes/{name}/proxy", self.node_proxy)
         router.add_route("*", "/api/v1/nodes/{name}/proxy/{path:.*}", self.node_proxy)
 
