@@ -46,7 +46,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import functools
 import logging
 import os
 import queue
@@ -55,7 +54,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -576,7 +574,10 @@ class SqliteStore:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._writer: _Writer | None = None
         self._thread: threading.Thread | None = None
-        self._readers: ThreadPoolExecutor | None = None
+        # reader threads take (future, function, args) from one queue and answer on the loop
+        self._read_queue: queue.SimpleQueue[tuple[asyncio.Future[Any], Callable[..., Any], tuple[Any, ...]] | None] = (
+            queue.SimpleQueue())
+        self._readers: list[threading.Thread] = []
         self._reader_local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
         self._reader_lock = threading.Lock()
@@ -610,7 +611,10 @@ class SqliteStore:
         writer.deliver = self._deliver_from_thread
         self._writer = writer
         self._hub.published = writer.revision
-        self._readers = ThreadPoolExecutor(self._readers_count, thread_name_prefix="kubelite-sqlite-read")
+        self._readers = [threading.Thread(target=self._serve_reads, name=f"kubelite-sqlite-read-{n}", daemon=True)
+                         for n in range(self._readers_count)]
+        for reader in self._readers:
+            reader.start()
         self._thread = threading.Thread(target=writer.run, name="kubelite-sqlite-writer", daemon=True)
         self._thread.start()
         if self._compaction is not None:
@@ -650,8 +654,12 @@ class SqliteStore:
             # Writes queued before close are still applied and answered; STOP comes after them.
             self._writer.queue.put(_STOP)
             await asyncio.to_thread(self._thread.join)
-        if self._readers is not None:
-            await asyncio.to_thread(self._readers.shutdown, True)
+        if self._readers:
+            # reads queued before close are still answered; each reader ends at its None
+            for _ in self._readers:
+                self._read_queue.put(None)
+            for reader in self._readers:
+                await asyncio.to_thread(reader.join)
         with self._reader_lock:
             for conn in self._reader_conns:
                 conn.close()
@@ -743,29 +751,46 @@ class SqliteStore:
         finally:
             conn.execute("COMMIT")
 
-    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+    def _serve_reads(self) -> None:
+        """A reader thread: runs queued reads on its own connection, answers each on the event loop.
+
+        One queue and one ``call_soon_threadsafe`` per answer: a ThreadPoolExecutor with
+        ``run_in_executor`` made a concurrent Future (with its Condition), a work item and a chained
+        asyncio Future per read, several times the cost of the point read itself.
+        """
+        loop = self._loop
+        assert loop is not None
+        while (item := self._read_queue.get()) is not None:
+            future, fn, args = item
+            try:
+                try:
+                    result = fn(*args)
+                except BaseException as exc:  # answered to the caller, whatever it is
+                    loop.call_soon_threadsafe(_fail, future, exc)
+                else:
+                    loop.call_soon_threadsafe(_succeed, future, result)
+            except RuntimeError:  # the loop is gone (interpreter shutdown); nobody is waiting any more
+                return
+
+    async def _on_reader(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on a reader thread; a read the disk holds up never stops the event loop."""
         self._require_open()
-        assert self._loop is not None and self._readers is not None
+        assert self._loop is not None
+        future: asyncio.Future[T] = self._loop.create_future()
+        self._read_queue.put((future, fn, args))
         try:
-            call = functools.partial(self._in_snapshot, fn, *args)
-            return await self._loop.run_in_executor(self._readers, call)
+            return await future
         except sqlite3.Error as exc:
             raise StorageUnavailable(f"sqlite read from {self.path} failed: {exc}") from None
-        except RuntimeError as exc:  # executor shut down by a concurrent close()
-            raise StorageUnavailable(f"{self!r} is closed: {exc}") from None
+
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._on_reader(self._in_snapshot, fn, *args)
 
     async def get(self, key: str) -> KeyValue | None:
         check_key(key)
-        self._require_open()
-        assert self._loop is not None and self._readers is not None
         # A point read is one indexed SELECT, its own read transaction: no BEGIN/COMMIT around it. It
         # stays on a reader thread: a read the disk holds up must never stop the event loop.
-        try:
-            return await self._loop.run_in_executor(self._readers, self._point_read, key)
-        except sqlite3.Error as exc:
-            raise StorageUnavailable(f"sqlite read from {self.path} failed: {exc}") from None
-        except RuntimeError as exc:  # executor shut down by a concurrent close()
-            raise StorageUnavailable(f"{self!r} is closed: {exc}") from None
+        return await self._on_reader(self._point_read, key)
 
     def _point_read(self, key: str) -> KeyValue | None:
         return _read_get(self._reader(), key)
@@ -821,6 +846,16 @@ class SqliteStore:
 
 
 # --- read transactions (reader threads) -----------------------------------------------------------
+
+
+def _succeed(future: asyncio.Future[Any], result: Any) -> None:
+    if not future.done():  # the caller may have been cancelled
+        future.set_result(result)
+
+
+def _fail(future: asyncio.Future[Any], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)
 
 
 def _meta(conn: sqlite3.Connection) -> tuple[int, int]:

@@ -204,3 +204,44 @@ async def test_a_fresh_store_starts_at_revision_one_like_etcd(tmp_path: Path) ->
         assert await store.create("/f/a", b"") == KeyValue("/f/a", b"", 2, 2)
     finally:
         await store.close()
+
+
+async def test_reads_queued_before_close_are_answered_and_cancelled_reads_are_dropped(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "state.db", readers=2)
+    await store.start()
+    for i in range(50):
+        await store.create(f"/r/{i:03d}", f"v{i}".encode())
+    reads = [asyncio.ensure_future(store.get(f"/r/{i:03d}")) for i in range(50)]
+    lists = [asyncio.ensure_future(store.list("/r/", limit=5)) for _ in range(5)]
+    await asyncio.sleep(0)  # every read is queued
+    reads[7].cancel()  # a caller that went away: its answer is dropped, the other reads go on
+    await store.close()
+    for i, read in enumerate(reads):
+        if i == 7:
+            assert read.cancelled()
+            continue
+        kv = await read
+        assert kv is not None and kv.value == f"v{i}".encode()
+    for listed in lists:
+        assert [kv.key for kv in (await listed).items] == [f"/r/{i:03d}" for i in range(5)]
+    with pytest.raises(StorageUnavailable):
+        await store.get("/r/000")
+
+
+async def test_a_failing_read_is_storage_unavailable(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "state.db", readers=1)
+    await store.start()
+    try:
+        await store.create("/x/a", b"1")
+        original = store._point_read
+
+        def broken(key: str) -> KeyValue | None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        store._point_read = broken  # type: ignore[method-assign]
+        with pytest.raises(StorageUnavailable, match="disk I/O error"):
+            await store.get("/x/a")
+        store._point_read = original  # type: ignore[method-assign]
+        assert (await store.get("/x/a")) is not None, "the reader thread survives a failed read"
+    finally:
+        await store.close()
