@@ -39,8 +39,8 @@ import functools
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Final, TypeAlias
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, NamedTuple, TypeAlias, TypeGuard
 
 from kubelite.api.ssa.fieldpath import JSON, FieldSet, FieldsV1Error, decode_fieldsv1, make_path, path_string
 from kubelite.api.ssa.merge import Conflicts, ManagedFields, ManagerConflict, Updater, VersionedSet
@@ -321,22 +321,28 @@ def format_time(moment: datetime) -> str:
         moment = moment.replace(tzinfo=UTC)
     elif moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
-    # the writes of one second stamp the same text: it is made once
+    # the writes of one second stamp the same text: it is made once, and found again by two
+    # comparisons with that second's bounds
     global _last_time
-    moment = moment.replace(microsecond=0)
-    last_second, text = _last_time
-    if moment == last_second:
+    start, end, text = _last_time
+    if start <= moment < end:
         return text
+    start = moment.replace(microsecond=0)
     # strftime's %Y does not zero-pad years before 1000 on every platform.
     text = (
-        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
-        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z"
+        f"{start.year:04d}-{start.month:02d}-{start.day:02d}"
+        f"T{start.hour:02d}:{start.minute:02d}:{start.second:02d}Z"
     )
-    _last_time = (moment, text)
+    try:
+        end = start + _ONE_SECOND
+    except OverflowError:  # the last second of year 9999: not memoized
+        return text
+    _last_time = (start, end, text)
     return text
 
 
-_last_time: tuple[datetime | None, str] = (None, "")
+_ONE_SECOND: Final = timedelta(seconds=1)
+_last_time: tuple[datetime, datetime, str] = (datetime.max.replace(tzinfo=UTC), datetime.min.replace(tzinfo=UTC), "")
 
 
 def _seconds(moment: datetime | None) -> int:
@@ -438,9 +444,14 @@ def _is_reset(entries: JSON) -> bool:
     return False
 
 
+def _is_map(value: JSON) -> TypeGuard[Mapping[str, Any]]:
+    """``isinstance(value, Mapping)``, answered without the ABC machinery for the common dict."""
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def _managed_fields_of(obj: JSON) -> JSON:
-    metadata = obj.get("metadata") if isinstance(obj, Mapping) else None
-    return metadata.get("managedFields") if isinstance(metadata, Mapping) else None
+    metadata = obj.get("metadata") if _is_map(obj) else None
+    return metadata.get("managedFields") if _is_map(metadata) else None
 
 
 def _set_managed_fields(obj: dict[str, Any], entries: list[dict[str, Any]] | None) -> None:
@@ -485,8 +496,9 @@ def _starting_managed_fields(old: JSON, new: JSON, *, ignore_request: bool) -> M
 # -- the manager chain ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Request:
+class _Request(NamedTuple):
+    """What one write is: its schema, endpoint and time (immutable; built on every write)."""
+
     info: TypeInfo
     api_version: str
     subresource: str
@@ -895,20 +907,20 @@ def update(
     Never raises for bad state: when ownership cannot be computed the stored managed fields are
     kept, as upstream's ``UpdateNoErrors`` does.
     """
-    if not isinstance(new, Mapping):
+    if not _is_map(new):
         raise TypeError("new must be a JSON object")
     # Only metadata.managedFields of the result changes: copy the levels above it, share the rest.
     result: dict[str, Any] = dict(new)
-    if isinstance(result.get("metadata"), Mapping):
+    if _is_map(result.get("metadata")):
         result["metadata"] = dict(result["metadata"])
-    old_obj: JSON = old if isinstance(old, Mapping) else {}
+    old_obj: JSON = old if _is_map(old) else {}
     if not old_obj and _managed_fields_of(result) is None:
         managed = Managed()  # a create that sends none: what _starting_managed_fields gives, directly
     else:
         managed = _starting_managed_fields(old_obj, result, ignore_request=subresource != "")
     _set_managed_fields(result, None)
     metadata = old_obj.get("metadata")
-    has_uid = isinstance(metadata, Mapping) and bool(metadata.get("uid"))
+    has_uid = _is_map(metadata) and bool(metadata.get("uid"))
     if not managed.fields and has_uid:
         # Never tracked (e.g. created before tracking, or reset): tracking starts at the first apply.
         return result

@@ -445,29 +445,67 @@ def created_fieldsv1(info: TypeInfo, value: JSON) -> dict[str, Any] | None:
     out: dict[str, Any] = {}
     if not value:
         return out
-    atomic = info.map_kind() == "atomic"
+    if info.map_kind() == "atomic":
+        return out if _fits(info, value) else None
+    return _created_members_v1(info, value, out)
+
+
+def _created_members_v1(info: TypeInfo, value: Mapping[str, JSON], out: dict[str, Any]) -> dict[str, Any] | None:
+    """The members of a created granular map into ``out``, keys sorted; None when one does not fit."""
+    members = _members_of(info)
     for key in sorted(value):
         item = value[key]
-        child = info.field(key)
-        if child is None:
-            child = info.values()
-            if child is None:
+        member = members.get(key)
+        if member is None:
+            member = _member(info, members, key)
+            if member is None:
                 return None
-        if atomic:
-            if not _fits(child, item):
-                return None
+        child, text, scalar_types = member
+        if type(item) in scalar_types:
+            out[text] = {}  # a scalar the schema takes as it is: a leaf (most positions)
             continue
-        kind_of_item = type(item)
-        if kind_of_item in _FAST_SCALAR_KINDS:
-            scalar = child.scalar_kind()
-            if scalar is not None and (scalar == "untyped" or scalar in _FAST_SCALAR_KINDS[kind_of_item]):
-                out["f:" + key] = {}
-                continue
         node = _created_v1(child, item)
         if node is None:
             return None
-        out["f:" + key] = node
+        out[text] = node
     return out
+
+
+# What the keys of a map at a schema position are: (the key's type, its FieldsV1 key, the Python
+# scalar types the type takes as they are). The create walk asks this for every key of every map;
+# kept per position (keyed by identity: TypeInfo objects answer the same questions the same way for
+# their lifetime), bounded as the schema nodes bound their own field memo.
+_Member: TypeAlias = tuple[TypeInfo, str, frozenset[type]]
+_MEMBERS: dict[int, tuple[TypeInfo, dict[str, _Member]]] = {}
+_MEMBERS_MAX: Final = 1024
+_MEMBER_KEYS_MAX: Final = 4096
+
+
+def _members_of(info: TypeInfo) -> dict[str, _Member]:
+    known = _MEMBERS.get(id(info))
+    if known is not None and known[0] is info:
+        return known[1]
+    if len(_MEMBERS) >= _MEMBERS_MAX:
+        _MEMBERS.clear()
+    members: dict[str, _Member] = {}
+    _MEMBERS[id(info)] = (info, members)
+    return members
+
+
+def _member(info: TypeInfo, members: dict[str, _Member], key: str) -> _Member | None:
+    """The member entry of ``key`` (remembered in ``members``); None when the map takes no such key."""
+    child = info.field(key)
+    if child is None:
+        child = info.values()
+        if child is None:
+            return None
+    scalar = child.scalar_kind()
+    scalar_types = frozenset(kind for kind, satisfied in _FAST_SCALAR_KINDS.items()
+                             if scalar is not None and (scalar == "untyped" or scalar in satisfied))
+    member = (child, "f:" + key, scalar_types)
+    if len(members) < _MEMBER_KEYS_MAX:
+        members[key] = member
+    return member
 
 
 def _created_v1(info: TypeInfo, value: JSON) -> dict[str, Any] | None:
@@ -534,26 +572,7 @@ def _created_v1(info: TypeInfo, value: JSON) -> dict[str, Any] | None:
             if not _fits(child, item):
                 return None
         return {}
-    out = {".": {}}
-    for key in sorted(value):
-        item = value[key]
-        child = info.field(key)
-        if child is None:
-            child = info.values()
-            if child is None:
-                return None
-        # a scalar leaf inline (most positions): the check of _created_v1's first lines
-        kind_of_item = type(item)
-        if kind_of_item in _FAST_SCALAR_KINDS:
-            scalar = child.scalar_kind()
-            if scalar is not None and (scalar == "untyped" or scalar in _FAST_SCALAR_KINDS[kind_of_item]):
-                out["f:" + key] = {}
-                continue
-        node = _created_v1(child, item)
-        if node is None:
-            return None
-        out["f:" + key] = node
-    return out
+    return _created_members_v1(info, value, {".": {}})
 
 
 def _fits(info: TypeInfo, value: JSON) -> bool:
@@ -597,19 +616,15 @@ def _fits(info: TypeInfo, value: JSON) -> bool:
         return True
     if type(value) is not dict and not isinstance(value, Mapping):
         return False
+    members = _members_of(info)
     for key, item in value.items():
-        child = info.field(key)
-        if child is None:
-            child = info.values()
-            if child is None:
+        member = members.get(key)
+        if member is None:
+            member = _member(info, members, key)
+            if member is None:
                 return False
         # a scalar member inline (most are): the check of the first lines above
-        kind_of_item = type(item)
-        if kind_of_item in _FAST_SCALAR_KINDS:
-            scalar = child.scalar_kind()
-            if scalar is not None and (scalar == "untyped" or scalar in _FAST_SCALAR_KINDS[kind_of_item]):
-                continue
-        if not _fits(child, item):
+        if type(item) not in member[2] and not _fits(member[0], item):
             return False
     return True
 
