@@ -77,13 +77,18 @@ class _Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
+        if self._waiter is None:
+            # bytes while no request is out (a server's 408 before it closes an idle connection): the
+            # connection can no longer tell whose answer is whose, so it is never used again
+            self.keep_alive = False
+            self.close()
+            return
         self._buffer += data
         self._received = True
-        if self._waiter is not None:
-            try:
-                self._parse()
-            except HTTPProtocolError as exc:
-                self._fail(exc)
+        try:
+            self._parse()
+        except HTTPProtocolError as exc:
+            self._fail(exc)
 
     def eof_received(self) -> bool | None:
         return False  # close the transport; connection_lost finishes or fails the answer
@@ -151,7 +156,7 @@ class _Connection(asyncio.Protocol):
                 return
         if self._buffer:
             self.keep_alive = False  # bytes nobody asked for: the connection is out of step
-        waiter = self._waiter
+        waiter, self._waiter = self._waiter, None  # bytes after the answer find no request: see data_received
         if waiter is not None and not waiter.done():
             waiter.set_result(Answer(self._status, headers, body))
 
@@ -325,7 +330,7 @@ class ConnectionPool:
         now = time.monotonic()
         while self._idle:
             connection = self._idle.pop()
-            if not connection.closed and now - connection.idle_since < self.keepalive:
+            if not connection.closed and connection.keep_alive and now - connection.idle_since < self.keepalive:
                 return connection
             connection.close()
         return None

@@ -129,6 +129,16 @@ async def test_answer_framings(raw_server: Any, answer: bytes) -> None:
     assert server.connections == (2 if server.close_after_answer else 1)
 
 
+async def test_bytes_on_an_idle_connection_retire_it(raw_server: Any) -> None:
+    # some servers say 408 on a connection they are about to close; the next answer must not be that
+    server, client = await raw_server(lambda request, n: _json_answer(CM) + b"HTTP/1.1 408 Request Timeout\r\n\r\n")
+    configmaps = client.resource("", "v1", "configmaps")
+    assert await configmaps.get("a", namespace="ns") == CM
+    await asyncio.sleep(0.05)
+    assert await configmaps.get("a", namespace="ns") == CM
+    assert server.connections == 2
+
+
 async def test_connection_close_retires_the_connection(raw_server: Any) -> None:
     server, client = await raw_server(lambda request, n: _json_answer(CM, extra=b"Connection: close\r\n"))
     for _ in range(3):
