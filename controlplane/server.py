@@ -233,7 +233,8 @@ class ControlPlane:
             self.controllers = asyncio.create_task(manager.run(), name="controller-manager")
         if not config.disable_scheduler:
             # the scheduler is a client over loopback too, under its own Lease kube-system/kube-scheduler
-            self.scheduler_client = APIClient(load_kubeconfig(self.admin_kubeconfig))
+            # lean_requests: bindings and events over kubelite.client.http1, as `kubelite scheduler` does
+            self.scheduler_client = APIClient(load_kubeconfig(self.admin_kubeconfig), lean_requests=True)
             # freeze_gc: the server's and the scheduler's caches are loaded and long-lived by then; the
             # cyclic GC walking them again is most of what the scheduler costs inside the server
             runner = SchedulerRunner(self.scheduler_client, config=config.scheduler_config,
