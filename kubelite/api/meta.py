@@ -22,17 +22,22 @@ _last_second: tuple[int, str] = (-1, "")
 
 def rfc3339(moment: datetime | None = None) -> str:
     """Upstream metav1.Time wire format: second precision, UTC, 'Z'."""
-    global _last_second
     if moment is None:
         # time.time() reads the clock datetime.now() reads; int() floors as its microsecond cut does
-        second = int(time.time())
-        last = _last_second
-        if last[0] == second:
-            return last[1]
-        text = time.strftime(_RFC3339, time.gmtime(second))
-        _last_second = (second, text)
-        return text
+        return rfc3339_second(int(time.time()))
     return moment.astimezone(UTC).strftime(_RFC3339)
+
+
+def rfc3339_second(second: int) -> str:
+    """``rfc3339`` of the whole second ``second`` since the epoch (UTC); the last second asked is
+    remembered, as writers and event recorders ask for the current one many times a second."""
+    global _last_second
+    last = _last_second
+    if last[0] == second:
+        return last[1]
+    text = time.strftime(_RFC3339, time.gmtime(second))
+    _last_second = (second, text)
+    return text
 
 
 def rfc3339_micro(moment: datetime | None = None) -> str:

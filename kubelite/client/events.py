@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Generic, TypeVar
 
-from kubelite.api.meta import rfc3339
+from kubelite.api.meta import rfc3339, rfc3339_second
 from kubelite.client.rest import APIClient, APIConnectionError, APIStatusError
 
 log = logging.getLogger(__name__)
@@ -95,20 +95,6 @@ def object_reference(obj: Obj) -> Obj:
         if md.get(src):
             ref[dst] = md[src]
     return ref
-
-
-# (whole second since the epoch, its RFC 3339 text): a busy recorder (the scheduler) makes hundreds of
-# events a second, and formatting a datetime for each cost more than the rest of the Event
-_last_stamp: tuple[int, str] = (-1, "")
-
-
-def _second_stamp(second: int) -> str:
-    """``rfc3339`` of the second ``second`` (metav1.Time: second precision, UTC, "Z")."""
-    global _last_stamp
-    last = _last_stamp
-    if last[0] != second:
-        last = _last_stamp = (second, rfc3339(datetime.fromtimestamp(second, UTC)))
-    return last[1]
 
 
 class _LRU(Generic[V]):
@@ -348,7 +334,8 @@ class EventRecorder:
                    annotations: dict[str, str] | None = None, now_ns: int | None = None) -> Obj:
         """The Event client-go's makeEvent builds (without correlation)."""
         nanos = time.time_ns() if now_ns is None else now_ns
-        stamp = _second_stamp(nanos // 1_000_000_000)
+        # a busy recorder (the scheduler) makes hundreds of events a second: one text per second
+        stamp = rfc3339_second(nanos // 1_000_000_000)
         metadata: Obj = {"name": f"{ref['name']}.{nanos:x}", "namespace": ref.get("namespace") or "default"}
         if annotations:
             metadata["annotations"] = dict(annotations)
