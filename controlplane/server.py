@@ -21,6 +21,7 @@ from aiohttp import web
 
 from kubelite.client import APIClient, load_kubeconfig
 from kubelite.controlplane.admission.priority import ensure_system_priority_classes
+from kubelite.controlplane.apiserver import autoscaling_v1
 from kubelite.controlplane.apiserver.allocators import (
     NodePortAllocator,
     ServiceIPAllocator,
@@ -31,6 +32,7 @@ from kubelite.controlplane.apiserver.app import APIServer, make_ssl_context
 from kubelite.controlplane.apiserver.autoscaling_v1 import AutoscalingV1
 from kubelite.controlplane.apiserver.crds import CRDRegistrar
 from kubelite.controlplane.apiserver.errors import APIError
+from kubelite.controlplane.apiserver.http1_server import LeanHTTPServer
 from kubelite.controlplane.apiserver.kinds.scheduling import SYSTEM_PRIORITY_CLASSES
 from kubelite.controlplane.apiserver.kubelet_proxy import KubeletProxy, ensure_kubelet_client_certificate
 from kubelite.controlplane.apiserver.openapi_service import OpenAPIService
@@ -50,6 +52,7 @@ from kubelite.controlplane.auth.kubeconfig import kubeconfig_yaml, write_kubecon
 from kubelite.controlplane.auth.pki import ClusterPKI, ensure_pki, is_ip, write_file_atomically
 from kubelite.controlplane.auth.security import ClusterSecurity
 from kubelite.controlplane.controllers.manager import ControllerManager, default_controllers
+from kubelite.controlplane.metrics import api as metrics_api_module
 from kubelite.controlplane.metrics.api import MetricsAPI
 from kubelite.controlplane.metrics.scraper import DEFAULT_RESOLUTION, Scraper
 from kubelite.controlplane.metrics.storage import MetricsStorage
@@ -100,6 +103,8 @@ class ServerConfig:
     # --horizontal-pod-autoscaler-sync-period
     metric_resolution: float = DEFAULT_RESOLUTION
     horizontal_pod_autoscaler_sync_period: float = 15.0
+    # one-shot requests answered by the lean HTTP/1.1 edge (apiserver/http1_server.py); False: all by aiohttp
+    lean_http: bool = True
 
 
 
@@ -133,6 +138,7 @@ class ControlPlane:
         self.store: Store | None = None
         self.cache: WatchCache | None = None
         self.runner: web.AppRunner | None = None
+        self.listener: LeanHTTPServer | None = None
         self.pki: ClusterPKI | None = None
         self.crds: CRDRegistrar | None = None
         self.security: ClusterSecurity | None = None
@@ -194,13 +200,13 @@ class ControlPlane:
         metrics_storage = MetricsStorage()
         metrics_api = MetricsAPI(registry=registry, table=table, storage=metrics_storage)
         metrics_api.register(openapi=openapi)
-        server.extra_routes.append(metrics_api.add_routes)
+        server.add_extra_routes(metrics_api_module.ROOT, metrics_api.add_routes)
         # autoscaling/v1 HPAs (kubectl autoscale) by conversion from the stored autoscaling/v2 objects
         hpa_v1 = AutoscalingV1(registry=registry, table=table, read_body=server.read_body,
                                write_options=server.write_options)
         hpa_v1.register()
         openapi.invalidate()
-        server.extra_routes.append(hpa_v1.add_routes)
+        server.add_extra_routes(autoscaling_v1.ROOT, hpa_v1.add_routes)
         scraper = Scraper(registry=registry, table=table, ssl_context=server.kubelet_proxy.ssl,
                           storage=metrics_storage, resolution=config.metric_resolution)
         self.metrics_scraper = asyncio.create_task(scraper.run(), name="metrics-scraper")
@@ -209,9 +215,16 @@ class ControlPlane:
         self.runner = web.AppRunner(server.app(), access_log=None, handle_signals=False,
                                     shutdown_timeout=2.0)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, config.bind_address, config.secure_port, ssl_context=ssl_context,
-                           reuse_address=True, backlog=1024)
-        await site.start()
+        if config.lean_http:
+            # connections start on the lean edge; what it does not serve goes to the runner's aiohttp protocol
+            assert self.runner.server is not None
+            self.listener = LeanHTTPServer(api=server, fallback=self.runner.server)
+            await self.listener.start(config.bind_address, config.secure_port, ssl_context=ssl_context,
+                                      backlog=1024)
+        else:
+            site = web.TCPSite(self.runner, config.bind_address, config.secure_port, ssl_context=ssl_context,
+                               reuse_address=True, backlog=1024)
+            await site.start()
         # the admin kubeconfig talks to this host's own listener
         host = "127.0.0.1" if config.bind_address in ("0.0.0.0", "::") else config.bind_address
         self.url = f"https://{host}:{config.secure_port}"
@@ -398,6 +411,8 @@ class ControlPlane:
                 await self.controllers
         if self.controller_client is not None:
             await self.controller_client.close()
+        if self.listener is not None:
+            await self.listener.close()
         if self.runner is not None:
             await self.runner.cleanup()
         if self.security is not None:

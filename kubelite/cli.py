@@ -91,6 +91,9 @@ def _add_server_flags(p: argparse.ArgumentParser) -> None:
     _add_agent_component_flags(p)
     p.add_argument("--disable-controllers", action="store_true", help="run no controllers in this process")
     p.add_argument("--disable-scheduler", action="store_true", help="run no scheduler in this process")
+    p.add_argument("--disable-lean-http", action="store_true",
+                   help="serve every request through aiohttp (by default one-shot requests take the lean "
+                        "HTTP/1.1 edge; for comparison and diagnosis)")
     p.add_argument("--scheduler-config", help="KubeSchedulerConfiguration file for the embedded scheduler")
     p.add_argument("--leader-elect", action="store_true",
                    help="run controllers and the scheduler only while holding their kube-system Leases")
@@ -391,6 +394,7 @@ def cmd_server(args: argparse.Namespace) -> int:
         node_name=args.node_name or "", node_ip=args.node_ip or "", tls_san=list(args.tls_san),
         leader_elect=args.leader_elect, disable_controllers=args.disable_controllers,
         disable_scheduler=args.disable_scheduler,
+        lean_http=not args.disable_lean_http,
         scheduler_config=_scheduler_config(args.scheduler_config),
         node_monitor_grace_period=args.node_monitor_grace_period,
         default_not_ready_toleration_seconds=args.default_not_ready_toleration_seconds,

@@ -14,7 +14,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import yaml
@@ -30,7 +30,15 @@ from kubelite.controlplane.admission import chain as admission
 from kubelite.controlplane.apiserver import discovery, errors, openapi_service, tables
 from kubelite.controlplane.apiserver.kubelet_proxy import KubeletProxy
 from kubelite.controlplane.apiserver.registry import Registry, WriteOptions, WriteResult, copy_json
-from kubelite.controlplane.apiserver.request import Target, apply_patch, parse_path, path_parts, query_bool, query_int
+from kubelite.controlplane.apiserver.request import (
+    EdgeRequest,
+    Target,
+    apply_patch,
+    parse_path,
+    path_parts,
+    query_bool,
+    query_int,
+)
 from kubelite.controlplane.apiserver.request_metrics import RequestMetrics
 from kubelite.controlplane.apiserver.resources import ResourceInfo, ResourceTable
 from kubelite.controlplane.apiserver.watchcache import Filter, TooNew, TooOld, WatchClosed
@@ -45,6 +53,7 @@ log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+R = TypeVar("R", bound=EdgeRequest)
 
 MAX_BODY_BYTES = 3 * 1024 * 1024  # upstream's default request body limit
 KUBERNETES_VERSION = (1, 32, 0)
@@ -65,6 +74,9 @@ VERSION_BODY = orjson.dumps({
 # the answer to a pods/binding or an eviction that succeeds (upstream's Status); encoded once
 CREATED_STATUS = orjson.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                                "code": 201})
+
+# the methods the lean HTTP edge serves (``APIServer.lean_handler``)
+LEAN_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 
 JSON_TYPES = ("application/json", "")
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
@@ -150,8 +162,9 @@ class APIServer:
         self.openapi = openapi
         # the kubelet-backed subresources (pods/log|exec|attach|portforward, nodes/proxy); set by the server
         self.kubelet_proxy: KubeletProxy | None = None
-        # more paths served ahead of the generic resource routes (metrics.k8s.io); set by the server
-        self.extra_routes: list[Callable[[web.UrlDispatcher], None]] = []
+        # more paths served ahead of the generic resource routes (metrics.k8s.io, autoscaling/v1), with the
+        # path prefix they may claim (requests below it always take aiohttp's router); ``add_extra_routes``
+        self.extra_routes: list[tuple[str, Callable[[web.UrlDispatcher], None]]] = []
         self.metrics = CollectorRegistry()
         # apiserver_request_total and apiserver_request_duration_seconds
         self.request_metrics = RequestMetrics(self.metrics)
@@ -167,7 +180,7 @@ class APIServer:
         app = web.Application(middlewares=[self._edge], client_max_size=MAX_BODY_BYTES)
         if self.kubelet_proxy is not None:  # before the generic /api routes, which would claim these paths
             self.kubelet_proxy.add_routes(app.router)
-        for add_routes in self.extra_routes:
+        for _prefix, add_routes in self.extra_routes:
             add_routes(app.router)
         app.router.add_get("/version", self.version)
         app.router.add_get("/cacerts", self.cacerts)
@@ -186,11 +199,48 @@ class APIServer:
         app.on_shutdown.append(self._on_shutdown)
         return app
 
+    def add_extra_routes(self, prefix: str, add_routes: Callable[[web.UrlDispatcher], None]) -> None:
+        """Routes ``add_routes`` registers ahead of the generic ones, all below the path ``prefix``."""
+        if not prefix.startswith("/apis/") or prefix.endswith("/"):
+            raise ValueError(f"an extra route prefix is a path below /apis/ without a trailing slash: {prefix!r}")
+        self.extra_routes.append((prefix, add_routes))
+
+    def lean_handler(self, method: str, path: str, query_string: str) -> Callable[[EdgeRequest], Awaitable[
+            web.StreamResponse]] | None:
+        """The handler a request may have without aiohttp, when aiohttp's router would give it that same
+        handler and it answers in one piece (``http1_server``); None: the request takes aiohttp's router.
+
+        Left to aiohttp: watches (``watch`` anywhere in the query, or a ``/watch/`` path), the kubelet-backed
+        subresources and every path that could be one (their streams and upgrades), the extra routes'
+        prefixes, the discovery roots and /openapi (negotiated and gzip answers), HEAD and other methods.
+        The choice only ever hands more to aiohttp than it must: aiohttp answers every request right.
+        """
+        if method not in LEAN_METHODS:
+            return None
+        if path == "/version":
+            return self.version if method == "GET" else None
+        if not ((path.startswith("/api/") and len(path) > 5) or (path.startswith("/apis/") and len(path) > 6)):
+            return None
+        if "watch" in query_string or "/watch/" in path:
+            return None
+        if self.kubelet_proxy is not None and self.kubelet_proxy.may_claim(path):
+            return None
+        for prefix, _add_routes in self.extra_routes:
+            if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
+                return None
+        return self.resource
+
     async def _on_shutdown(self, app: web.Application) -> None:
         self._closing.set()
 
     @web.middleware
     async def _edge(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        return await self.serve(request, handler)
+
+    async def serve(self, request: R, handler: Callable[[R], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        """One request through the edge: authenticate, impersonate, authorize, ``handler``, errors as
+        ``Status``, request metrics and audit. Both edges call it: aiohttp's (the ``_edge`` middleware)
+        and the lean one (``http1_server``)."""
         started = time.monotonic()
         received = datetime.now(UTC) if self.audit_log is not None else None  # for the audit event only
         try:
@@ -221,16 +271,14 @@ class APIServer:
         except Exception:
             log.exception("internal error serving %s %s", request.method, request.path)
             response = status_response(errors.internal("an unexpected error; see the server log"))
-        resource = request.get("resource", "-")
-        verb = request.get("verb")
-        if verb is None:
-            verb = request.method.lower()
+        resource = request["resource"] if "resource" in request else "-"
+        verb = request["verb"] if "verb" in request else request.method.lower()
         self.request_metrics.observe(verb, resource, response.status, time.monotonic() - started)
         if received is not None and "attributes" in request:
             await self._audit(request, response, received)
         return response
 
-    async def _audit(self, request: web.Request, response: web.StreamResponse, received: datetime) -> None:
+    async def _audit(self, request: EdgeRequest, response: web.StreamResponse, received: datetime) -> None:
         assert self.audit_log is not None
         attributes, decision, reason = request["attributes"]
         try:
@@ -250,7 +298,7 @@ class APIServer:
                               isinstance(response.body, bytes) else None,
                               decision=decision, reason=reason, annotations=admission.audit_annotations.get())
 
-    async def authenticate(self, request: web.Request) -> UserInfo | None:
+    async def authenticate(self, request: EdgeRequest) -> UserInfo | None:
         """The caller (None: no credentials); a credential that is presented but invalid is a 401."""
         transport = request.transport
         peercert = transport.get_extra_info("peercert") if transport is not None else None
@@ -262,7 +310,7 @@ class APIServer:
             log.info("unauthenticated %s %s: %s", request.method, request.path, exc)
             raise errors.unauthorized()
 
-    def impersonate(self, request: web.Request, user: UserInfo) -> UserInfo:
+    def impersonate(self, request: EdgeRequest, user: UserInfo) -> UserInfo:
         """``kubectl --as``: run as another identity when the caller may impersonate it."""
         if not impersonation.wants_impersonation(request.headers):
             return user
@@ -276,7 +324,7 @@ class APIServer:
         except ValueError as exc:
             raise errors.bad_request(str(exc))
 
-    def authorize(self, request: web.Request, user: UserInfo) -> None:
+    def authorize(self, request: EdgeRequest, user: UserInfo) -> None:
         """Raise 403 with upstream's message unless the authorizer allows the request."""
         attributes = request_attributes(user, request.method, request.path, request.query)
         if self.authorizer is None:
@@ -291,7 +339,7 @@ class APIServer:
 
     # ---- non-resource endpoints --------------------------------------------------------------
 
-    async def version(self, request: web.Request) -> web.Response:
+    async def version(self, request: EdgeRequest) -> web.Response:
         return web.Response(body=VERSION_BODY, headers=_JSON_HEADERS["application/json"])
 
     async def health(self, request: web.Request) -> web.Response:
@@ -374,7 +422,7 @@ class APIServer:
 
     # ---- resources ---------------------------------------------------------------------------
 
-    async def resource(self, request: web.Request) -> web.StreamResponse:
+    async def resource(self, request: EdgeRequest) -> web.StreamResponse:
         path = request.path
         parts = path_parts(path)
         # group and version documents
@@ -404,6 +452,8 @@ class APIServer:
         if method == "GET":
             if target.legacy_watch or ("watch" in q and query_bool(q["watch"])):
                 request["verb"] = "watch"
+                if not isinstance(request, web.Request):  # lean_handler leaves every watch to aiohttp
+                    raise errors.internal("a watch reached the lean HTTP edge")
                 return await self.watch(request, target)
             if target.name:
                 request["verb"] = "get"
@@ -429,7 +479,7 @@ class APIServer:
 
     # -- helpers --
 
-    async def read_body(self, request: web.Request, *, allow_patch: bool = False) -> Any:
+    async def read_body(self, request: EdgeRequest, *, allow_patch: bool = False) -> Any:
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
             raise errors.too_large(MAX_BODY_BYTES)
         raw = await request.read()
@@ -452,7 +502,7 @@ class APIServer:
                 raise errors.bad_request(f"the body of the request could not be decoded as protobuf: {exc}")
         raise errors.unsupported_media_type(ctype)
 
-    def write_options(self, request: web.Request) -> WriteOptions:
+    def write_options(self, request: EdgeRequest) -> WriteOptions:
         q = request.query
         dry_run = q.getall("dryRun", [])
         for value in dry_run:
@@ -481,7 +531,7 @@ class APIServer:
             manager = self._user_agent_managers[user_agent] = managed_fields.default_field_manager(user_agent)
         return manager
 
-    def representation(self, request: web.Request) -> int:
+    def representation(self, request: EdgeRequest) -> int:
         """What the Accept header asks for: PLAIN, TABLE or PARTIAL_METADATA (memoized by header value)."""
         accept = request.headers.get("Accept", "")
         chosen = self._representations.get(accept)
@@ -491,7 +541,7 @@ class APIServer:
             chosen = self._representations[accept] = representation(accept)
         return chosen
 
-    def predicate(self, request: web.Request, info: ResourceInfo) -> Filter | None:
+    def predicate(self, request: EdgeRequest, info: ResourceInfo) -> Filter | None:
         label_text = request.query.get("labelSelector", "")
         field_text = request.query.get("fieldSelector", "")
         checks: list[Filter] = []
@@ -518,7 +568,7 @@ class APIServer:
             return checks[0]
         return lambda obj: all(check(obj) for check in checks)
 
-    def render(self, request: web.Request, target: Target, obj: Obj, status: int = 200,
+    def render(self, request: EdgeRequest, target: Target, obj: Obj, status: int = 200,
                warnings: list[str] | None = None) -> web.Response:
         chosen = self.representation(request)
         if chosen == TABLE:
@@ -538,13 +588,13 @@ class APIServer:
 
     # -- verbs --
 
-    async def get(self, request: web.Request, target: Target) -> web.Response:
+    async def get(self, request: EdgeRequest, target: Target) -> web.Response:
         obj = await self.registry.get(target.info, target.namespace, target.name)
         if target.subresource == "scale":
             return json_response(to_scale(target.info, obj))
         return self.render(request, target, obj)
 
-    async def list(self, request: web.Request, target: Target) -> web.Response:
+    async def list(self, request: EdgeRequest, target: Target) -> web.Response:
         q = request.query
         page = await self.registry.list(
             target.info, target.namespace, predicate=self.predicate(request, target.info),
@@ -566,7 +616,7 @@ class APIServer:
         return json_response({"kind": target.info.list_kind, "apiVersion": target.info.api_version,
                               "metadata": list_meta, "items": page.items})
 
-    async def create(self, request: web.Request, target: Target) -> web.Response:
+    async def create(self, request: EdgeRequest, target: Target) -> web.Response:
         info = target.info
         if target.name:
             if target.subresource == "binding" and info.plural == "pods":
@@ -586,7 +636,7 @@ class APIServer:
                                             handed_over=True)
         return self.render(request, target, result.obj, 201, result.warnings)
 
-    async def replace(self, request: web.Request, target: Target) -> web.Response:
+    async def replace(self, request: EdgeRequest, target: Target) -> web.Response:
         body = await self.read_body(request)
         if not isinstance(body, dict):
             raise errors.bad_request("the body must be a JSON object")
@@ -601,7 +651,7 @@ class APIServer:
                                             opts, subresource=target.subresource)
         return self.render(request, target, result.obj, 200, result.warnings)
 
-    async def patch(self, request: web.Request, target: Target) -> web.Response:
+    async def patch(self, request: EdgeRequest, target: Target) -> web.Response:
         ctype = request.content_type
         if ctype not in PATCH_TYPES:
             raise errors.unsupported_media_type(ctype)
@@ -634,12 +684,12 @@ class APIServer:
                                             subresource=target.subresource)
         return self.render(request, target, result.obj, 200, result.warnings)
 
-    async def delete(self, request: web.Request, target: Target) -> web.Response:
+    async def delete(self, request: EdgeRequest, target: Target) -> web.Response:
         options = await self.delete_options(request)
         result = await self.registry.delete(target.info, target.namespace, target.name, options)
         return self.render(request, target, result.obj, 200 if result.gone else 202)
 
-    async def delete_options(self, request: web.Request) -> Obj:
+    async def delete_options(self, request: EdgeRequest) -> Obj:
         options: Obj = {}
         if request.can_read_body:
             raw = await request.read()
@@ -659,7 +709,7 @@ class APIServer:
             options["dryRun"] = q.getall("dryRun")
         return options
 
-    async def delete_collection(self, request: web.Request, target: Target) -> web.Response:
+    async def delete_collection(self, request: EdgeRequest, target: Target) -> web.Response:
         options = await self.delete_options(request)
         page = await self.registry.list(target.info, target.namespace, predicate=self.predicate(request, target.info))
         deleted = []
@@ -678,7 +728,7 @@ class APIServer:
 
     # -- subresources --
 
-    async def security_request(self, request: web.Request, target: Target) -> web.Response:
+    async def security_request(self, request: EdgeRequest, target: Target) -> web.Response:
         """The create-only kinds of controlplane.auth: reviews and serviceaccounts/token."""
         if request.method != "POST":
             raise errors.method_not_allowed(f"the server does not allow this method on the requested resource "
@@ -691,8 +741,10 @@ class APIServer:
                     raise errors.path_not_found(request.path)
                 sa = await self.registry.get(target.info, target.namespace, target.name)
                 return json_response(await self.service_account_tokens.token_request(
-                    service_account=sa, body=body, user=request.get("user")), 201)
-            user = request.get("user") or UserInfo("system:anonymous", "", ("system:unauthenticated",))
+                    service_account=sa, body=body, user=request["user"] if "user" in request else None), 201)
+            user = request["user"] if "user" in request else None
+            if user is None:
+                user = UserInfo("system:anonymous", "", ("system:unauthenticated",))
             answer = await self.reviews.review(group=target.info.group, resource=target.info.plural,
                                                namespace=target.namespace, body=body, user=user)
             return json_response(answer, 201)
@@ -707,7 +759,7 @@ class APIServer:
             raise errors.APIError(exc.code, "Invalid" if exc.code == 422 else "BadRequest", str(exc),
                                   {"kind": exc.kind, "causes": [{"field": exc.field}]} if exc.code == 422 else None)
 
-    async def bind(self, request: web.Request, target: Target) -> web.Response:
+    async def bind(self, request: EdgeRequest, target: Target) -> web.Response:
         """pods/binding (upstream BindingREST.Create): validate the Binding, then assign the pod in storage."""
         body = await self.read_body(request)
         if not isinstance(body, dict) or not isinstance(body.get("target"), dict):
@@ -732,7 +784,7 @@ class APIServer:
                                  annotations=annotations, dry_run=self.write_options(request).dry_run)
         return web.Response(body=CREATED_STATUS, status=201, headers=_JSON_HEADERS["application/json"])
 
-    async def evict(self, request: web.Request, target: Target) -> web.Response:
+    async def evict(self, request: EdgeRequest, target: Target) -> web.Response:
         """policy/v1 Eviction: delete the pod unless a PodDisruptionBudget forbids it (upstream's rules)."""
         body = await self.read_body(request)
         if not isinstance(body, dict) or body.get("kind") not in (None, "Eviction"):
@@ -865,7 +917,7 @@ class APIServer:
                                    precondition_from_body=False)
         return None
 
-    async def update_scale(self, request: web.Request, target: Target, change: Callable[[Obj], Any],
+    async def update_scale(self, request: EdgeRequest, target: Target, change: Callable[[Obj], Any],
                            opts: WriteOptions) -> web.Response:
         info = target.info
 
@@ -888,7 +940,7 @@ class APIServer:
                                                          precondition_from_body=False)
         return json_response(to_scale(info, result.obj))
 
-    async def finalize_namespace(self, request: web.Request, target: Target, body: Obj,
+    async def finalize_namespace(self, request: EdgeRequest, target: Target, body: Obj,
                                  opts: WriteOptions) -> web.Response:
         finalizers = (body.get("spec") or {}).get("finalizers") or []
 

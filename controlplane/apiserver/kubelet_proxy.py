@@ -232,6 +232,12 @@ class KubeletProxy:
             context.load_cert_chain(str(client_cert), str(client_key))
         self.ssl = context
 
+    @staticmethod
+    def may_claim(path: str) -> bool:
+        """Whether ``add_routes``' routes could match ``path`` (True for some they do not: the lean HTTP
+        edge hands those to aiohttp's router, which decides)."""
+        return path.rpartition("/")[2] in POD_SUBRESOURCES or "/proxy" in path
+
     def add_routes(self, router: web.UrlDispatcher) -> None:
         # one route for the four: the router tries each route under /api/v1/namespaces on every namespaced
         # request (a create, a binding ...) before it reaches the generic ones

@@ -10,11 +10,48 @@ Paths as upstream routes them:
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import asyncio
+from typing import Any, NamedTuple, Protocol
+
+from multidict import CIMultiDictProxy, MultiMapping
+from yarl import URL
 
 from kubelite.api import patch as patching
 from kubelite.controlplane.apiserver import errors
 from kubelite.controlplane.apiserver.resources import ResourceInfo, ResourceTable
+
+
+class EdgeRequest(Protocol):
+    """What the API handlers read of a request: the part of aiohttp's ``web.Request`` they use, with its
+    meaning. aiohttp's requests have it, and so do the lean edge's (``http1_server.LeanRequest``); a
+    request is also a mapping of per-request values (``"user"``, ``"verb"``, ``"resource"``, ...)."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> str: ...  # percent-decoded
+    @property
+    def query(self) -> MultiMapping[str]: ...
+    @property
+    def headers(self) -> CIMultiDictProxy[str]: ...
+    @property
+    def rel_url(self) -> URL: ...
+    @property
+    def content_type(self) -> str: ...  # 'application/octet-stream' without a Content-Type header
+    @property
+    def content_length(self) -> int | None: ...
+    @property
+    def body_exists(self) -> bool: ...
+    @property
+    def can_read_body(self) -> bool: ...
+    @property
+    def transport(self) -> asyncio.Transport | None: ...
+    @property
+    def remote(self) -> str | None: ...
+    async def read(self) -> bytes: ...
+    def __getitem__(self, key: str) -> Any: ...
+    def __setitem__(self, key: str, value: Any) -> None: ...
+    def __contains__(self, key: object) -> bool: ...
 
 
 class Target(NamedTuple):
