@@ -185,11 +185,22 @@ def stream_params(query: Any, subresource: str) -> list[tuple[str, str]]:
 
 def kubelet_address(node: Obj) -> tuple[str, int]:
     """(host, port) of the node's kubelet from its status."""
+    found = kubelet_endpoint(node)
+    if found is None:
+        raise errors.bad_request(f"node {node['metadata']['name']} has no address in status.addresses")
+    return found
+
+
+def kubelet_endpoint(node: Obj) -> tuple[str, int] | None:
+    """``kubelet_address``, or None when the node has no address yet."""
     status = node.get("status") or {}
-    addresses = {a.get("type"): a.get("address") for a in status.get("addresses") or () if a.get("address")}
+    listed = status.get("addresses")
+    if not listed:
+        return None
+    addresses = {a.get("type"): a.get("address") for a in listed if a.get("address")}
     host = next((addresses[t] for t in ADDRESS_PREFERENCE if addresses.get(t)), "")
     if not host:
-        raise errors.bad_request(f"node {node['metadata']['name']} has no address in status.addresses")
+        return None
     port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port") or DEFAULT_KUBELET_PORT
     return host, int(port)
 

@@ -5,7 +5,7 @@ Design (metrics-server pkg/scraper)
 One loop in the API server process. Each round lists the Nodes from the registry (not over HTTP: the
 scraper is part of the server), then scrapes every node's kubelet concurrently over the same
 authenticated path the API server's kubelet proxy uses (its client certificate, the node's address and
-``daemonEndpoints.kubeletEndpoint.Port``: :func:`kubelet_proxy.kubelet_address`). Each answer is parsed
+``daemonEndpoints.kubeletEndpoint.Port``: :func:`kubelet_proxy.kubelet_endpoint`). Each answer is parsed
 and stored (:mod:`.storage` keeps two points per node/container and computes rates from them); a node
 that cannot be reached keeps its old points, exactly as metrics-server, and a deleted node is pruned.
 A round never takes longer than the resolution: every request has a timeout below it, and the next
@@ -24,8 +24,7 @@ from typing import Any, Final
 
 import aiohttp
 
-from kubelite.controlplane.apiserver import errors
-from kubelite.controlplane.apiserver.kubelet_proxy import kubelet_address
+from kubelite.controlplane.apiserver.kubelet_proxy import kubelet_endpoint
 from kubelite.controlplane.apiserver.registry import Registry
 from kubelite.controlplane.apiserver.resources import ResourceTable
 from kubelite.controlplane.metrics.storage import MetricsParseError, MetricsStorage, parse_resource_metrics
@@ -63,10 +62,10 @@ class Scraper:
         failures, next_attempt = self._failures.get(name, (0, 0.0))
         if time.monotonic() < next_attempt:
             return
-        try:
-            host, port = kubelet_address(node)
-        except errors.APIError:
+        endpoint = kubelet_endpoint(node)
+        if endpoint is None:
             return  # not registered with an address yet
+        host, port = endpoint
         if await self._scrape(session, name, host, port):
             self._failures.pop(name, None)
         else:
@@ -91,9 +90,13 @@ class Scraper:
     async def scrape_once(self) -> None:
         """One round over every node."""
         nodes = await self._nodes()
-        timeout = aiohttp.ClientTimeout(total=self.timeout)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            await asyncio.gather(*(self._scrape_node(session, node) for node in nodes))
+        # nodes not registered with an address yet are left out before any work is set up for them (a
+        # cluster of many such nodes, as the scheduler benchmark makes, costs one look at each)
+        reachable = [node for node in nodes if kubelet_endpoint(node) is not None]
+        if reachable:
+            timeout = aiohttp.ClientTimeout(total=self.timeout)
+            async with aiohttp.ClientSession(timeout=timeout) as session:
+                await asyncio.gather(*(self._scrape_node(session, node) for node in reachable))
         names = {str(n["metadata"]["name"]) for n in nodes}
         self.storage.prune(names)
         for gone in [n for n in self._failures if n not in names]:
