@@ -41,7 +41,7 @@ from kubelite.controlplane.apiserver.request import (
 )
 from kubelite.controlplane.apiserver.request_metrics import RequestMetrics
 from kubelite.controlplane.apiserver.resources import ResourceInfo, ResourceTable
-from kubelite.controlplane.apiserver.watchcache import Filter, TooNew, TooOld, WatchClosed
+from kubelite.controlplane.apiserver.watchcache import CacheEvent, Filter, TooNew, TooOld, WatchClosed
 from kubelite.controlplane.auth import csr, impersonation
 from kubelite.controlplane.auth.audit import AuditLog
 from kubelite.controlplane.auth.authentication import AuthenticationError, Authenticator, UserInfo
@@ -1016,6 +1016,17 @@ class APIServer:
             encode(kind, obj)
             await flush()
 
+        def encode_event(event: CacheEvent) -> None:
+            """``encode`` of a cache event; its plain line is made once for all the watchers that send it."""
+            if table or present(event.obj) is not event.obj:
+                encode(event.type, event.obj)
+                return
+            line = event.line
+            if line is None:
+                line = event.line = orjson.dumps({"type": event.type, "object": event.obj},
+                                                 option=orjson.OPT_APPEND_NEWLINE)
+            unsent.append(line)
+
         def bookmark(rv: int, *, initial_end: bool = False) -> Obj:
             md: Obj = {"resourceVersion": str(rv)}
             if initial_end:
@@ -1025,7 +1036,7 @@ class APIServer:
         deadline = asyncio.get_running_loop().time() + timeout if timeout else None
         try:
             for event in initial:
-                encode(event.type, event.obj)
+                encode_event(event)
                 if len(unsent) >= WATCH_BATCH:
                     await flush()
             if send_initial and bookmarks:
@@ -1041,7 +1052,7 @@ class APIServer:
                         await send("BOOKMARK", bookmark(max(last_rv, self.registry.cache.revision)))
                     continue
                 last_rv = item.revision
-                encode(item.type, item.obj)
+                encode_event(item)
                 if not watcher.pending() or len(unsent) >= WATCH_BATCH:
                     await flush()  # before the next item can make us wait
             await flush()

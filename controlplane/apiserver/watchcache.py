@@ -58,6 +58,9 @@ class CacheEvent:
     obj: Obj
     prev: Obj | None
     revision: int
+    # the watch stream's line for this event as stored (``{"type": ..., "object": obj}`` + newline), made by
+    # the first watcher that sends it plain and reused by the others (upstream's cachingObject)
+    line: bytes | None = None
 
 
 class WatchClosed(Exception):
