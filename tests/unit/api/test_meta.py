@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,23 @@ def test_new_uids_are_random_version_4_uuids() -> None:
     assert len(uids) == 1000
     for uid in uids:
         assert uuid.UUID(uid).version == 4 and uuid.UUID(uid).variant == uuid.RFC_4122 and str(uuid.UUID(uid)) == uid
+
+
+def test_a_forked_child_does_not_repeat_its_parents_uids() -> None:
+    new_uid()  # the parent holds a block of random bytes now
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next UIDs, to the parent
+        try:
+            os.write(write, " ".join(new_uid() for _ in range(4)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = pipe.read().split()
+    os.waitpid(pid, 0)
+    parent = [new_uid() for _ in range(4)]
+    assert len(child) == 4 and not set(child) & set(parent)
 
 
 def test_rfc3339_now_is_the_current_second_in_utc() -> None:
