@@ -148,7 +148,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 async def run_e2e(*, nodes: int, placed: int, pods: int, clients: int, standalone: bool = False,
-                  precreated: bool = False) -> Figures:
+                  precreated: bool = False, aiohttp_edge: bool = False) -> Figures:
     """One end-to-end run; ``precreated``: all measured pods exist before the (standalone) scheduler starts.
 
     Concurrent (upstream scheduler_perf): the scheduler runs while ``clients`` create the measured pods;
@@ -162,7 +162,8 @@ async def run_e2e(*, nodes: int, placed: int, pods: int, clients: int, standalon
 
     standalone = standalone or precreated
     data_dir = Path(tempfile.mkdtemp(prefix="kubelite-sched-bench-"))
-    flags = ["--disable-controllers"] + (["--disable-scheduler"] if standalone else [])
+    flags = (["--disable-controllers"] + (["--disable-scheduler"] if standalone else [])
+             + (["--disable-lean-http"] if aiohttp_edge else []))
     try:
         server = start_server(data_dir, *flags)
     except BaseException:
@@ -286,6 +287,8 @@ async def run_e2e(*, nodes: int, placed: int, pods: int, clients: int, standalon
             print(f"  (server CPU {server_cpu / pods * 1000:.2f} ms per pod"
                   + (f", scheduler CPU {scheduler_cpu / pods * 1000:.2f} ms per pod" if scheduler else "")
                   + (" (the scheduler runs inside the server)" if not standalone else "") + ")", flush=True)
+            if aiohttp_edge:
+                where += ", aiohttp edge"
             return Figures(f"end-to-end sqlite {nodes} nodes, {where}", pods, seconds, latencies,
                            server_cpu=server_cpu, scheduler_cpu=scheduler_cpu)
     finally:
@@ -306,6 +309,9 @@ def main(argv: list[str] | None = None) -> list[Figures]:
     parser.add_argument("--scheduler", action="append", choices=["embedded", "standalone", "precreated"],
                         help="e2e runs: the scheduler inside kubelite server, as kubelite scheduler, or kubelite "
                              "scheduler started after all measured pods exist (default: all three)")
+    parser.add_argument("--aiohttp-edge", action="store_true",
+                        help="e2e runs: the server answers every request through aiohttp (kubelite server "
+                             "--disable-lean-http), for comparison with its lean HTTP/1.1 edge")
     args = parser.parse_args(argv)
     node_counts = args.nodes or [5000, 500]
     e2e_runs = args.scheduler or ["embedded", "standalone", "precreated"]
@@ -322,7 +328,8 @@ def main(argv: list[str] | None = None) -> list[Figures]:
         if args.mode in ("e2e", "both"):
             for run in e2e_runs:
                 e2e = asyncio.run(run_e2e(nodes=nodes, placed=args.placed, pods=args.pods, clients=args.clients,
-                                          standalone=run == "standalone", precreated=run == "precreated"))
+                                          standalone=run == "standalone", precreated=run == "precreated",
+                                          aiohttp_edge=args.aiohttp_edge))
                 figures.append(e2e)
                 print(e2e.line(), flush=True)
     return figures
