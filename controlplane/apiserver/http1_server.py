@@ -206,6 +206,7 @@ class _Connection(asyncio.Protocol):
         self._handed_over = False
         self._last_active = self._loop.time()
         self._idle_timer: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[None] | None = None  # the request being served
         # the head of the request whose body is still arriving: its end, what it says, its handler
         self._pending: tuple[int, tuple[str, str, str, CIMultiDictProxy[str], int, bool], LeanHandler] | None = None
 
@@ -313,7 +314,8 @@ class _Connection(asyncio.Protocol):
         request = LeanRequest(method=method, path=path, query_string=query_string, headers=headers, body=body,
                               transport=self.transport)
         self._busy = True
-        self._loop.create_task(self._serve(request, handler, keep_alive))
+        # held here: the loop keeps only a weak reference to a task
+        self._task = self._loop.create_task(self._serve(request, handler, keep_alive))
 
     async def _serve(self, request: LeanRequest, handler: LeanHandler, keep_alive: bool) -> None:
         try:
@@ -332,6 +334,7 @@ class _Connection(asyncio.Protocol):
             data = encode_response(status_response(errors.internal("an unexpected error; see the server log")),
                                    keep_alive=keep_alive)
         self._busy = False
+        self._task = None
         self._last_active = self._loop.time()
         if self._closed or self.transport is None:
             return
