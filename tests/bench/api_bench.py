@@ -295,6 +295,8 @@ async def main_async(args: argparse.Namespace) -> list[Figures]:
         (workdir / "server").mkdir()
         if not args.with_controllers:
             extra += ["--disable-controllers", "--disable-scheduler"]
+        if args.aiohttp_edge:
+            extra.append("--disable-lean-http")
         server = start_server(workdir / "server", *extra)
         url, context = client_ssl(server.kubeconfig, workdir)
         bench = bench_pods if args.kind == "pod" else bench_api
@@ -317,10 +319,15 @@ def main(argv: list[str] | None = None) -> list[Figures]:
                         help="configmap: create/get/list/watch; pod: Pod create, pods/binding, Event create")
     parser.add_argument("--with-controllers", action="store_true",
                         help="also run the scheduler and controllers in the server process, as a default server does")
+    parser.add_argument("--aiohttp-edge", action="store_true",
+                        help="the server answers every request through aiohttp (kubelite server --disable-lean-http), "
+                             "for comparison with its lean HTTP/1.1 edge")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
     figures = asyncio.run(main_async(args))
     mode = "API server with controllers and scheduler" if args.with_controllers else "API server alone"
+    if args.aiohttp_edge:
+        mode += ", aiohttp edge"
     print(f"\nkubelite API benchmark, kind={args.kind}, backend={args.backend}, {mode}, {os.cpu_count()} cpus, "
           f"1-min load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
     for fig in figures:
