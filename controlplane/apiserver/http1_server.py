@@ -12,8 +12,9 @@ A request stays here when all of these hold, else its connection goes to aiohttp
 * a well-formed HTTP/1.1 request line (``GET|POST|PUT|PATCH|DELETE``, an origin-form target with no
   ``%`` in its path and no ``#``) and header block (token names, no folded lines, no control
   characters), at most ``MAX_HEAD_BYTES`` of it;
-* no ``Transfer-Encoding``, ``Upgrade``, ``Expect`` or ``TE``; a ``Connection`` header naming only
-  ``keep-alive`` or ``close``; at most one ``Content-Length``, digits only, at most ``MAX_BODY_BYTES``;
+* a ``Host`` header, no header twice; no ``Transfer-Encoding``, ``Upgrade``, ``Expect`` or ``TE``; a
+  ``Connection`` header naming only ``keep-alive`` or ``close``; a ``Content-Length`` of digits only, at
+  most ``MAX_BODY_BYTES``;
 * ``APIServer.lean_handler`` gives it a handler: the router's choice would be the same handler, and
   it answers with one ``web.Response`` (no watches, logs, exec/attach/port-forward, proxies, extra
   routes, discovery roots, /openapi).
@@ -385,7 +386,7 @@ def _parse_head(head: bytes) -> tuple[str, str, str, CIMultiDictProxy[str], int,
         return None  # percent-decoding is yarl's, through aiohttp
     fields: list[tuple[str, str]] = []
     length = 0
-    seen_length = False
+    seen: set[str] = set()
     keep_alive = True
     memo = _header_lines
     for line in lines[1:]:
@@ -398,12 +399,12 @@ def _parse_head(head: bytes) -> tuple[str, str, str, CIMultiDictProxy[str], int,
         if found is None:
             return None
         name, value, lowered = found
-        if lowered in _HAND_OVER_HEADERS:
-            return None
+        if lowered in _HAND_OVER_HEADERS or lowered in seen:
+            return None  # aiohttp refuses some headers twice (Host, Content-Length ...): it decides on all repeats
+        seen.add(lowered)
         if lowered == "content-length":
-            if seen_length or not value.isdigit() or not value.isascii():
+            if not value.isdigit() or not value.isascii():
                 return None
-            seen_length = True
             length = int(value)
             if length > MAX_BODY_BYTES:
                 return None  # aiohttp answers 413
@@ -415,6 +416,8 @@ def _parse_head(head: bytes) -> tuple[str, str, str, CIMultiDictProxy[str], int,
                 elif token != "keep-alive":
                     return None
         fields.append((name, value))
+    if "host" not in seen:
+        return None  # aiohttp answers 400: HTTP/1.1 requires Host
     return (method.decode("ascii"), raw_path.decode("ascii"), raw_query.decode("ascii"),
             CIMultiDictProxy(CIMultiDict(fields)), length, keep_alive)
 
