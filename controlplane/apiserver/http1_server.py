@@ -44,7 +44,7 @@ from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 from yarl import URL
 
 from kubelite.controlplane.apiserver import errors
-from kubelite.controlplane.apiserver.app import MAX_BODY_BYTES, APIServer, status_response
+from kubelite.controlplane.apiserver.app import LEAN_METHODS, MAX_BODY_BYTES, APIServer, status_response
 from kubelite.controlplane.apiserver.request import EdgeRequest
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ MAX_BUFFERED: Final = MAX_BODY_BYTES + 2 * MAX_HEAD_BYTES
 _HEADER_LINE: Final = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[\x21-\x7e\x80-\xff]"
                                  rb"(?:[\x20-\x7e\x80-\xff\t]*[\x21-\x7e\x80-\xff])?)?)[ \t]*")
 _TARGET: Final = re.compile(rb"/[\x21-\x22\x24-\x7e]*")  # origin-form, printable ASCII, no '#'
-_METHODS: Final = frozenset({b"GET", b"POST", b"PUT", b"PATCH", b"DELETE"})
+_METHODS: Final = frozenset(method.encode("ascii") for method in LEAN_METHODS)  # as they arrive
 # request headers that belong to aiohttp (message framing, upgrades, interim answers)
 _HAND_OVER_HEADERS: Final = frozenset({"transfer-encoding", "upgrade", "expect", "te"})
 _EMPTY_QUERY: Final = MultiDictProxy(MultiDict[str]())
