@@ -170,7 +170,7 @@ def encode_response(response: web.Response, *, keep_alive: bool) -> bytes:
     elif not isinstance(body, (bytes, bytearray)):
         raise HeadError(f"a lean answer needs its body in bytes, not {type(body).__name__}")
     if response.chunked or response.compression:
-        raise HeadError("a lean answer is neither chunked nor compressed")
+        raise HeadError("a lean answer can be neither chunked nor compressed")
     lines = [f"HTTP/1.1 {response.status} {response.reason}"]
     has_type = False
     for name, value in response.headers.items():
