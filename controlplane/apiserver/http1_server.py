@@ -393,9 +393,10 @@ def _parse_head(head: bytes) -> tuple[str, str, str, CIMultiDictProxy[str], int,
         found = memo.get(line, _UNSEEN)
         if found is _UNSEEN:
             found = _header_line(line)
-            if len(memo) >= HEADER_MEMO_SIZE:
-                memo.clear()
-            memo[line] = found
+            if len(line) <= HEADER_MEMO_LINE:
+                if len(memo) >= HEADER_MEMO_SIZE:
+                    memo.clear()
+                memo[line] = found
         if found is None:
             return None
         name, value, lowered = found
@@ -425,6 +426,7 @@ def _parse_head(head: bytes) -> tuple[str, str, str, CIMultiDictProxy[str], int,
 # header lines seen before -> (name, value, lower-case name), None for a line the lean edge does not take: a
 # client sends the same Host, User-Agent, Accept, Authorization ... lines on every request
 HEADER_MEMO_SIZE: Final = 4096
+HEADER_MEMO_LINE: Final = 2048  # longer lines are parsed each time: the memo holds at most ~8 MiB
 _header_lines: dict[bytes, tuple[str, str, str] | None] = {}
 _UNSEEN: Final[Any] = object()
 

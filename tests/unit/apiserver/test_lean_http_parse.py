@@ -126,3 +126,7 @@ def test_header_lines_are_remembered_and_the_memo_is_bounded(monkeypatch: pytest
         assert parsed is not None and parsed[3]["X-N"] == str(n)
         assert len(http1_server._header_lines) <= 8
     assert http1_server._header_lines[b"X-N: 19"] == ("X-N", "19", "x-n")
+    long_line = b"X-Long: " + b"v" * http1_server.HEADER_MEMO_LINE
+    parsed = http1_server._parse_head(b"GET / HTTP/1.1\r\nHost: x\r\n" + long_line)
+    assert parsed is not None and parsed[3]["X-Long"] == "v" * http1_server.HEADER_MEMO_LINE
+    assert long_line not in http1_server._header_lines  # parsed, not remembered
