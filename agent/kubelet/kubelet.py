@@ -65,6 +65,7 @@ VOLUME_RETRY: Final = 2.0
 HOUSEKEEPING_PERIOD: Final = 2.0  # upstream housekeepingPeriod: orphaned pod cgroups are swept this often
 SERVICES_SYNC_TIMEOUT: Final = 30.0
 _PLEG_STATES: Final = {CONTAINER_STARTED: RUNNING, CONTAINER_DIED: EXITED}
+FRESH_EXIT_RESYNC: Final = 0.1  # seconds before a pod whose just-started container already exited syncs again
 CONTAINER_ID_PREFIX: Final = "containerd://"
 
 
@@ -329,12 +330,17 @@ class Kubelet:
             # a finished pod never runs again (upstream): make sure nothing is left running
             await self.kill_pod(pod, state, grace=self._grace(pod))
             return SyncResult()
+        before = {c.id for c in state.containers}
         self._starting.add(uid)
         try:
             requeue = await self.apply_actions(pod, state)
             state = await self.reader.read_pod_runtime(uid)
         finally:
             self._starting.discard(uid)
+        if any(c.state == EXITED and c.id not in before for c in state.containers):
+            # a container this sync started has exited already: this sync saw the exit, so the relist's
+            # ContainerDied for it wakes nobody (_on_pleg); sync again at once to restart it or start its back-off
+            requeue = FRESH_EXIT_RESYNC if requeue is None else min(requeue, FRESH_EXIT_RESYNC)
         self._synced_states[uid] = {**{sb.id: RUNNING if sb.ready else EXITED for sb in state.sandboxes},
                                     **{c.id: c.state for c in state.containers}}
         self.probes.sync(pod, state, pod_ip=self._pod_ip(pod, state))
